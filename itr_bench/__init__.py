@@ -1,0 +1,15 @@
+"""itr-bench: benchmark image-text retrieval losses fairly.
+
+Plugin authors need only ``itr_bench.hookimpl`` and the contracts in :mod:`itr_bench.api`.
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from .hookspecs import hookimpl
+
+try:
+    __version__ = _version("itr-bench")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__", "hookimpl"]

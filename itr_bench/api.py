@@ -1,0 +1,257 @@
+"""The contracts plugins implement: datasets, encoders and losses.
+
+The core only ever talks to components through these types, so it never needs to know a
+concrete model, loss or dataset. Factories are called as described in ``hookspecs.py``.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple, Protocol as TypingProtocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ItrBenchError
+
+# ============================================================================================
+# Data
+# ============================================================================================
+
+
+class Protocol(str, enum.Enum):
+    """How a split is evaluated."""
+
+    #: A caption matches exactly its own image (Flickr, COCO); both directions are scored.
+    IMAGE_CAPTION = "image-caption"
+    #: A caption matches every image of the same identity (CUHK-PEDES); text to image only.
+    IDENTITY = "identity"
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """How a dataset's captions are cut into words (the paper's rules differ per dataset).
+
+    The paper splits on ``- space . , ( )`` (plus ``?`` for COCO), matches words case-sensitively
+    and keeps at most 32 words (56 for CUHK-PEDES).
+    """
+
+    separators: str = " -.,()"
+    lowercase: bool = False
+    max_words: int = 32
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image with its captions."""
+
+    #: Path to an encoded image file, or the encoded bytes themselves.
+    image: Path | bytes
+    captions: tuple[str, ...]
+    #: The class for instance-style losses: the image (Flickr/COCO) or the person (CUHK-PEDES).
+    instance_id: int
+    #: A stable key for the image (its file name), used in error messages and caches.
+    image_id: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """A list of samples plus how it is evaluated."""
+
+    name: str
+    samples: Sequence[Sample]
+    protocol: Protocol = Protocol.IMAGE_CAPTION
+    #: Evaluate on ``folds`` equal consecutive parts of the images and average (COCO 1K: 5).
+    folds: int = 1
+
+    @property
+    def num_captions(self) -> int:
+        return sum(len(s.captions) for s in self.samples)
+
+    @property
+    def num_instances(self) -> int:
+        return len({s.instance_id for s in self.samples})
+
+
+class Dataset(abc.ABC):
+    """A retrieval dataset read from a local root; nothing is ever downloaded.
+
+    Subclasses set ``text`` (tokenisation rules) and may set ``hints``: the hyperparameters
+    the paper used for this dataset (``dropout``, ...), which encoders may read from their
+    :class:`EncoderContext`.
+    """
+
+    text: ClassVar[TextSpec] = TextSpec()
+    hints: ClassVar[Mapping[str, Any]] = {}
+
+    @abc.abstractmethod
+    def splits(self) -> Mapping[str, Split]:
+        """The splits by name (``train``, ``val``, ``test``; more are allowed)."""
+
+    def split(self, name: str) -> Split:
+        from .errors import did_you_mean
+
+        splits = self.splits()
+        if name not in splits:
+            raise ItrBenchError(f"{type(self).__name__} has no split {name!r}: {did_you_mean(name, splits)}")
+        return splits[name]
+
+    def fingerprint(self) -> str:
+        """A string that changes when the source data or the options change (cache key)."""
+        return type(self).__qualname__
+
+
+# ============================================================================================
+# Encoders
+# ============================================================================================
+
+
+class EncoderOutput(NamedTuple):
+    """What an encoder returns when the retrieval embedding and classifier input differ.
+
+    The paper compares L2-normalised pre-ReLU BN outputs (``embedding``) but feeds the shared
+    instance classifier the ReLU + dropout of it (``features``). Encoders that return a plain
+    tensor use it for both.
+    """
+
+    embedding: Tensor
+    features: Tensor
+
+
+def as_encoder_output(output: Tensor | EncoderOutput) -> EncoderOutput:
+    """Normalise an encoder's return value to an :class:`EncoderOutput`."""
+    if isinstance(output, EncoderOutput):
+        return output
+    return EncoderOutput(output, output)
+
+
+@dataclass(frozen=True)
+class EncoderContext:
+    """What an encoder factory may need to know about the run."""
+
+    #: The common embedding size D, or None for the encoder's natural width.
+    embed_dim: int | None = None
+    #: Captions of the training split only (word-level encoders build their vocabulary here).
+    train_captions: Sequence[str] = ()
+    text: TextSpec = TextSpec()
+    image_size: int = 224
+    #: The dataset's hints (see :class:`Dataset`).
+    hints: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Tokenizer(TypingProtocol):
+    """Turns captions into a ``(B, L)`` LongTensor of token ids (0 is padding)."""
+
+    max_length: int
+
+    def __call__(self, captions: Sequence[str]) -> Tensor: ...
+
+
+class _Encoder(nn.Module):
+    """Shared part of the encoder contracts."""
+
+    #: Width D of the output.
+    output_dim: int
+    #: Prefix of this encoder's parameter groups (``image`` / ``text``).
+    group_prefix: ClassVar[str] = ""
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by group name, for per-module learning-rate multipliers.
+
+        Names are dotted (``image.trunk``, ``image.head``); a multiplier set for ``image``
+        applies to every ``image.*`` group. The default is a single group.
+        """
+        return {self.group_prefix: [p for p in self.parameters()]}
+
+
+class ImageEncoder(_Encoder):
+    """Images ``(B, 3, H, W)`` -> ``(B, D)`` or :class:`EncoderOutput`."""
+
+    group_prefix = "image"
+
+
+class TextEncoder(_Encoder):
+    """Token ids ``(B, L)`` from ``self.tokenizer`` -> ``(B, D)`` or :class:`EncoderOutput`."""
+
+    group_prefix = "text"
+    tokenizer: Tokenizer
+
+
+# ============================================================================================
+# Losses
+# ============================================================================================
+
+
+class Inputs(str, enum.Enum):
+    """Which view of the encoder outputs a loss consumes."""
+
+    #: L2-normalised ``embedding`` (cosine-similarity losses).
+    NORMALIZED = "normalized"
+    #: Raw ``features`` (classifier-style losses such as the instance loss).
+    FEATURES = "features"
+
+
+class Negatives(str, enum.Enum):
+    """How a loss behaves under data parallelism."""
+
+    #: Each sample's term depends on that sample only: no features need to cross processes.
+    LOCAL = "local"
+    #: Terms compare against other samples of the batch: features are gathered from every
+    #: process (with gradients) so the global batch is the negative pool.
+    GATHERED = "gathered"
+
+
+@dataclass(frozen=True)
+class LossContext:
+    """What a loss factory may need to know about the run."""
+
+    embed_dim: int
+    #: Number of training instances (classes of the instance loss).
+    num_instances: int = 0
+
+
+class Loss(nn.Module, abc.ABC):
+    """Base class of losses: validates inputs, then calls :meth:`compute`.
+
+    ``forward(image, text, instance_ids)`` takes ``(B, D)`` image and text tensors (the view
+    named by ``inputs``) and ``(B,)`` integer instance ids, and returns a dict of named scalar
+    terms. The objective sums every term (after its weight).
+    """
+
+    inputs: ClassVar[Inputs] = Inputs.NORMALIZED
+    negatives: ClassVar[Negatives] = Negatives.GATHERED
+
+    def forward(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
+        check_loss_inputs(type(self).__name__, image, text, instance_ids)
+        terms = self.compute(image, text, instance_ids)
+        for term, value in terms.items():
+            if value.dim() != 0:
+                raise ItrBenchError(f"{type(self).__name__} term {term!r} is not a scalar: shape {tuple(value.shape)}")
+        return terms
+
+    @abc.abstractmethod
+    def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
+        """The named loss terms for validated inputs."""
+
+
+def check_loss_inputs(owner: str, image: Tensor, text: Tensor, instance_ids: Tensor) -> None:
+    """Raise one clear error for wrong shapes, mismatched batches or non-finite inputs."""
+    if image.dim() != 2 or text.dim() != 2:
+        raise ItrBenchError(
+            f"{owner}: expected (B, D) image and text, got {tuple(image.shape)} and {tuple(text.shape)}"
+        )
+    if image.shape != text.shape:
+        raise ItrBenchError(f"{owner}: image {tuple(image.shape)} and text {tuple(text.shape)} differ in shape")
+    if instance_ids.shape != (image.shape[0],):
+        raise ItrBenchError(
+            f"{owner}: instance_ids has shape {tuple(instance_ids.shape)}, expected ({image.shape[0]},)"
+        )
+    if instance_ids.dtype.is_floating_point or instance_ids.dtype == torch.bool:
+        raise ItrBenchError(f"{owner}: instance_ids must be integers, got {instance_ids.dtype}")
+    if not (torch.isfinite(image).all() and torch.isfinite(text).all()):
+        raise ItrBenchError(f"{owner}: image or text embeddings contain NaN or inf")

@@ -1,0 +1,1 @@
+"""Data helpers shared by every dataset and encoder plugin."""

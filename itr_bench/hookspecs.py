@@ -1,0 +1,129 @@
+"""The extension points of itr-bench. These docstrings are the reference for plugin authors.
+
+A plugin is a module (or object) with functions marked ``@itr_bench.hookimpl`` whose names
+are the hooks below. Third-party plugins are found through the ``itr_bench`` entry-point
+group::
+
+    [project.entry-points.itr_bench]
+    my_loss = "my_package.plugin"
+
+Every ``register_*`` hook receives a ``register`` callback and may call it any number of
+times, once per component::
+
+    register(name, factory, *, description=None, **metadata)
+
+``name`` is lower case (``[a-z0-9][a-z0-9_.+-]*``) and unique within its kind: registering a
+name another plugin already registered is an error naming both plugins. ``factory`` is a
+callable (usually a class) that builds the component; what it is called with is described
+per hook. ``description`` defaults to the first line of the factory's docstring; it is shown
+by ``itr-bench list``. Extra keyword ``metadata`` is stored with the component.
+
+Hooks are called lazily, when a registry is first needed, never at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "itr_bench"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_image_encoders(register: Any) -> None:
+    """Register image encoders.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory(context, **options)`` with an
+    :class:`itr_bench.api.EncoderContext` and the options from the run config, and returns an
+    :class:`itr_bench.api.ImageEncoder`: an ``nn.Module`` mapping images ``(B, 3, H, W)`` to
+    ``(B, D)`` (or an :class:`itr_bench.api.EncoderOutput`).
+    """
+
+
+@hookspec
+def register_text_encoders(register: Any) -> None:
+    """Register text encoders.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory(context, **options)`` with an
+    :class:`itr_bench.api.EncoderContext` (which carries the training captions, so word-level
+    encoders can build their vocabulary from the training split only) and returns an
+    :class:`itr_bench.api.TextEncoder`: an ``nn.Module`` with a ``tokenizer`` that maps token
+    ids ``(B, L)`` to ``(B, D)`` (or an :class:`itr_bench.api.EncoderOutput`).
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Objectives
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_losses(register: Any) -> None:
+    """Register losses.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory(context, **options)`` with an
+    :class:`itr_bench.api.LossContext` and returns an :class:`itr_bench.api.Loss` (an
+    ``nn.Module`` whose ``forward(image, text, instance_ids)`` returns a dict of named loss
+    terms). Subclassing :class:`itr_bench.api.Loss` gives input validation for free.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_datasets(register: Any) -> None:
+    """Register datasets.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory(root, **options)`` with the local root folder (a
+    ``pathlib.Path``, or ``None`` for datasets that need no files) and returns an
+    :class:`itr_bench.api.Dataset`. A dataset reads local files only: nothing may be
+    downloaded at run or test time.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_suites(register: Any) -> None:
+    """Register benchmark suites.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called with no arguments and returns the suite definition: a mapping in
+    the same shape as a suite TOML file (``suite``, ``defaults``, ``runs``), or a path to
+    such a file.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``itr-bench`` command line.
+
+    :param cli: the root :class:`click.Group`; add commands with ``@cli.command()``.
+
+    Called once when the CLI starts, after the built-in commands exist. A command name that
+    already exists is an error.
+    """

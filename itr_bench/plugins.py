@@ -1,0 +1,208 @@
+"""Finding plugins and turning their hooks into a :class:`~itr_bench.registry.Registry`.
+
+Nothing happens at import time: :func:`get_plugin_manager` builds a fresh manager each call
+and :func:`load_registry` calls the ``register_*`` hooks on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, RegistryError
+from .registry import Registry
+
+#: Entry-point group third-party plugins declare themselves in.
+ENTRY_POINT_GROUP = "itr_bench"
+
+#: Built-in plugins, imported by module path. They are ordinary plugins: each could be a
+#: separate distribution with an entry point; they are listed here so that they load even
+#: when entry-point loading is restricted or off.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "itr_bench_losses",
+    "itr_bench_datasets",
+    "itr_bench_dualpath",
+    "itr_bench_backbones",
+)
+
+#: ``ITR_BENCH_LOAD_PLUGINS=a,b`` loads only these third-party plugins (entry-point or
+#: distribution names); an empty value loads none. Built-ins always load.
+LOAD_PLUGINS_ENV = "ITR_BENCH_LOAD_PLUGINS"
+#: ``ITR_BENCH_TRACE_PLUGINS=1`` prints every hook call to stderr.
+TRACE_PLUGINS_ENV = "ITR_BENCH_TRACE_PLUGINS"
+
+#: hook name -> component kind it fills.
+REGISTER_HOOKS: Mapping[str, str] = {
+    "register_image_encoders": "image_encoder",
+    "register_text_encoders": "text_encoder",
+    "register_losses": "loss",
+    "register_datasets": "dataset",
+    "register_suites": "suite",
+}
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus the distribution each entry-point plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.distributions: dict[str, importlib.metadata.Distribution] = {}
+        self.builtin_names: set[str] = set()
+
+
+def get_plugin_manager(
+    *,
+    load_entrypoints: bool = True,
+    builtins: Iterable[str] = DEFAULT_PLUGINS,
+    environ: Mapping[str, str] | None = None,
+) -> PluginManager:
+    """A new manager with the hook specs, third-party plugins and the built-ins registered.
+
+    Raises :class:`PluginError` naming the plugin when one cannot be imported, declares a hook
+    with wrong arguments, or implements a hook that does not exist (``check_pending``).
+    """
+    environ = os.environ if environ is None else environ
+    pm = PluginManager()
+    pm.add_hookspecs(hookspecs)
+    for module_name in builtins:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise PluginError(f"built-in plugin {module_name!r} could not be imported: {exc}") from exc
+        _register(pm, module, module_name)
+        pm.builtin_names.add(module_name)
+    if load_entrypoints:
+        _load_entrypoints(pm, _allowed(environ.get(LOAD_PLUGINS_ENV)))
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(_validation_message(exc)) from exc
+    if environ.get(TRACE_PLUGINS_ENV):
+        pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+def _allowed(value: str | None) -> set[str] | None:
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def _load_entrypoints(pm: PluginManager, allowed: set[str] | None) -> None:
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP or pm.get_plugin(ep.name) is not None:
+                continue
+            if allowed is not None and ep.name not in allowed and dist.metadata["name"] not in allowed:
+                continue
+            where = f"plugin {ep.name!r} (entry point {ep.value!r} of {dist.metadata['name']} {dist.version})"
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure of third-party code
+                raise PluginError(f"{where} could not be imported: {type(exc).__name__}: {exc}") from exc
+            _register(pm, plugin, ep.name, where)
+            pm.distributions[ep.name] = dist
+
+
+def _register(pm: PluginManager, plugin: object, name: str, where: str | None = None) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(_validation_message(exc, where)) from exc
+    except ValueError as exc:  # pluggy: name or object already registered
+        raise PluginError(f"{where or f'plugin {name!r}'} could not be registered: {exc}") from exc
+
+
+def _validation_message(exc: pluggy.PluginValidationError, where: str | None = None) -> str:
+    text = " ".join(str(exc).split())
+    hint = ""
+    if "unknown hook" in text:
+        hint = " (hooks are: " + ", ".join(sorted(_hook_names())) + ")"
+    return f"{where + ': ' if where else ''}{text}{hint}"
+
+
+def _hook_names() -> list[str]:
+    return [name for name in dir(hookspecs) if name.startswith("register_")]
+
+
+def load_registry(pm: PluginManager) -> Registry:
+    """Call every ``register_*`` hook, plugin by plugin, and collect what they register.
+
+    Each implementation is called on its own so that every component remembers its owner.
+    """
+    registry = Registry(REGISTER_HOOKS.values())
+    for hook_name, kind in REGISTER_HOOKS.items():
+        caller = getattr(pm.hook, hook_name)
+        # get_hookimpls() is in registration order (built-ins first, then third parties).
+        for impl in caller.get_hookimpls():
+            owner = impl.plugin_name
+            register = _register_callback(registry, kind, owner)
+            kwargs = {"register": register}
+            try:
+                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except RegistryError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {owner!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+    return registry
+
+
+def _register_callback(registry: Registry, kind: str, owner: str) -> Callable[..., Any]:
+    def register(name: str, factory: Callable[..., Any], *, description: str | None = None, **metadata: Any):
+        return registry.register(kind, name, factory, plugin=owner, description=description, **metadata)
+
+    return register
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``itr-bench plugins`` shows about one plugin."""
+
+    name: str
+    hooks: tuple[str, ...]
+    version: str | None
+    distribution: str | None
+    builtin: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "hooks": list(self.hooks),
+            "version": self.version,
+            "distribution": self.distribution,
+            "builtin": self.builtin,
+        }
+
+
+def plugin_infos(pm: PluginManager) -> list[PluginInfo]:
+    """Every registered plugin with its hooks, sorted by name."""
+    from . import __version__
+
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # a blocked name
+            continue
+        callers = pm.get_hookcallers(plugin) or []
+        dist = pm.distributions.get(name)
+        builtin = name in pm.builtin_names
+        infos.append(
+            PluginInfo(
+                name=name,
+                hooks=tuple(sorted(caller.name for caller in callers)),
+                version=dist.version if dist else (__version__ if builtin else None),
+                distribution=dist.metadata["name"] if dist else ("itr-bench" if builtin else None),
+                builtin=builtin,
+            )
+        )
+    return sorted(infos, key=lambda info: info.name)

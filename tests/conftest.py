@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: fresh plugin managers, no global state, real data when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from itr_bench.plugins import get_plugin_manager, load_registry
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def pm():
+    """A fresh plugin manager with the built-ins only (no third-party entry points)."""
+    return get_plugin_manager(load_entrypoints=False)
+
+
+@pytest.fixture
+def registry(pm):
+    """The registry the built-in plugins produce."""
+    return load_registry(pm)
+
+
+@pytest.fixture
+def register_plugin(pm):
+    """Register an inline plugin object on ``pm`` for one test; unregistered afterwards."""
+    names = []
+
+    def _register(plugin, name):
+        pm.register(plugin, name=name)
+        names.append(name)
+        return plugin
+
+    yield _register
+    for name in names:
+        pm.unregister(name=name)
+
+
+def _shared_datasets() -> Path | None:
+    env = os.environ.get("ITR_BENCH_SHARED_DATASETS")
+    path = Path(env) if env else REPO_ROOT.parent / "shared" / "datasets"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """The real datasets folder (../shared/datasets); tests using it skip when it is absent."""
+    path = _shared_datasets()
+    if path is None:
+        pytest.skip("real datasets not available (../shared/datasets or $ITR_BENCH_SHARED_DATASETS)")
+    return path
