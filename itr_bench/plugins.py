@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, RegistryError
+from .errors import ItrBenchError, PluginError, did_you_mean
 from .registry import Registry
 
 #: Entry-point group third-party plugins declare themselves in.
@@ -84,7 +85,7 @@ def get_plugin_manager(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(_validation_message(exc)) from exc
+        raise PluginError(_validation_message(pm, exc)) from exc
     if environ.get(TRACE_PLUGINS_ENV):
         pm.trace.root.setwriter(lambda message: print(message, end="", file=sys.stderr))
         pm.enable_tracing()
@@ -117,44 +118,53 @@ def _register(pm: PluginManager, plugin: object, name: str, where: str | None = 
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        raise PluginError(_validation_message(exc, where)) from exc
+        raise PluginError(_validation_message(pm, exc, where)) from exc
     except ValueError as exc:  # pluggy: name or object already registered
         raise PluginError(f"{where or f'plugin {name!r}'} could not be registered: {exc}") from exc
 
 
-def _validation_message(exc: pluggy.PluginValidationError, where: str | None = None) -> str:
-    text = " ".join(str(exc).split())
-    hint = ""
-    if "unknown hook" in text:
-        hint = " (hooks are: " + ", ".join(sorted(_hook_names())) + ")"
-    return f"{where + ': ' if where else ''}{text}{hint}"
+def _validation_message(pm: PluginManager, exc: pluggy.PluginValidationError, where: str | None = None) -> str:
+    """One line naming the plugin and what is wrong with its hooks."""
+    if where is None:
+        name = pm.get_name(exc.plugin) if pm.is_registered(exc.plugin) else getattr(exc.plugin, "__name__", "?")
+        where = f"plugin {name!r}"
+    unknown = re.search(r"unknown hook '(\w+)'", str(exc))
+    if unknown:
+        hook = unknown.group(1)
+        return f"{where} implements unknown hook {hook!r}: {did_you_mean(hook, _hook_names())}"
+    return f"{where}: " + " ".join(str(exc).split())
 
 
 def _hook_names() -> list[str]:
-    return [name for name in dir(hookspecs) if name.startswith("register_")]
+    return sorted(name for name in dir(hookspecs) if name.startswith("register_"))
+
+
+def call_each(pm: PluginManager, hook_name: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
+    """Call one hook plugin by plugin (registration order), naming the plugin on failure.
+
+    ``kwargs_for(plugin_name)`` gives the hook arguments for that plugin. pluggy's own hook
+    call does not tell implementations apart; calling each one on its own is what lets every
+    component remember its owner.
+    """
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        kwargs = kwargs_for(impl.plugin_name)
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except ItrBenchError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def load_registry(pm: PluginManager) -> Registry:
-    """Call every ``register_*`` hook, plugin by plugin, and collect what they register.
-
-    Each implementation is called on its own so that every component remembers its owner.
-    """
+    """Call every ``register_*`` hook and collect what the plugins register, with their owners."""
     registry = Registry(REGISTER_HOOKS.values())
     for hook_name, kind in REGISTER_HOOKS.items():
-        caller = getattr(pm.hook, hook_name)
-        # get_hookimpls() is in registration order (built-ins first, then third parties).
-        for impl in caller.get_hookimpls():
-            owner = impl.plugin_name
-            register = _register_callback(registry, kind, owner)
-            kwargs = {"register": register}
-            try:
-                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except RegistryError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {owner!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
+        call_each(
+            pm, hook_name, lambda owner, kind=kind: {"register": _register_callback(registry, kind, owner)}
+        )
     return registry
 
 

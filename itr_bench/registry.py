@@ -19,13 +19,17 @@ from .errors import DuplicateComponentError, RegistryError, UnknownComponentErro
 #: The kinds of component, each filled by one hook (see hookspecs.py).
 KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "dataset", "suite")
 
+
+
+def plural(kind: str) -> str:
+    """The command-line spelling of a kind: ``loss`` -> ``losses``, ``image_encoder`` -> ``image-encoders``."""
+    word = kind.replace("_", "-")
+    return word + ("es" if word.endswith("s") else "s")
+
+
 #: Spellings accepted on the command line for each kind ("losses", "image-encoders", ...).
 KIND_ALIASES: Mapping[str, str] = types.MappingProxyType(
-    {
-        alias: kind
-        for kind in KINDS
-        for alias in (kind, kind + "s", kind.replace("_", "-"), kind.replace("_", "-") + "s")
-    }
+    {alias: kind for kind in KINDS for alias in (kind, kind.replace("_", "-"), plural(kind), plural(kind).replace("-", "_"))}
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
@@ -161,7 +165,7 @@ class Registry:
         canonical = KIND_ALIASES.get(kind, kind)
         if canonical not in self._items:
             raise UnknownComponentError(
-                f"unknown component kind {kind!r}: {did_you_mean(kind, [k.replace('_', '-') + 's' for k in self._items])}"
+                f"unknown component kind {kind!r}: {did_you_mean(kind, [plural(k) for k in self._items])}"
             )
         return canonical
 
