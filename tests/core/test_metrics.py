@@ -1,0 +1,116 @@
+"""Metrics against a naive per-query argsort implementation on random data."""
+
+import numpy as np
+import pytest
+import torch
+
+from itr_bench.metrics import (
+    folded_image_caption_metrics,
+    identity_metrics,
+    image_caption_metrics,
+    median_rank,
+)
+
+
+def naive_image_caption(sim, caption_image):
+    """The VSE++-era loop: sort each query's candidates, find the first correct one."""
+    sim = sim.numpy()
+    n_images, n_captions = sim.shape
+    i2t = []
+    for i in range(n_images):
+        order = np.argsort(-sim[i], kind="stable")
+        i2t.append(min(np.where(order == j)[0][0] for j in range(n_captions) if caption_image[j] == i))
+    t2i = []
+    for j in range(n_captions):
+        order = np.argsort(-sim[:, j], kind="stable")
+        t2i.append(np.where(order == int(caption_image[j]))[0][0])
+    return np.array(i2t), np.array(t2i)
+
+
+def naive_summary(ranks):
+    ranks = ranks + 1
+    out = {f"r{k}": 100.0 * np.mean(ranks <= k) for k in (1, 5, 10)}
+    out["medr"] = next(k for k in range(1, ranks.max() + 1) if np.mean(ranks <= k) > 0.5)
+    out["meanr"] = ranks.mean()
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("captions_per_image", [1, 5])
+def test_image_caption_metrics_match_naive(seed, captions_per_image):
+    g = torch.Generator().manual_seed(seed)
+    n = 37
+    caption_image = torch.arange(n).repeat_interleave(captions_per_image)
+    caption_image = caption_image[torch.randperm(len(caption_image), generator=g)]
+    # partly informative scores so ranks spread over the whole range
+    sim = torch.randn(n, len(caption_image), generator=g)
+    sim[caption_image, torch.arange(len(caption_image))] += torch.rand(len(caption_image), generator=g) * 3
+    i2t, t2i = naive_image_caption(sim, caption_image)
+    got = image_caption_metrics(sim, caption_image, chunk=5)  # small chunks exercise the loop
+    for direction, ranks in (("i2t", i2t), ("t2i", t2i)):
+        for key, value in naive_summary(ranks).items():
+            assert got[f"{direction}_{key}"] == pytest.approx(value), (direction, key)
+    assert got["rsum"] == pytest.approx(sum(got[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in (1, 5, 10)))
+
+
+def test_perfect_and_reversed_scores():
+    caption_image = torch.arange(10).repeat_interleave(5)
+    perfect = (torch.arange(10)[:, None] == caption_image[None, :]).float()
+    got = image_caption_metrics(perfect, caption_image)
+    assert got["rsum"] == 600 and got["i2t_medr"] == 1 and got["t2i_meanr"] == 1
+    got = image_caption_metrics(-perfect, caption_image)
+    assert got["i2t_r1"] == 0 and got["t2i_meanr"] == 10
+
+
+def test_median_rank_is_the_cmc_definition():
+    # 1-based ranks 1,1,2,2: CMC(1) = 0.5 is not > 0.5, so medR = 2 (VSE++ would say 1)
+    assert median_rank(torch.tensor([0, 0, 1, 1])) == 2
+    assert median_rank(torch.tensor([0, 0, 1])) == 1
+
+
+def test_folds_average_independent_parts():
+    g = torch.Generator().manual_seed(3)
+    caption_image = torch.arange(20).repeat_interleave(5)
+    sim = torch.randn(20, 100, generator=g)
+    folded = folded_image_caption_metrics(sim, caption_image, folds=4)
+    parts = []
+    for f in range(4):
+        cols = ((caption_image >= 5 * f) & (caption_image < 5 * f + 5)).nonzero().squeeze(1)
+        parts.append(image_caption_metrics(sim[5 * f : 5 * f + 5][:, cols], caption_image[cols] - 5 * f))
+    for key in folded:
+        assert folded[key] == pytest.approx(np.mean([p[key] for p in parts]))
+    with pytest.raises(ValueError, match="cannot be cut into 3 equal folds"):
+        folded_image_caption_metrics(sim, caption_image, folds=3)
+
+
+def naive_identity(sim, query_ids, gallery_ids):
+    ranks, aps, inps = [], [], []
+    for q in range(sim.shape[0]):
+        order = np.argsort(-sim[q].numpy(), kind="stable")
+        good = (gallery_ids.numpy()[order] == int(query_ids[q]))
+        hit_positions = np.where(good)[0] + 1
+        ranks.append(hit_positions[0] - 1)
+        aps.append(np.mean([(i + 1) / p for i, p in enumerate(hit_positions)]))
+        inps.append(len(hit_positions) / hit_positions[-1])
+    return np.array(ranks), np.array(aps), np.array(inps)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_identity_metrics_match_naive(seed):
+    g = torch.Generator().manual_seed(seed)
+    gallery_ids = torch.randint(0, 12, (60,), generator=g)
+    gallery_ids[:12] = torch.arange(12)  # every identity present
+    query_ids = torch.randint(0, 12, (45,), generator=g)
+    sim = torch.randn(45, 60, generator=g) + 1.5 * (query_ids[:, None] == gallery_ids[None, :])
+    ranks, aps, inps = naive_identity(sim, query_ids, gallery_ids)
+    got = identity_metrics(sim, query_ids, gallery_ids, chunk=7)
+    for k in (1, 5, 10):
+        assert got[f"t2i_r{k}"] == pytest.approx(100 * np.mean(ranks < k))
+    assert got["map"] == pytest.approx(100 * aps.mean())
+    assert got["minp"] == pytest.approx(100 * inps.mean())
+    assert got["t2i_meanr"] == pytest.approx((ranks + 1).mean())
+
+
+def test_identity_query_without_gallery_match_is_an_error():
+    with pytest.raises(ValueError, match="1 of 2 queries have no matching identity"):
+        identity_metrics(torch.randn(2, 3), torch.tensor([0, 9]), torch.tensor([0, 1, 2]))
