@@ -1,0 +1,223 @@
+"""Typed, validated configs read from TOML: a run (what ``itr-bench train`` takes) and its stages.
+
+Every problem becomes one :class:`~itr_bench.errors.ConfigError` line naming the file, the key
+path and the cause (``runs.toml: stages[1].epoch: unknown key, did you mean 'epochs'?``).
+Component names are checked against the registry separately (:func:`check_components`), so
+this module stays free of any concrete model, loss or dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, ItrBenchError, did_you_mean
+
+# ============================================================================================
+# The configs
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage: which losses with which weights, for how long, at which rates."""
+
+    epochs: int
+    #: loss name -> weight; every term a loss returns is multiplied by its weight.
+    losses: dict[str, float]
+    lr: float = 0.1
+    #: parameter-group prefix -> learning-rate multiplier; 0 freezes the group (and its BN
+    #: statistics), e.g. ``{image = 0.0}`` for the paper's Stage I.
+    lr_mult: dict[str, float] = field(default_factory=dict)
+    #: epochs (counted within the stage) at which the learning rate is multiplied by lr_decay.
+    lr_steps: list[int] = field(default_factory=list)
+    lr_decay: float = 0.1
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    grad_clip: float | None = None
+    #: per-loss options for this stage only, over the run's ``loss_options``.
+    loss_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run needs; a suite expands into many of these."""
+
+    dataset: str
+    stages: list[StageConfig]
+    name: str = "run"
+    root: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    image_encoder: str = "dualpath-image"
+    text_encoder: str = "dualpath-textcnn"
+    image_options: dict[str, Any] = field(default_factory=dict)
+    text_options: dict[str, Any] = field(default_factory=dict)
+    #: common embedding width (None: the encoders' own, which must then agree).
+    embed_dim: int | None = None
+    loss_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int = 32
+    image_size: int = 224
+    #: "epoch": each training image once per epoch with one random caption (the paper);
+    #: "identity": P identities x K samples per batch (person search).
+    sampler: Literal["epoch", "identity"] = "epoch"
+    samples_per_identity: int = 4
+    train_transform: str = "paper"
+    test_transform: str = "test-center"
+    text_shift: bool = True
+    device: str = "auto"
+    precision: Literal["fp32", "bf16"] = "bf16"
+    channels_last: bool = True
+    compile: bool = False
+    workers: int = 0
+    #: evaluate on val every N epochs (and after the last); the best rSum is kept.
+    eval_every: int = 1
+    test_time_augmentation: bool = False
+    cache_dir: str | None = None
+    #: stop a run whose epoch would exceed this many training pairs (None: no cap).
+    max_pairs_per_epoch: int | None = None
+
+    @property
+    def total_epochs(self) -> int:
+        return sum(stage.epochs for stage in self.stages)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ============================================================================================
+# Reading and validating
+# ============================================================================================
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is one ConfigError line."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+
+
+def load_run_config(path: Path | str) -> RunConfig:
+    """A run config from a TOML file with a ``[run]`` table and ``[[stages]]``."""
+    path = Path(path)
+    data = read_toml(path)
+    unknown = set(data) - {"run", "stages"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"{path}: {key}: unknown table, {did_you_mean(key, ['run', 'stages'])}")
+    merged = {**data.get("run", {}), "stages": data.get("stages", [])}
+    return build(RunConfig, merged, str(path))
+
+
+def build(cls: type, data: Any, where: str, path: str = "") -> Any:
+    """Check ``data`` against dataclass ``cls`` (keys, types, values) and construct it."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: {path or 'top level'}: expected a table, got {_kind(data)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"{where}: {_join(path, key)}: unknown key, {did_you_mean(key, fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], where, _join(path, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{where}: {_join(path, name)}: required key is missing")
+    instance = cls(**kwargs)
+    _check_values(instance, where, path)
+    return instance
+
+
+def _convert(hint: Any, value: Any, where: str, path: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, where, path)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        return _convert(options[0], value, where, path)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {path}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {path}: expected a list, got {_kind(value)}")
+        return [_convert(args[0], item, where, f"{path}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: {path}: expected a table, got {_kind(value)}")
+        return {str(k): _convert(args[1], v, where, _join(path, str(k))) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise ConfigError(f"{where}: {path}: expected {hint.__name__}, got {_kind(value)} {value!r}")
+    return value
+
+
+_POSITIVE = ("epochs", "batch_size", "image_size", "eval_every", "samples_per_identity")
+_NON_NEGATIVE = ("lr", "momentum", "weight_decay", "lr_decay", "workers", "seed")
+
+
+def _check_values(instance: Any, where: str, path: str) -> None:
+    for name in _POSITIVE:
+        value = getattr(instance, name, None)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where}: {_join(path, name)}: must be positive, got {value}")
+    for name in _NON_NEGATIVE:
+        value = getattr(instance, name, None)
+        if value is not None and value < 0:
+            raise ConfigError(f"{where}: {_join(path, name)}: must not be negative, got {value}")
+    if isinstance(instance, StageConfig):
+        if not instance.losses:
+            raise ConfigError(f"{where}: {_join(path, 'losses')}: a stage needs at least one loss")
+        for key, value in {**{f"losses.{k}": v for k, v in instance.losses.items()},
+                           **{f"lr_mult.{k}": v for k, v in instance.lr_mult.items()}}.items():
+            if value < 0:
+                raise ConfigError(f"{where}: {_join(path, key)}: must not be negative, got {value}")
+        if any(step <= 0 or step >= instance.epochs for step in instance.lr_steps):
+            raise ConfigError(f"{where}: {_join(path, 'lr_steps')}: steps must lie within 1..{instance.epochs - 1}")
+    if isinstance(instance, RunConfig) and not instance.stages:
+        raise ConfigError(f"{where}: {_join(path, 'stages')}: a run needs at least one stage")
+
+
+def check_components(config: RunConfig, registry: Any, where: str) -> None:
+    """Every component the run names is registered; otherwise one line with suggestions."""
+    names = [("dataset", config.dataset, "dataset"), ("image_encoder", config.image_encoder, "image_encoder"),
+             ("text_encoder", config.text_encoder, "text_encoder")]
+    names += [("loss", loss, f"stages[{i}].losses.{loss}")
+              for i, stage in enumerate(config.stages) for loss in stage.losses]
+    for kind, name, key in names:
+        try:
+            registry.get(kind, name)
+        except ItrBenchError as exc:
+            raise ConfigError(f"{where}: {key}: {exc}") from None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
