@@ -42,7 +42,9 @@ def test_files_are_safetensors_and_json_only(tmp_path):
     folder = save_checkpoint(tmp_path / "ckpt", {"model": model.state_dict()}, {"epoch": 1})
     assert sorted(p.name for p in folder.iterdir()) == sorted([TENSORS, STATE])
     json.loads((folder / STATE).read_text())
-    assert not (folder / TENSORS).read_bytes().startswith(b"\x80")  # not a pickle
+    raw = (folder / TENSORS).read_bytes()  # safetensors: u64 header length, JSON header, raw data
+    header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    assert "model.0.weight" in header
 
 
 def test_overwrite_keeps_one_folder_and_no_temporaries(tmp_path):
