@@ -168,6 +168,14 @@ class _Encoder(nn.Module):
         """
         return {self.group_prefix: [p for p in self.parameters()]}
 
+    def test_time_embedding(self, inputs: Tensor) -> Tensor:
+        """The embedding used for evaluation with test-time augmentation switched on.
+
+        The default is the plain embedding; encoders override it (the paper sums an image's
+        features with its horizontal flip, and a sentence's over every start position).
+        """
+        return as_encoder_output(self(inputs)).embedding
+
 
 class ImageEncoder(_Encoder):
     """Images ``(B, 3, H, W)`` -> ``(B, D)`` or :class:`EncoderOutput`."""

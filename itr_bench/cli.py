@@ -11,29 +11,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
 from .errors import ItrBenchError, PluginError
-from .plugins import PluginManager, call_each, get_plugin_manager, load_registry, plugin_infos
-from .registry import KINDS, Registry
+from .commands import App, parse_option
+from .registry import KIND_ALIASES
+from .plugins import PluginManager, call_each, get_plugin_manager, plugin_infos
 
 DEBUG_ENV = "ITR_BENCH_DEBUG"
 PROG = "itr-bench"
-
-
-class App:
-    """What every command gets through ``click.pass_obj``: the plugins and their registry."""
-
-    def __init__(self, pm: PluginManager) -> None:
-        self.pm = pm
-
-    @cached_property
-    def registry(self) -> Registry:
-        return load_registry(self.pm)
 
 
 class CommandGroup(click.Group):
@@ -96,7 +86,9 @@ class _OwnedGroup:
 
 
 def _builtin_commands() -> list[click.Command]:
-    return [plugins_command, list_command]
+    from .commands import evaluate, prepare, train
+
+    return [plugins_command, list_command, prepare.command, train.command, evaluate.command]
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,12 +120,19 @@ def plugins_command(app: App, as_json: bool, hooks: tuple[str, ...]) -> None:
 @click.argument("kind", required=False, metavar="[KIND]")
 @click.option("--filter", "pattern", metavar="GLOB", help="Only names matching GLOB, e.g. 'info*'.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--stats", "stats_of", metavar="DATASET", help="Counts per split of DATASET (with --root).")
+@click.option("--root", type=click.Path(path_type=Path), default=None, help="The dataset's folder, for --stats.")
+@click.option("--option", "-o", "options", multiple=True, help="Dataset option KEY=VALUE, for --stats.")
 @click.pass_obj
-def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool) -> None:
+def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool, stats_of: str | None,
+                 root: Path | None, options: tuple[str, ...]) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of: image-encoders, text-encoders, losses, datasets, suites.
     """
+    if stats_of is not None:
+        _dataset_stats(app, kind, stats_of, root, options, as_json)
+        return
     infos = app.registry.list(kind, pattern)
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -143,6 +142,22 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool)
         click.echo("no components match", err=True)
         return
     _echo_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
+
+
+def _dataset_stats(app: App, kind: str | None, name: str, root: Path | None, options: tuple[str, ...],
+                   as_json: bool) -> None:
+    from .data.stats import dataset_stats
+    from .engine.run import create_component
+
+    if kind is not None and KIND_ALIASES.get(kind) != "dataset":
+        raise click.UsageError("--stats applies to datasets: itr-bench list datasets --stats NAME --root DIR")
+    dataset = create_component(app.registry, "dataset", name, "--stats", root, **dict(map(parse_option, options)))
+    rows = dataset_stats(dataset)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _echo_table(("SPLIT", "IMAGES", "CAPTIONS", "INSTANCES", "PROTOCOL", "FOLDS"),
+                [tuple(str(row[k]) for k in ("split", "images", "captions", "instances", "protocol", "folds")) for row in rows])
 
 
 def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

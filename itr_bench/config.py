@@ -70,8 +70,8 @@ class RunConfig:
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
     samples_per_identity: int = 4
-    train_transform: str = "paper"
-    test_transform: str = "test-center"
+    train_transform: str = "paper-train"
+    test_transform: str = "test"
     text_shift: bool = True
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "bf16"
@@ -81,9 +81,10 @@ class RunConfig:
     #: evaluate on val every N epochs (and after the last); the best rSum is kept.
     eval_every: int = 1
     test_time_augmentation: bool = False
+    #: where prepared datasets are cached (default: $ITR_BENCH_CACHE or ~/.cache/itr-bench).
     cache_dir: str | None = None
-    #: stop a run whose epoch would exceed this many training pairs (None: no cap).
-    max_pairs_per_epoch: int | None = None
+    #: evaluate the untrained model on the test split too: the chance level beside the result.
+    untrained_baseline: bool = True
 
     @property
     def total_epochs(self) -> int:

@@ -1,0 +1,33 @@
+"""Core commands of the ``itr-bench`` CLI, one module each, and what they share."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from ..errors import ConfigError
+from ..plugins import PluginManager, load_registry
+from ..registry import Registry
+
+
+class App:
+    """What every command gets through ``click.pass_obj``: the plugins and their registry."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.pm)
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as JSON when it parses (numbers, true, lists), else a string."""
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise ConfigError(f"option {text!r} is not KEY=VALUE")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value

@@ -1,0 +1,80 @@
+"""Evaluation: embed a split once, then score it by its declared protocol.
+
+Image-caption splits get i2t and t2i R@1/5/10, medR, meanR and rSum (averaged over folds when
+the split has several, e.g. COCO 1K); identity splits get text-to-image R@K, mAP and mINP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..api import Protocol, as_encoder_output
+from ..data.prepare import PreparedSplit
+from ..metrics import folded_image_caption_metrics, identity_metrics, image_caption_metrics
+from .feeding import CaptionTokens, test_images
+from .model import RetrievalModel
+
+
+@torch.no_grad()
+def embed_split(
+    model: RetrievalModel,
+    split: PreparedSplit,
+    tokens: CaptionTokens,
+    *,
+    image_size: int,
+    batch_size: int,
+    device: torch.device,
+    tta: bool = False,
+    autocast: Callable[[], object] = nullcontext,
+) -> tuple[Tensor, Tensor]:
+    """L2-normalised float32 embeddings of every image ``(N, D)`` and caption ``(M, D)``, on CPU."""
+    was_training = model.training
+    model.eval()
+
+    def embed(encoder, inputs: Tensor) -> Tensor:
+        with autocast():
+            out = encoder.test_time_embedding(inputs) if tta else as_encoder_output(encoder(inputs)).embedding
+        return F.normalize(out.float(), dim=-1).cpu()
+
+    try:
+        images = torch.cat([embed(model.image, batch) for batch in test_images(split, image_size, batch_size, device)])
+        texts = torch.cat([embed(model.text, tokens.ids[i : i + batch_size].to(device))
+                           for i in range(0, len(tokens.ids), batch_size)])
+    finally:
+        model.train(was_training)
+    return images, texts
+
+
+def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
+    sim = images @ texts.T
+    if split.folds > 1:
+        return folded_image_caption_metrics(sim, tokens.caption_image, split.folds)
+    return image_caption_metrics(sim, tokens.caption_image)
+
+
+def _identity(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
+    gallery_ids = torch.tensor(split.table["instance_id"], dtype=torch.long)
+    return identity_metrics(texts @ images.T, gallery_ids[tokens.caption_image], gallery_ids)
+
+
+#: Protocol -> scoring function.
+PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTokens], dict[str, float]]] = {
+    Protocol.IMAGE_CAPTION: _image_caption,
+    Protocol.IDENTITY: _identity,
+}
+
+
+def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
+    """The split's protocol metrics from its embeddings."""
+    return PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens)
+
+
+def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, **embed_options) -> dict[str, float]:
+    """Embed ``split`` and score it."""
+    images, texts = embed_split(model, split, tokens, **embed_options)
+    return score(split, images, texts, tokens)

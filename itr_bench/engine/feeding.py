@@ -1,0 +1,146 @@
+"""Batches for training and evaluation from a prepared split.
+
+Captions are tokenised once per split (:class:`CaptionTokens`), so a step only indexes a
+tensor. Images come either from a :class:`~itr_bench.data.device.DeviceImages` tensor on the
+training device (augmented there in one batched call: nothing is decoded during training), or,
+for splits too large for that, from a ``DataLoader`` that decodes the cached JPEGs in workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from ..data.cached import CachedSplit
+from ..data.device import DeviceImages
+from ..data.prepare import PreparedSplit
+from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
+from ..data.transforms import build_transform
+
+#: Keep images on the device when the uint8 tensor is at most this large.
+DEVICE_RESIDENT_LIMIT = 4 * 1024**3
+
+
+@dataclass(frozen=True)
+class CaptionTokens:
+    """Every caption of a split tokenised once: ``ids[offsets[i] + k]`` is image i's caption k."""
+
+    ids: Tensor
+    offsets: Tensor
+    counts: Tensor
+
+    @classmethod
+    def build(cls, captions: Sequence[Sequence[str]], tokenizer: Callable[[Sequence[str]], Tensor]) -> "CaptionTokens":
+        counts = torch.tensor([len(c) for c in captions], dtype=torch.long)
+        flat = [caption for image_captions in captions for caption in image_captions]
+        ids = torch.cat([tokenizer(flat[i : i + 4096]) for i in range(0, len(flat), 4096)]) if flat else torch.empty(0, 1, dtype=torch.long)
+        offsets = torch.cumsum(counts, 0) - counts
+        return cls(ids, offsets, counts)
+
+    @property
+    def caption_image(self) -> Tensor:
+        """``(M,)`` image index of each caption."""
+        return torch.repeat_interleave(torch.arange(len(self.counts)), self.counts)
+
+    def select(self, images: Tensor, captions: Tensor) -> Tensor:
+        return self.ids[self.offsets[images] + captions]
+
+
+@dataclass
+class Batch:
+    images: Tensor
+    token_ids: Tensor
+    instance_ids: Tensor
+
+
+class TrainFeed:
+    """One epoch of training batches: the paper's sampling or identity-aware P x K batches."""
+
+    def __init__(
+        self,
+        split: PreparedSplit,
+        tokens: CaptionTokens,
+        *,
+        batch_size: int,
+        image_size: int,
+        device: torch.device,
+        seed: int,
+        sampler: str = "epoch",
+        samples_per_identity: int = 4,
+        transform: str = "paper-train",
+        workers: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.split, self.tokens = split, tokens
+        self.batch_size, self.image_size, self.device = batch_size, image_size, device
+        self.rank, self.world_size = rank, world_size
+        self.instance_ids = torch.tensor(split.table["instance_id"], dtype=torch.long)
+        counts = tokens.counts.tolist()
+        if sampler == "identity":
+            identities = max(1, batch_size * world_size // samples_per_identity)
+            self.sampler = IdentityBatchSampler(self.instance_ids.tolist(), counts, identities=identities,
+                                                per_identity=samples_per_identity, seed=seed)
+        else:
+            self.sampler = EpochCaptionSampler(counts, seed=seed)
+        self.batched = sampler == "identity"
+        self.images: DeviceImages | None = None
+        self.dataset: CachedSplit | None = None
+        if _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
+            self.images = DeviceImages.from_split(split, device=device)
+        else:
+            self.dataset = CachedSplit(split, build_transform(transform, image_size))
+        self.workers = workers
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.sampler) if self.batched else len(self.sampler) // (self.batch_size * self.world_size)
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        """The batches of ``epoch`` for this process (deterministic given seed and epoch)."""
+        self.sampler.set_epoch(epoch)
+        self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
+        for keys in self._global_batches():
+            keys = keys[self.rank :: self.world_size]  # this process's shard of the global batch
+            index = torch.tensor([k[0] for k in keys], dtype=torch.long)
+            caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
+            yield Batch(self._images(index), self.tokens.select(index, caption).to(self.device),
+                        self.instance_ids[index].to(self.device))
+
+    def _global_batches(self) -> Iterator[list[tuple[int, int]]]:
+        if self.batched:
+            yield from iter(self.sampler)
+            return
+        keys = list(iter(self.sampler))
+        step = self.batch_size * self.world_size
+        for start in range(0, len(keys) - step + 1, step):  # drop the last partial batch
+            yield keys[start : start + step]
+
+    def _images(self, index: Tensor) -> Tensor:
+        if self.images is not None:
+            return self.images.augment(index, self.image_size, generator=self.generator)
+        assert self.dataset is not None
+        items = [self.dataset[int(i)]["image"] for i in index]
+        return torch.stack(items).to(self.device, non_blocking=True)
+
+
+def test_images(split: PreparedSplit, image_size: int, batch_size: int, device: torch.device,
+                transform: str = "test", workers: int = 0) -> Iterator[Tensor]:
+    """Every image of a split in order, with the deterministic test transform."""
+    if _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
+        images = DeviceImages.from_split(split, device=device)
+        for start in range(0, len(images), batch_size):
+            yield images.view(torch.arange(start, min(start + batch_size, len(images))), image_size)
+        return
+    loader = DataLoader(CachedSplit(split, build_transform(transform, image_size)), batch_size=batch_size,
+                        num_workers=workers, collate_fn=lambda items: torch.stack([i["image"] for i in items]))
+    for images in loader:
+        yield images.to(device, non_blocking=True)
+
+
+def _resident_bytes(split: PreparedSplit, image_size: int) -> int:
+    return len(split) * 3 * image_size * image_size

@@ -1,0 +1,50 @@
+"""A stage's objective: the weighted sum of its losses, each fed the view it declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..api import EncoderOutput, Inputs, Loss
+from ..errors import ItrBenchError
+from .distributed import distributed_loss_terms
+
+#: How each declared input view is taken from an encoder output.
+VIEWS = {
+    Inputs.NORMALIZED: lambda out: F.normalize(out.embedding.float(), dim=-1),
+    Inputs.FEATURES: lambda out: out.features.float(),
+}
+
+
+class NonFiniteLoss(ItrBenchError):
+    """Training diverged: a loss term became NaN or infinite."""
+
+
+def objective(
+    losses: Mapping[str, Loss],
+    weights: Mapping[str, float],
+    image: EncoderOutput,
+    text: EncoderOutput,
+    instance_ids: Tensor,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """``(total, terms)``: the weighted sum to back-propagate and every unweighted term (for logs).
+
+    ``losses`` maps each name in ``weights`` to the loss instance this stage uses.
+
+    Losses run in float32 whatever the autocast precision of the encoders, and through
+    :func:`distributed_loss_terms`, which keeps data-parallel gradients exact.
+    """
+    total: Tensor | None = None
+    logged: dict[str, Tensor] = {}
+    for name, weight in weights.items():
+        loss = losses[name]
+        view = VIEWS[Inputs(loss.inputs)]
+        terms = distributed_loss_terms(loss, view(image), view(text), instance_ids)
+        for term, value in terms.items():
+            logged[term if term not in logged else f"{name}.{term}"] = value.detach()
+            total = weight * value if total is None else total + weight * value
+    if total is None:
+        raise ItrBenchError("the stage has no loss terms")
+    return total, logged

@@ -1,0 +1,248 @@
+"""One run end to end: resolve components, prepare data, train, select on val, test once, record.
+
+This is the only place that turns a :class:`~itr_bench.config.RunConfig` into objects; the
+training loop and the evaluation never see the config itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import subprocess
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..api import EncoderContext, Loss, LossContext
+from ..config import RunConfig, check_components
+from ..data.prepare import PreparedDataset, prepare
+from ..errors import ConfigError, ItrBenchError
+from ..registry import Registry
+from ..atomic import write_json
+from .checkpoint import load_checkpoint
+from .distributed import world_info
+from .evaluate import evaluate
+from .feeding import CaptionTokens, TrainFeed
+from .model import RetrievalModel
+from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
+
+RECORD = "record.json"
+UNTRAINED = "untrained.json"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ITR_BENCH_CACHE", "~/.cache/itr-bench")).expanduser()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: this process's GPU when there is one (its local rank under torchrun), else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device: {exc}") from None
+
+
+def init_distributed(device: torch.device):
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); NCCL on GPUs, gloo on CPUs."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return world_info()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def create_component(registry: Registry, kind: str, name: str, where: str, *args: Any, **options: Any) -> Any:
+    """Build a component; an option it does not take is a config error naming it."""
+    info = registry.get(kind, name)
+    try:
+        return info.create(*args, **options)
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        raise ConfigError(f"{where}: {kind} {name!r} (plugin {info.plugin}): {exc}") from None
+
+
+@dataclass
+class Built:
+    """The objects of a run."""
+
+    prepared: PreparedDataset
+    model: RetrievalModel
+    stage_losses: list[dict[str, Loss]]
+    tokens: dict[str, CaptionTokens]
+
+
+def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
+    """Dataset (prepared), encoders, losses per stage, and every split's caption tokens."""
+    check_components(config, registry, where)
+    root = Path(config.root).expanduser() if config.root else None
+    dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+    cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    prepared = prepare(dataset, cache, config.image_size, progress=progress)
+    train = prepared.split("train")
+    captions = [c for image_captions in train.table["captions"] for c in image_captions]
+    context = EncoderContext(embed_dim=config.embed_dim, train_captions=captions, text=prepared.text,
+                             image_size=config.image_size, hints=dict(prepared.hints))
+    image = create_component(registry, "image_encoder", config.image_encoder, where, context, **config.image_options)
+    text = create_component(registry, "text_encoder", config.text_encoder, where, context, **config.text_options)
+    if image.output_dim != text.output_dim:
+        raise ConfigError(f"{where}: image encoder gives {image.output_dim}-d and text encoder {text.output_dim}-d "
+                          "embeddings; set embed_dim to project both to one size")
+    loss_context = LossContext(embed_dim=image.output_dim, num_instances=max(train.table["instance_id"]) + 1)
+    instances: dict[tuple[str, str], tuple[str, Loss]] = {}
+    stage_losses = []
+    for index, stage in enumerate(config.stages):
+        chosen = {}
+        for name in stage.losses:
+            options = {**config.loss_options.get(name, {}), **stage.loss_options.get(name, {})}
+            key = (name, json.dumps(options, sort_keys=True, default=str))
+            if key not in instances:  # same options in two stages: the same loss (and parameters)
+                module_name = name if all(n != name for n, _ in instances) else f"{name}-{len(instances)}"
+                loss = create_component(registry, "loss", name, f"{where}: stages[{index}]", loss_context, **options)
+                instances[key] = (module_name, loss)
+            chosen[name] = instances[key][1]
+        stage_losses.append(chosen)
+    model = RetrievalModel(image, text, {module_name: loss for module_name, loss in instances.values()})
+    tokens = {name: CaptionTokens.build(split.table["captions"], text.tokenizer) for name, split in prepared.splits.items()}
+    return Built(prepared, model, stage_losses, tokens)
+
+
+def _autocast(config: RunConfig, device: torch.device):
+    if config.precision == "bf16" and device.type == "cuda":
+        return partial(torch.autocast, device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext
+
+
+def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, where: str = "run",
+              progress: bool = True, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``config`` into ``out_dir`` (resuming what is there) and return its run record."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    world = init_distributed(device)
+    built = build(config, registry, where, progress)
+    model = built.model.to(device)
+    if device.type == "cuda" and config.channels_last:
+        model.image.to(memory_format=torch.channels_last)
+    if config.compile:
+        model.image.compile()
+        model.text.compile()
+    autocast = _autocast(config, device)
+    train_module = model
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        train_module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                               find_unused_parameters=True)
+    prepared = built.prepared
+    if "val" not in prepared.splits or "test" not in prepared.splits:
+        raise ConfigError(f"{where}: dataset {config.dataset!r} needs train, val and test splits "
+                          f"(has {', '.join(prepared.splits)})")
+    eval_options = dict(image_size=config.image_size, batch_size=max(config.batch_size, 64), device=device,
+                        tta=config.test_time_augmentation, autocast=autocast)
+    untrained = None
+    if config.untrained_baseline:
+        untrained = _untrained_metrics(out_dir, model, prepared, built.tokens["test"], eval_options)
+    feed = TrainFeed(prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
+                     image_size=config.image_size, device=device, seed=config.seed, sampler=config.sampler,
+                     samples_per_identity=config.samples_per_identity, transform=config.train_transform,
+                     workers=config.workers, rank=world.rank, world_size=world.size)
+    settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
+                             eval_every=config.eval_every, tta=config.test_time_augmentation, where=where)
+    trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
+                      out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
+                      extra_state={"config": config.as_dict()})
+    state = trainer.fit()
+    if world.distributed:
+        torch.distributed.barrier()  # rank 0 writes best/; the others read it
+    best, _ = load_checkpoint(out_dir / BEST, device=device)
+    model.load_state_dict(best["model"])
+    test = evaluate(model, prepared.split("test"), built.tokens["test"], **eval_options)
+    record = {
+        **dict(context or {}),
+        "run": config.name,
+        "dataset": config.dataset,
+        "protocol": prepared.split("test").protocol.value,
+        "folds": prepared.split("test").folds,
+        "seed": config.seed,
+        "image_encoder": config.image_encoder,
+        "text_encoder": config.text_encoder,
+        "objective": [{"epochs": s.epochs, "losses": s.losses, "lr_mult": s.lr_mult} for s in config.stages],
+        "epochs": config.total_epochs,
+        "best_epoch": state.best_epoch + 1,
+        "test": test,
+        "val": state.best,
+        "untrained": untrained,
+        "history": state.history,
+        "train_pairs_per_second": state.pairs / state.train_seconds if state.train_seconds else None,
+        "train_seconds": state.train_seconds,
+        "wall_seconds": time.perf_counter() - started,
+        "peak_memory_bytes": peak_memory_bytes(device),
+        "device": _device_name(device),
+        "world_size": world.size,
+        "itr_bench_version": __version__,
+        "git_commit": git_commit(),
+        "config": config.as_dict(),
+        "config_hash": config_hash(config),
+    }
+    if world.rank == 0:
+        write_json(out_dir / RECORD, record)
+    return record
+
+
+def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> dict[str, float]:
+    """Test metrics of the model before any training: the chance level to show beside results."""
+    path = out_dir / UNTRAINED
+    if path.is_file():
+        return json.loads(path.read_text())
+    metrics = evaluate(model, prepared.split("test"), tokens, **eval_options)
+    if world_info().rank == 0:
+        write_json(path, metrics)
+    return metrics
+
+
+def config_hash(config: RunConfig) -> str:
+    """A short hash of everything that defines the run except its name."""
+    data = {k: v for k, v in config.as_dict().items() if k != "name"}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit() -> str | None:
+    """The commit of the itr-bench source tree, when it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,218 @@
+"""The training loop: stages of epochs, validation-based selection, checkpoints, resume.
+
+One :class:`Trainer` trains one run. After every epoch it writes ``last/`` (everything needed
+to resume); after every validation that improves rSum it writes ``best/`` (the weights). A run
+killed at any moment restarts from ``last/`` and continues with the same batches it would have
+seen. The test split is never looked at here.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ..api import Loss
+from ..config import StageConfig
+from ..errors import ItrBenchError
+from ..data.prepare import PreparedSplit
+from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import mean_across_processes, world_info
+from .evaluate import evaluate
+from .feeding import CaptionTokens, TrainFeed
+from .model import RetrievalModel
+from .objective import NonFiniteLoss, objective
+from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
+
+LAST, BEST = "last", "best"
+SELECT_METRIC = "rsum"
+
+
+@dataclass
+class TrainState:
+    """What resuming needs besides tensors (stored as JSON in the checkpoint)."""
+
+    stage: int = 0
+    epoch: int = 0  # next epoch within the stage
+    global_epoch: int = 0
+    best: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = -1
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    pairs: int = 0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The loop's knobs (a subset of the run config, so the loop never sees the whole config)."""
+
+    stages: Sequence[StageConfig]
+    batch_size: int
+    image_size: int
+    eval_every: int = 1
+    tta: bool = False
+    log_every: int = 10
+    where: str = "run"
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: RetrievalModel,
+        stage_losses: Sequence[Mapping[str, Loss]],
+        feed: TrainFeed,
+        val: tuple[PreparedSplit, CaptionTokens],
+        settings: TrainSettings,
+        out_dir: Path,
+        device: torch.device,
+        *,
+        autocast: Callable[[], Any] = nullcontext,
+        train_module: torch.nn.Module | None = None,
+        progress: bool = True,
+        extra_state: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.model, self.stage_losses, self.feed, self.val = model, stage_losses, feed, val
+        self.settings, self.out_dir, self.device = settings, Path(out_dir), device
+        self.autocast, self.progress = autocast, progress
+        # the module whose forward computes the objective: the model, or its DDP wrapper
+        self.train_module = train_module or model
+        self.world = world_info()
+        #: stored beside the training state in every checkpoint (the run config, for evaluate)
+        self.extra_state = dict(extra_state or {})
+
+    # ----------------------------------------------------------------------------------------
+    def fit(self) -> TrainState:
+        state, components = self._resume()
+        stages = self.settings.stages
+        for stage_index in range(state.stage, len(stages)):
+            stage = stages[stage_index]
+            optimizer = self._stage_optimizer(stage, stage_index)
+            if components is not None and "optimizer" in components:
+                optimizer.load_state_dict(components["optimizer"])
+                components = None
+            for epoch in range(state.epoch, stage.epochs):
+                set_stage_lr(optimizer, stage.lr_decay ** sum(step <= epoch for step in stage.lr_steps))
+                record = self._train_epoch(stage_index, epoch, state, optimizer)
+                last_epoch = stage_index == len(stages) - 1 and epoch == stage.epochs - 1
+                if (state.global_epoch + 1) % self.settings.eval_every == 0 or last_epoch:
+                    record["val"] = self._validate(state)
+                state.history.append(record)
+                state.global_epoch += 1
+                state.epoch = epoch + 1
+                if state.epoch == stage.epochs:
+                    state.stage, state.epoch = stage_index + 1, 0
+                self._save(LAST, state, optimizer)
+            state.epoch = 0
+        return state
+
+    # ----------------------------------------------------------------------------------------
+    def _stage_optimizer(self, stage: StageConfig, index: int) -> torch.optim.Optimizer:
+        groups = self.model.param_groups()
+        check_prefixes(stage.lr_mult, groups, f"{self.settings.where}: stages[{index}]")
+        plans = plan_groups(groups, stage.lr_mult)
+        apply_freezing([self.model], plans)
+        return build_optimizer(plans, stage.optimizer, stage.lr, stage.weight_decay, stage.momentum, stage.nesterov)
+
+    def _train_epoch(self, stage_index: int, epoch: int, state: TrainState, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        stage = self.settings.stages[stage_index]
+        losses = self.stage_losses[stage_index]
+        self.model.train()
+        sums: dict[str, float] = {}
+        steps, pairs, start = 0, 0, time.perf_counter()
+        bar = tqdm(self.feed.epoch(state.global_epoch), total=len(self.feed), leave=False, unit="batch",
+                   desc=f"stage {stage_index + 1}/{len(self.settings.stages)} epoch {epoch + 1}/{stage.epochs}",
+                   disable=not self.progress or self.world.rank != 0)
+        for batch in bar:
+            with self.autocast():
+                total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
+                                                 losses=losses, weights=stage.losses)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if stage.grad_clip:
+                torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], stage.grad_clip)
+            optimizer.step()
+            steps += 1
+            pairs += len(batch.instance_ids) * self.world.size
+            if steps % self.settings.log_every == 0 or steps == len(self.feed):
+                values = {k: v.item() for k, v in mean_across_processes({"loss": total, **terms}).items()}
+                self._check_finite(values, stage_index, epoch, steps)
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                bar.set_postfix(loss=f"{values['loss']:.4f}", pairs_s=f"{pairs / (time.perf_counter() - start):.0f}")
+        seconds = time.perf_counter() - start
+        if steps == 0:
+            raise ItrBenchError(f"{self.settings.where}: the training split gives no full batch of "
+                                f"{self.settings.batch_size}; lower batch_size")
+        state.train_seconds += seconds
+        state.pairs += pairs
+        logged = max(1, steps // self.settings.log_every + (steps % self.settings.log_every > 0))
+        return {"stage": stage_index, "epoch": epoch, "global_epoch": state.global_epoch, "steps": steps,
+                "seconds": seconds, "pairs_per_second": pairs / seconds,
+                "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()}}
+
+    def _check_finite(self, values: Mapping[str, float], stage: int, epoch: int, step: int) -> None:
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if bad:
+            terms = ", ".join(f"{k}={v}" for k, v in values.items())
+            raise NonFiniteLoss(f"{self.settings.where}: training diverged at stage {stage + 1} epoch {epoch + 1} "
+                                f"step {step}: {terms} (lower the learning rate or add grad_clip)")
+
+    def _validate(self, state: TrainState) -> dict[str, float]:
+        split, tokens = self.val
+        metrics = evaluate(self.model, split, tokens, image_size=self.settings.image_size,
+                           batch_size=max(self.settings.batch_size, 64), device=self.device,
+                           tta=self.settings.tta, autocast=self.autocast)
+        if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
+            state.best, state.best_epoch = metrics, state.global_epoch
+            self._save(BEST, state, None)
+        return metrics
+
+    # ----------------------------------------------------------------------------------------
+    def _save(self, name: str, state: TrainState, optimizer: torch.optim.Optimizer | None) -> None:
+        if self.world.rank != 0:
+            return
+        components: dict[str, Any] = {"model": self.model.state_dict()}
+        if optimizer is not None:
+            components["optimizer"] = optimizer.state_dict()
+            components["rng"] = _rng_state()
+        save_checkpoint(self.out_dir / name, components, {**self.extra_state, "train": state.__dict__})
+
+    def _resume(self) -> tuple[TrainState, dict[str, Any] | None]:
+        if not (self.out_dir / LAST).exists() and not (self.out_dir / f".{LAST}.old").exists():
+            return TrainState(), None
+        components, saved = load_checkpoint(self.out_dir / LAST, device=self.device)
+        self.model.load_state_dict(components["model"])
+        state = TrainState(**saved["train"])
+        if "rng" in components:  # dropout draws continue exactly where the killed run stopped
+            _set_rng_state(components.pop("rng"))
+        if state.stage < len(self.settings.stages) and state.epoch == 0:
+            components.pop("optimizer", None)  # a new stage starts with a fresh optimizer
+        return state, components
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """Peak memory of this process: CUDA allocator peak on a GPU, max RSS on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
