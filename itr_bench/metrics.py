@@ -14,6 +14,7 @@ meanR is the mean 1-based rank of the first correct item.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -131,17 +132,18 @@ def identity_metrics(
 def folded_image_caption_metrics(
     sim: Tensor, caption_image: Tensor, folds: int, ks: Sequence[int] = DEFAULT_KS, chunk: int = DEFAULT_CHUNK
 ) -> dict[str, float]:
-    """Mean of :func:`image_caption_metrics` over ``folds`` consecutive equal parts of the images.
+    """Mean of :func:`image_caption_metrics` over ``folds`` consecutive parts of the images.
 
-    COCO 1K: five folds of 1,000 images, each with its own captions (``evaluate1K.m``).
+    COCO 1K: five folds of 1,000 images, each with its own captions (``evaluate1K.m``). When the
+    images do not divide evenly the first parts get one image more (``numpy.array_split``).
     """
     n_images = sim.shape[0]
-    if folds < 1 or n_images % folds:
-        raise ValueError(f"{n_images} images cannot be cut into {folds} equal folds")
-    size = n_images // folds
+    if not 1 <= folds <= n_images:
+        raise ValueError(f"{n_images} images cannot be cut into {folds} folds")
+    sizes = [n_images // folds + (1 if i < n_images % folds else 0) for i in range(folds)]
+    bounds = [0, *itertools.accumulate(sizes)]
     results = []
-    for fold in range(folds):
-        lo, hi = fold * size, (fold + 1) * size
+    for lo, hi in zip(bounds, bounds[1:]):
         captions = ((caption_image >= lo) & (caption_image < hi)).nonzero().squeeze(1)
         results.append(image_caption_metrics(sim[lo:hi][:, captions], caption_image[captions] - lo, ks, chunk))
     return {key: sum(r[key] for r in results) / folds for key in results[0]}

@@ -30,8 +30,8 @@ def command(app: App, checkpoint: Path, dataset: str, root: Path | None, split: 
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import evaluate
     from ..engine.feeding import CaptionTokens
-    from ..engine.run import create_component, build as build_run, default_cache_dir, resolve_device
-    from ..data.prepare import prepare
+    from ..data.prepare import default_cache_dir, prepare
+    from ..engine.run import build as build_run, create_component, resolve_device
     from .train import format_metrics
 
     folder = checkpoint / "best" if (checkpoint / "best").is_dir() else checkpoint

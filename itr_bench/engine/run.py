@@ -26,7 +26,7 @@ import torch
 from .. import __version__
 from ..api import EncoderContext, Loss, LossContext
 from ..config import RunConfig, check_components
-from ..data.prepare import PreparedDataset, prepare
+from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError, ItrBenchError
 from ..registry import Registry
 from ..atomic import write_json
@@ -38,11 +38,9 @@ from .model import RetrievalModel
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
 RECORD = "record.json"
+#: The splits a run uses (a dataset may have more, e.g. Flickr8k's captioned but unlisted images).
+RUN_SPLITS = ("train", "val", "test")
 UNTRAINED = "untrained.json"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("ITR_BENCH_CACHE", "~/.cache/itr-bench")).expanduser()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -124,7 +122,8 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
             chosen[name] = instances[key][1]
         stage_losses.append(chosen)
     model = RetrievalModel(image, text, {module_name: loss for module_name, loss in instances.values()})
-    tokens = {name: CaptionTokens.build(split.table["captions"], text.tokenizer) for name, split in prepared.splits.items()}
+    tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
+              for name in RUN_SPLITS if name in prepared.splits}
     return Built(prepared, model, stage_losses, tokens)
 
 

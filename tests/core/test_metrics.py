@@ -79,8 +79,12 @@ def test_folds_average_independent_parts():
         parts.append(image_caption_metrics(sim[5 * f : 5 * f + 5][:, cols], caption_image[cols] - 5 * f))
     for key in folded:
         assert folded[key] == pytest.approx(np.mean([p[key] for p in parts]))
-    with pytest.raises(ValueError, match="cannot be cut into 3 equal folds"):
-        folded_image_caption_metrics(sim, caption_image, folds=3)
+    uneven = folded_image_caption_metrics(sim, caption_image, folds=3)  # 7 + 7 + 6 images
+    parts = [image_caption_metrics(sim[lo:hi][:, 5 * lo : 5 * hi], caption_image[5 * lo : 5 * hi] - lo)
+             for lo, hi in ((0, 7), (7, 14), (14, 20))]
+    assert uneven["rsum"] == pytest.approx(np.mean([p["rsum"] for p in parts]))
+    with pytest.raises(ValueError, match="cannot be cut into 21 folds"):
+        folded_image_caption_metrics(sim, caption_image, folds=21)
 
 
 def naive_identity(sim, query_ids, gallery_ids):

@@ -1,0 +1,198 @@
+"""The prepared cache: each split resized once and stored as an Arrow file (HF ``datasets``).
+
+Decoding full-size JPEGs every epoch is what starves a GPU; the cache holds each image once,
+shorter side resized to ``image_size`` and re-encoded as JPEG, plus its captions (strings:
+tokenisation belongs to the text encoder, whose vocabulary is built from train only) and ids.
+A cache lives in ``cache_dir/<key>/`` where the key covers the dataset's fingerprint (its
+sources and options) and the settings, so anything that changes rebuilds it. It is built in a
+temporary folder and renamed into place, so a crashed or concurrent build never leaves a
+half-written cache behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets.arrow_writer import ArrowWriter
+from tqdm.auto import tqdm
+
+from ..api import Dataset, Protocol, Split, TextSpec
+from ..errors import ConfigError
+from .images import encode_jpeg, open_image, resize_shorter_side
+
+#: Bump when the cache layout or the image processing changes.
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+FEATURES = datasets.Features(
+    {
+        "image": datasets.Value("binary"),
+        "captions": datasets.Sequence(datasets.Value("string")),
+        "instance_id": datasets.Value("int64"),
+        "image_id": datasets.Value("string"),
+    }
+)
+#: Images processed per thread-pool round (bounds memory; PIL releases the GIL while it works).
+CHUNK = 256
+
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    name: str
+    #: Columns ``image`` (JPEG bytes), ``captions``, ``instance_id``, ``image_id``; memory-mapped.
+    table: datasets.Dataset
+    protocol: Protocol
+    folds: int
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+@dataclass(frozen=True)
+class PreparedDataset:
+    path: Path
+    image_size: int
+    fingerprint: str
+    text: TextSpec
+    hints: Mapping[str, Any]
+    splits: Mapping[str, PreparedSplit]
+
+    def split(self, name: str) -> PreparedSplit:
+        if name not in self.splits:
+            raise ConfigError(
+                f"{self.path}: prepared dataset has no split {name!r} (has {', '.join(self.splits)})"
+            )
+        return self.splits[name]
+
+
+def default_cache_dir() -> Path:
+    """Where prepared datasets live unless a run says otherwise: ``$ITR_BENCH_CACHE`` or ``~/.cache/itr-bench``."""
+    return Path(os.environ.get("ITR_BENCH_CACHE", "~/.cache/itr-bench")).expanduser()
+
+
+def cache_key(dataset: Dataset, image_size: int, quality: int) -> str:
+    """Folder name of the cache: readable prefix + hash of everything that shapes its content."""
+    fingerprint = dataset.fingerprint()
+    settings = {
+        "format": FORMAT_VERSION,
+        "fingerprint": fingerprint,
+        "image_size": image_size,
+        "quality": quality,
+    }
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", fingerprint)[:48]
+    return f"{prefix}-{image_size}px-{digest}"
+
+
+def prepare(
+    dataset: Dataset,
+    cache_dir: Path | str,
+    image_size: int = 224,
+    *,
+    quality: int = 90,
+    workers: int | None = None,
+    progress: bool = True,
+) -> PreparedDataset:
+    """The prepared cache of ``dataset``, built on the first call and reused afterwards."""
+    if image_size < 8:
+        raise ConfigError(f"image size must be at least 8 pixels, got {image_size}")
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / cache_key(dataset, image_size, quality)
+    if (target / META_FILE).is_file():
+        return load_prepared(target)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    try:
+        _build(dataset, building, image_size, quality, workers or os.cpu_count() or 1, progress)
+        try:
+            building.rename(target)
+        except OSError:
+            if not (target / META_FILE).is_file():  # not a concurrent build that won the race
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return load_prepared(target)
+
+
+def load_prepared(path: Path | str) -> PreparedDataset:
+    """Open a cache folder written by :func:`prepare`."""
+    path = Path(path)
+    meta_file = path / META_FILE
+    if not meta_file.is_file():
+        raise ConfigError(f"{meta_file}: not a prepared dataset (no {META_FILE})")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format") != FORMAT_VERSION:
+        raise ConfigError(
+            f"{meta_file}: cache format {meta.get('format')}, expected {FORMAT_VERSION}; delete it to rebuild"
+        )
+    splits = {
+        name: PreparedSplit(
+            name,
+            datasets.Dataset.from_file(str(path / f"{name}.arrow")),
+            Protocol(info["protocol"]),
+            info["folds"],
+        )
+        for name, info in meta["splits"].items()
+    }
+    return PreparedDataset(
+        path, meta["image_size"], meta["fingerprint"], TextSpec(**meta["text"]), meta["hints"], splits
+    )
+
+
+def _build(
+    dataset: Dataset, folder: Path, image_size: int, quality: int, workers: int, progress: bool
+) -> None:
+    splits = dataset.splits()
+    total = sum(len(split.samples) for split in splits.values())
+    bar = tqdm(total=total, desc=f"prepare {dataset.fingerprint()}", unit="img", disable=not progress)
+    with bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        for name, split in splits.items():
+            rows = _rows(split, pool, image_size, quality)
+            _write_arrow(folder / f"{name}.arrow", rows, bar)
+    meta = {
+        "format": FORMAT_VERSION,
+        "fingerprint": dataset.fingerprint(),
+        "image_size": image_size,
+        "quality": quality,
+        "text": asdict(dataset.text),
+        "hints": dict(dataset.hints),
+        "splits": {
+            name: {"protocol": s.protocol.value, "folds": s.folds, "images": len(s.samples)}
+            for name, s in splits.items()
+        },
+    }
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+
+
+def _rows(split: Split, pool: ThreadPoolExecutor, image_size: int, quality: int) -> Iterator[dict[str, Any]]:
+    samples = list(split.samples)
+    for start in range(0, len(samples), CHUNK):
+        chunk = samples[start : start + CHUNK]
+        images = pool.map(
+            lambda s: encode_jpeg(resize_shorter_side(open_image(s), image_size), quality), chunk
+        )
+        for sample, image in zip(chunk, images):
+            yield {
+                "image": image,
+                "captions": list(sample.captions),
+                "instance_id": sample.instance_id,
+                "image_id": sample.image_id,
+            }
+
+
+def _write_arrow(path: Path, rows: Iterable[dict[str, Any]], bar: tqdm) -> None:
+    with ArrowWriter(features=FEATURES, path=str(path)) as writer:
+        for row in rows:
+            writer.write(row)
+            bar.update()
+        writer.finalize()

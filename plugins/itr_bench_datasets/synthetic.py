@@ -1,0 +1,225 @@
+"""An embedded dataset needing no files: coloured shapes in spatial relations, with captions.
+
+Every scene is two objects (colour, shape, size) on one axis (left/right or above/below).
+Scenes are distinct across the whole dataset, and a scene and its mirror (the same objects
+swapped) are different scenes with different captions, so a model must read the relation
+words, not just bag the colours. Captions vary synonyms, word order (``A left of B`` /
+``B right of A``), templates and whether sizes are mentioned, so a caption can fit a few
+images and R@1 stays below 100 for short runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
+from itr_bench.errors import ConfigError
+
+#: Bump when the rendering or the captions change (the cache key includes it).
+VERSION = 1
+
+COLOURS: Mapping[str, tuple[int, int, int]] = {
+    "red": (220, 45, 45),
+    "green": (40, 170, 70),
+    "blue": (45, 85, 230),
+    "yellow": (235, 215, 40),
+    "purple": (145, 60, 200),
+    "orange": (245, 135, 25),
+}
+SHAPE_WORDS: Mapping[str, tuple[str, ...]] = {
+    "circle": ("circle", "disc", "dot"),
+    "square": ("square", "box", "block"),
+    "triangle": ("triangle", "wedge"),
+    "diamond": ("diamond", "rhombus"),
+}
+SIZE_WORDS: Mapping[str, tuple[str, ...]] = {
+    "small": ("small", "little", "tiny"),
+    "large": ("large", "big", "huge"),
+}
+#: axis -> (words for "first object is before the second", words for the inverse).
+RELATION_WORDS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "horizontal": (
+        ("left of", "to the left of", "on the left of"),
+        ("right of", "to the right of", "on the right of"),
+    ),
+    "vertical": (("above", "over", "on top of"), ("below", "under", "beneath")),
+}
+TEMPLATES: tuple[str, ...] = (
+    "{a} {rel} {b}",
+    "there is {a} {rel} {b}",
+    "{a} placed {rel} {b}",
+    "an image of {a} {rel} {b}",
+    "{a} sits {rel} {b}",
+)
+SIZE_FRACTION = {"small": 0.17, "large": 0.29}
+
+
+@dataclass(frozen=True)
+class Thing:
+    colour: str
+    shape: str
+    size: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """``first`` is left of (horizontal) or above (vertical) ``second``."""
+
+    first: Thing
+    second: Thing
+    axis: str
+
+
+def all_scenes() -> list[Scene]:
+    things = [Thing(c, s, z) for c in COLOURS for s in SHAPE_WORDS for z in SIZE_WORDS]
+    return [Scene(a, b, axis) for axis in RELATION_WORDS for a, b in itertools.permutations(things, 2)]
+
+
+def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def describe(thing: Thing, rng: np.random.Generator, with_size: bool) -> str:
+    words = [pick(rng, SIZE_WORDS[thing.size])] if with_size else []
+    words += [thing.colour, pick(rng, SHAPE_WORDS[thing.shape])]
+    phrase = " ".join(words)
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+def caption(scene: Scene, rng: np.random.Generator) -> str:
+    forward, inverse = RELATION_WORDS[scene.axis]
+    with_size = rng.random() < 0.7
+    first, second = describe(scene.first, rng, with_size), describe(scene.second, rng, with_size)
+    if rng.random() < 0.5:
+        a, rel, b = first, pick(rng, forward), second
+    else:
+        a, rel, b = second, pick(rng, inverse), first
+    return pick(rng, TEMPLATES).format(a=a, rel=rel, b=b)
+
+
+def render(scene: Scene, size: int, rng: np.random.Generator) -> bytes:
+    """PNG bytes of the scene with jittered positions, sizes and background."""
+    scale = 2  # draw at 2x and downsample: cheap anti-aliasing
+    canvas = size * scale
+    background = tuple(int(v) for v in rng.integers(20, 90, size=3))
+    image = Image.new("RGB", (canvas, canvas), background)
+    draw = ImageDraw.Draw(image)
+    along = (0.27, 0.73)  # centre of first / second object along the axis, as fractions
+    for thing, centre in zip((scene.first, scene.second), along):
+        radius = canvas * SIZE_FRACTION[thing.size] * rng.uniform(0.85, 1.1) / 2 * 1.6
+        main = (centre + rng.uniform(-0.05, 0.05)) * canvas
+        cross = rng.uniform(0.3, 0.7) * canvas
+        x, y = (main, cross) if scene.axis == "horizontal" else (cross, main)
+        _draw_shape(draw, thing.shape, x, y, radius, COLOURS[thing.colour])
+    image = image.resize((size, size), Image.Resampling.BILINEAR)
+    noise = rng.integers(-12, 13, size=(size, size, 3))
+    pixels = np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)  # fast; the noise barely compresses
+    return buffer.getvalue()
+
+
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, shape: str, x: float, y: float, r: float, fill: tuple[int, int, int]
+) -> None:
+    if shape == "circle":
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+    elif shape == "square":
+        draw.rectangle((x - r * 0.85, y - r * 0.85, x + r * 0.85, y + r * 0.85), fill=fill)
+    else:
+        points = SHAPE_POINTS[shape]
+        draw.polygon([(x + dx * r, y + dy * r) for dx, dy in points], fill=fill)
+
+
+SHAPE_POINTS: Mapping[str, tuple[tuple[float, float], ...]] = {
+    "triangle": ((0.0, -1.0), (0.95, 0.8), (-0.95, 0.8)),
+    "diamond": ((0.0, -1.0), (0.75, 0.0), (0.0, 1.0), (-0.75, 0.0)),
+}
+
+
+class Synthetic(Dataset):
+    """Coloured shapes in spatial relations, generated in memory from a seed (no files).
+
+    Options: ``train``/``val``/``test`` (scenes per split, default 1000/200/200),
+    ``image_size`` (pixels, default 64), ``captions_per_image`` (default 5), ``seed``.
+    With ``renderings=K > 1`` it is the identity variant: each scene is an identity drawn K
+    times with jitter, each drawing with its own captions, evaluated by identity (as person
+    search); splits then hold ``train``/``val``/``test`` identities.
+    """
+
+    text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
+    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5}
+
+    def __init__(
+        self,
+        root: Any = None,
+        *,
+        train: int = 1000,
+        val: int = 200,
+        test: int = 200,
+        image_size: int = 64,
+        captions_per_image: int = 5,
+        renderings: int = 1,
+        seed: int = 0,
+    ) -> None:
+        # ``root`` is accepted and ignored: the registry calls every dataset factory with one.
+        self.options = {
+            "train": int(train),
+            "val": int(val),
+            "test": int(test),
+            "image_size": int(image_size),
+            "captions_per_image": int(captions_per_image),
+            "renderings": int(renderings),
+            "seed": int(seed),
+        }
+        available = len(all_scenes())
+        if min(train, val, test) < 1 or train + val + test > available:
+            raise ConfigError(
+                f"synthetic: train+val+test must be 1..{available} scenes each > 0, got {train}/{val}/{test}"
+            )
+        if image_size < 16 or captions_per_image < 1 or renderings < 1:
+            raise ConfigError(
+                "synthetic: image_size >= 16, captions_per_image >= 1 and renderings >= 1 are required"
+            )
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol.IDENTITY if self.options["renderings"] > 1 else Protocol.IMAGE_CAPTION
+
+    def splits(self) -> Mapping[str, Split]:
+        return self._splits
+
+    @cached_property
+    def _splits(self) -> dict[str, Split]:
+        o = self.options
+        scenes = all_scenes()
+        order = np.random.default_rng(o["seed"]).permutation(len(scenes))
+        splits, start = {}, 0
+        for name in ("train", "val", "test"):
+            chosen = [scenes[i] for i in order[start : start + o[name]]]
+            start += o[name]
+            samples = []
+            for identity, scene in enumerate(chosen):
+                for k in range(o["renderings"]):
+                    rng = np.random.default_rng(
+                        [o["seed"], VERSION, ("train", "val", "test").index(name), identity, k]
+                    )
+                    image_id = f"{name}-{identity:05d}-{k}"
+                    captions = tuple(caption(scene, rng) for _ in range(o["captions_per_image"]))
+                    samples.append(Sample(render(scene, o["image_size"], rng), captions, identity, image_id))
+            splits[name] = Split(name, samples, self.protocol)
+        return splits
+
+    def fingerprint(self) -> str:
+        key = json.dumps({"version": VERSION, **self.options}, sort_keys=True)
+        return f"synthetic-{hashlib.sha256(key.encode()).hexdigest()[:16]}"

@@ -1,0 +1,34 @@
+import torch
+
+from itr_bench.data.device import DeviceImages
+from itr_bench.data.prepare import prepare
+
+
+def test_from_prepared_split_and_views(registry, tmp_path):
+    dataset = registry.create("dataset", "synthetic", None, train=6, val=2, test=2, image_size=40)
+    bank = DeviceImages.from_split(prepare(dataset, tmp_path, 32, progress=False).split("train"))
+    assert bank.images.shape == (6, 3, 32, 32) and bank.images.dtype == torch.uint8 and len(bank) == 6
+    view = bank.view(torch.tensor([0, 5]))
+    assert view.shape == (2, 3, 32, 32) and torch.equal(view, bank.view(torch.tensor([0, 5])))
+    assert bank.view(torch.tensor([1]), size=16).shape == (1, 3, 16, 16)
+
+
+def test_augment_is_the_paper_crop_and_flip():
+    ramp = torch.linspace(0, 255, 64).round().to(torch.uint8).expand(64, 3, 64, 64).contiguous()
+    bank = DeviceImages(ramp, mean=(0, 0, 0), std=(1 / 255,) * 3)  # output in raw 0..255 units
+    out = bank.augment(torch.arange(64), size=32, generator=torch.Generator().manual_seed(0))
+    assert out.shape == (64, 3, 32, 32)
+    left, right = out[:, 0, :, 0].mean(1), out[:, 0, :, -1].mean(1)
+    flipped = (left > right).float().mean().item()
+    assert 0.25 < flipped < 0.75
+    # A crop keeps at least ~0.8 of the area: the visible ramp spans most of the range.
+    span = (left - right).abs()
+    assert span.min() > 255 * 0.6 and span.max() <= 255
+    again = bank.augment(torch.arange(64), size=32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_identity_geometry_without_augmentation():
+    images = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    bank = DeviceImages(images, mean=(0, 0, 0), std=(1 / 255,) * 3)
+    assert torch.allclose(bank.view(torch.tensor([0, 1])), images.float())
