@@ -189,6 +189,14 @@ class TextEncoder(_Encoder):
     group_prefix = "text"
     tokenizer: Tokenizer
 
+    def augment_ids(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Training-time text augmentation on a batch of token ids; the default changes nothing.
+
+        The paper's text CNN overrides it with the random sentence shift. It receives the whole
+        global batch, so data-parallel processes augment identically.
+        """
+        return ids
+
 
 # ============================================================================================
 # Losses

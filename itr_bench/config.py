@@ -72,7 +72,8 @@ class RunConfig:
     samples_per_identity: int = 4
     train_transform: str = "paper-train"
     test_transform: str = "test"
-    text_shift: bool = True
+    #: apply the text encoder's training augmentation (the text CNN: the paper's sentence shift).
+    text_augment: bool = True
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "bf16"
     channels_last: bool = True

@@ -65,23 +65,37 @@ class DeviceImages:
         self, indices: Tensor, size: int | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
         """The paper's training augmentation for a batch, as one batched resampling."""
+        return self.crop(indices, random_crops(len(indices), generator), size)
+
+    def crop(self, indices: Tensor, theta: Tensor, size: int | None = None) -> Tensor:
+        """Resample ``images[indices]`` through the affine crops ``theta`` ``(n, 2, 3)`` (see :func:`random_crops`).
+
+        Drawing the crops apart from applying them lets data-parallel processes draw the crops
+        of the whole global batch and apply only their own share: the same global batch then
+        gets the same augmentation whatever the number of processes.
+        """
         batch = self.images[indices.to(self.device)].float()
         n, size = len(batch), size or batch.shape[-1]
-        # Random numbers are drawn on the CPU (a few per image) so one generator serves any device.
-        area = torch.empty(n).uniform_(*CROP_SCALE, generator=generator)
-        log_ratio = torch.empty(n).uniform_(
-            math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator=generator
-        )
-        # Crop width/height as fractions of the side; torchvision rejects crops wider than the
-        # image and retries, here they are clamped (the area then shrinks by at most ~7%).
-        width = torch.sqrt(area * log_ratio.exp()).clamp(max=1.0)
-        height = torch.sqrt(area / log_ratio.exp()).clamp(max=1.0)
-        centre_x = (torch.rand(n, generator=generator) * 2 - 1) * (1 - width)
-        centre_y = (torch.rand(n, generator=generator) * 2 - 1) * (1 - height)
-        flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-        theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0], theta[:, 0, 2] = width * flip, centre_x
-        theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
-        grid = F.affine_grid(theta.to(self.device), [n, 3, size, size], align_corners=False)
+        grid = F.affine_grid(theta.to(self.device, batch.dtype), [n, 3, size, size], align_corners=False)
         out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return (out - self.mean) / self.std
+
+
+def random_crops(n: int, generator: torch.Generator | None = None) -> Tensor:
+    """``(n, 2, 3)`` affine crops of the paper's augmentation: 0.8-1 of the area, aspect 3/4-4/3, flip.
+
+    Random numbers are drawn on the CPU (a few per image) so one generator serves any device.
+    """
+    area = torch.empty(n).uniform_(*CROP_SCALE, generator=generator)
+    log_ratio = torch.empty(n).uniform_(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator=generator)
+    # Crop width/height as fractions of the side; torchvision rejects crops wider than the
+    # image and retries, here they are clamped (the area then shrinks by at most ~7%).
+    width = torch.sqrt(area * log_ratio.exp()).clamp(max=1.0)
+    height = torch.sqrt(area / log_ratio.exp()).clamp(max=1.0)
+    centre_x = (torch.rand(n, generator=generator) * 2 - 1) * (1 - width)
+    centre_y = (torch.rand(n, generator=generator) * 2 - 1) * (1 - height)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = width * flip, centre_x
+    theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
+    return theta

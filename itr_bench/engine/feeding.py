@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from ..data.cached import CachedSplit
-from ..data.device import DeviceImages
+from ..data.device import DeviceImages, random_crops
 from ..data.prepare import PreparedSplit
 from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
 from ..data.transforms import build_transform
@@ -72,6 +72,7 @@ class TrainFeed:
         sampler: str = "epoch",
         samples_per_identity: int = 4,
         transform: str = "paper-train",
+        augment_ids: Callable[[Tensor, torch.Generator], Tensor] | None = None,
         workers: int = 0,
         rank: int = 0,
         world_size: int = 1,
@@ -79,6 +80,7 @@ class TrainFeed:
         self.split, self.tokens = split, tokens
         self.batch_size, self.image_size, self.device = batch_size, image_size, device
         self.rank, self.world_size = rank, world_size
+        self.augment_ids = augment_ids or (lambda ids, generator: ids)
         self.instance_ids = torch.tensor(split.table["instance_id"], dtype=torch.long)
         counts = tokens.counts.tolist()
         if sampler == "identity":
@@ -101,15 +103,21 @@ class TrainFeed:
         return len(self.sampler) if self.batched else len(self.sampler) // (self.batch_size * self.world_size)
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
-        """The batches of ``epoch`` for this process (deterministic given seed and epoch)."""
+        """The batches of ``epoch`` for this process (deterministic given seed and epoch).
+
+        Random choices (captions, crops, text shifts) are drawn for the whole global batch and
+        each process keeps its share, so a global batch is the same for any number of processes.
+        """
         self.sampler.set_epoch(epoch)
         self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
         for keys in self._global_batches():
-            keys = keys[self.rank :: self.world_size]  # this process's shard of the global batch
             index = torch.tensor([k[0] for k in keys], dtype=torch.long)
             caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
-            yield Batch(self._images(index), self.tokens.select(index, caption).to(self.device),
-                        self.instance_ids[index].to(self.device))
+            ids = self.augment_ids(self.tokens.select(index, caption), self.generator)
+            crops = random_crops(len(index), self.generator) if self.images is not None else None
+            mine = slice(self.rank, None, self.world_size)  # this process's shard of the global batch
+            yield Batch(self._images(index[mine], None if crops is None else crops[mine]),
+                        ids[mine].to(self.device), self.instance_ids[index[mine]].to(self.device))
 
     def _global_batches(self) -> Iterator[list[tuple[int, int]]]:
         if self.batched:
@@ -120,9 +128,9 @@ class TrainFeed:
         for start in range(0, len(keys) - step + 1, step):  # drop the last partial batch
             yield keys[start : start + step]
 
-    def _images(self, index: Tensor) -> Tensor:
+    def _images(self, index: Tensor, crops: Tensor | None) -> Tensor:
         if self.images is not None:
-            return self.images.augment(index, self.image_size, generator=self.generator)
+            return self.images.crop(index, crops, self.image_size)
         assert self.dataset is not None
         items = [self.dataset[int(i)]["image"] for i in index]
         return torch.stack(items).to(self.device, non_blocking=True)

@@ -170,6 +170,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     feed = TrainFeed(prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
                      image_size=config.image_size, device=device, seed=config.seed, sampler=config.sampler,
                      samples_per_identity=config.samples_per_identity, transform=config.train_transform,
+                     augment_ids=model.text.augment_ids if config.text_augment else None,
                      workers=config.workers, rank=world.rank, world_size=world.size)
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where)
