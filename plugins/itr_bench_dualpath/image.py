@@ -1,0 +1,116 @@
+"""The paper's image path: a timm ResNet trunk (pool5, 2048-d for ResNet-50) plus the paper's head.
+
+Official builders: ``resnet52_new_hope_word2_pool.m`` (Flickr), ``coco_word2_pool.m``,
+``cuhk_word2_pool.m``. The trunk keeps timm's own BatchNorm settings (eps 1e-5, which ImageNet
+weights were trained with); only the head uses MatConvNet's eps 1e-3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch.nn.functional as F
+
+# The local-cache-only timm loader of the backbones plugin (same distribution), not duplicated here.
+from itr_bench_backbones.timm_weights import create_timm_model
+from torch import Tensor, nn
+
+from itr_bench.api import EncoderContext, EncoderOutput, ImageEncoder
+from itr_bench.errors import ItrBenchError
+
+from .head import PaperHead, check_width, resolve_dropout, scaled
+from .tta import flip_sum
+
+#: Width of the paper's ``fc1`` / ``fc1_1`` layers.
+HEAD_WIDTH = 2048
+#: MatConvNet ResNet ``pool5`` is a 7x7 average pool with stride 1 (dense at test time).
+POOL5 = 7
+
+
+class DualPathImageEncoder(ImageEncoder):
+    """Image path of the dual-path CNN: trunk -> fc1 -> BN -> ReLU -> fc1_1 -> BN (-> ReLU -> dropout)."""
+
+    def __init__(self, trunk: nn.Module, head: PaperHead, weights: str = "random") -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.head = head
+        self.weights = weights
+        self.output_dim = head.out_dim
+
+    def forward(self, images: Tensor) -> EncoderOutput:
+        return self.head(self.trunk(images))
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"image.trunk": list(self.trunk.parameters()), "image.head": list(self.head.parameters())}
+
+    def dense_embedding(self, images: Tensor) -> Tensor:
+        """The official test-time feature: the head run at every ``pool5`` position, summed.
+
+        ``test/extract_pic_feature_word2_plus_52.m`` feeds the full image (no crop), so the
+        7x7 stride-1 ``pool5`` leaves a spatial map; the fully convolutional head runs at each
+        position and the ``fc1_1bn`` outputs are summed. At 224x224 this equals ``forward``.
+        """
+        maps = self.trunk.forward_features(images)
+        if maps.dim() != 4:
+            raise ItrBenchError(
+                f"dense_embedding needs a convolutional trunk, got features of shape {tuple(maps.shape)}"
+            )
+        kernel = (min(POOL5, maps.shape[2]), min(POOL5, maps.shape[3]))
+        pooled = F.avg_pool2d(maps, kernel, stride=1)
+        batch, channels, height, width = pooled.shape
+        positions = pooled.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
+        return self.head(positions).embedding.reshape(batch, height * width, -1).sum(1)
+
+    def test_time_embedding(self, images: Tensor) -> Tensor:
+        """The paper's test feature: dense sum over positions, for the image plus its horizontal flip."""
+        return flip_sum(self.dense_embedding, images)
+
+
+def dualpath_image(
+    context: EncoderContext,
+    *,
+    backbone: str = "resnet50",
+    pretrained: bool = False,
+    checkpoint: str | Path | None = None,
+    width: float = 1.0,
+    dropout: float | None = None,
+) -> DualPathImageEncoder:
+    """The paper's image path on any timm ResNet (``backbone``); ``width`` scales the 2048-d head.
+
+    ``pretrained=False`` by default: ImageNet weights are used only when the user has them
+    in the local timm / Hugging Face cache (``pretrained=True``) or gives ``checkpoint``.
+    The embedding size is ``context.embed_dim`` when set (fc1_1's output), else the head width.
+    """
+    owner = f"image encoder 'dualpath-image' ({backbone})"
+    check_width(width, owner)
+    rate = resolve_dropout(context, dropout, owner)
+    created = create_timm_model(
+        backbone, pretrained, owner=owner, checkpoint=checkpoint, num_classes=0, global_pool="avg"
+    )
+    head_width = scaled(HEAD_WIDTH, width)
+    head = PaperHead(
+        created.module.num_features,
+        context.embed_dim or head_width,
+        hidden=(head_width,),
+        dropout=rate,
+    )
+    return DualPathImageEncoder(created.module, head, created.weights)
+
+
+def dualpath_resnet50(
+    context: EncoderContext,
+    *,
+    pretrained: bool = False,
+    checkpoint: str | Path | None = None,
+    width: float = 1.0,
+    dropout: float | None = None,
+) -> DualPathImageEncoder:
+    """The paper's image path: ResNet-50 + fc1 (2048) + fc1_1 (2048), BN, ReLU, dropout."""
+    return dualpath_image(
+        context,
+        backbone="resnet50",
+        pretrained=pretrained,
+        checkpoint=checkpoint,
+        width=width,
+        dropout=dropout,
+    )

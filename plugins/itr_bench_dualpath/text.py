@@ -1,0 +1,132 @@
+"""The paper's text path as a :class:`~itr_bench.api.TextEncoder`: word tokenizer, text CNN, head."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torch import Tensor, nn
+
+from itr_bench.api import EncoderContext, EncoderOutput, TextEncoder, TextSpec
+from itr_bench.data.text import Vocabulary, WordTokenizer
+from itr_bench.errors import ItrBenchError
+
+from .head import PaperHead, check_width, resolve_dropout, scaled
+from .textcnn import PAPER_BLOCKS, WORD_DIM, TextCNN
+from .tta import shift_sum
+from .word2vec import Coverage, initialise_embedding, load_word_vectors, restrict_to_vectors, train_word2vec
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+OWNER = "text encoder 'dualpath-textcnn'"
+#: Width of the paper's ``fc5_2`` layer.
+HEAD_WIDTH = 2048
+#: The official ``fc2`` (word embedding) learning-rate multiplier (PAPER.md section 1).
+LR_MULTIPLIERS: Mapping[str, float] = {"text.embedding": 1e-3}
+#: ``vocabulary`` option: every training word, or (the official ``make_dictionary.m``) only
+#: training words that have a vector.
+VOCABULARIES: Mapping[str, Callable[[Vocabulary, KeyedVectors], Vocabulary]] = {
+    "captions": lambda words, vectors: words,
+    "vectors": restrict_to_vectors,
+}
+
+
+class DualPathTextEncoder(TextEncoder):
+    """Text path of the dual-path CNN: ids -> TextCNN -> fc5_2 -> BN (-> ReLU -> dropout)."""
+
+    lr_multipliers: Mapping[str, float] = LR_MULTIPLIERS
+
+    def __init__(
+        self, tokenizer: WordTokenizer, body: TextCNN, head: PaperHead, coverage: Coverage | None = None
+    ) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.body = body
+        self.head = head
+        self.output_dim = head.out_dim
+        #: How much of the vocabulary the initial word vectors covered (None: random init).
+        self.coverage = coverage
+
+    def forward(self, ids: Tensor) -> EncoderOutput:
+        return self.head(self.body(ids))
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {
+            "text.embedding": list(self.body.embedding.parameters()),
+            "text.body": list(self.body.embedding_bn.parameters()) + list(self.body.stages.parameters()),
+            "text.head": list(self.head.parameters()),
+        }
+
+    def test_time_embedding(self, ids: Tensor) -> Tensor:
+        """The paper's test feature: embeddings summed over every start position of the sentence."""
+        return shift_sum(lambda shifted: self(shifted).embedding, ids)
+
+
+def dualpath_textcnn(
+    context: EncoderContext,
+    *,
+    width: float = 1.0,
+    blocks: Sequence[int] = PAPER_BLOCKS,
+    word_dim: int = WORD_DIM,
+    dropout: float | None = None,
+    max_words: int | None = None,
+    word2vec: str | Path | None = "train",
+    word2vec_epochs: int = 5,
+    word2vec_min_count: int = 5,
+    word2vec_limit: int | None = None,
+    vocabulary: str = "captions",
+    seed: int = 0,
+) -> DualPathTextEncoder:
+    """The paper's deep text CNN; the vocabulary comes from the training captions only.
+
+    ``word2vec``: ``"train"`` (gensim on the training captions), a vector file (the paper
+    used GoogleNews), or None for random init. ``vocabulary="vectors"`` keeps only training
+    words that have a vector, as the official dictionary did; the default keeps every
+    training word and starts the missing ones random. ``width``/``blocks`` shrink the same
+    architecture for CPU runs; ``max_words`` overrides the dataset's sentence length.
+    """
+    check_width(width, OWNER)
+    if not context.train_captions:
+        raise ItrBenchError(f"{OWNER} builds its vocabulary from the training captions, but none were given")
+    if vocabulary not in VOCABULARIES:
+        raise ItrBenchError(f"{OWNER}: vocabulary must be one of {sorted(VOCABULARIES)}, got {vocabulary!r}")
+    rate = resolve_dropout(context, dropout, OWNER)
+    spec = context.text if max_words is None else dataclasses.replace(context.text, max_words=max_words)
+    words = Vocabulary.build(context.train_captions, spec)
+    vectors = _word_vectors(
+        word2vec, context, spec, word_dim, word2vec_epochs, word2vec_min_count, word2vec_limit, seed
+    )
+    if vectors is not None:
+        words = VOCABULARIES[vocabulary](words, vectors)
+    try:
+        body = TextCNN(len(words), word_dim=word_dim, width=width, blocks=blocks)
+    except ValueError as exc:
+        raise ItrBenchError(f"{OWNER}: {exc}") from exc
+    coverage = (
+        initialise_embedding(body.embedding.table.weight, words, vectors) if vectors is not None else None
+    )
+    head = PaperHead(body.out_dim, context.embed_dim or scaled(HEAD_WIDTH, width), dropout=rate)
+    return DualPathTextEncoder(WordTokenizer(words, spec), body, head, coverage)
+
+
+def _word_vectors(
+    source: str | Path | None,
+    context: EncoderContext,
+    spec: TextSpec,
+    dim: int,
+    epochs: int,
+    min_count: int,
+    limit: int | None,
+    seed: int,
+) -> KeyedVectors | None:
+    """Vectors trained on the training captions (``"train"``), read from a file, or None."""
+    if source is None or source == "none":
+        return None
+    if source == "train":
+        return train_word2vec(
+            context.train_captions, spec, dim=dim, epochs=epochs, min_count=min_count, seed=seed
+        )
+    return load_word_vectors(source, limit=limit)

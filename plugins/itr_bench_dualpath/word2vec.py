@@ -1,0 +1,148 @@
+"""Word-embedding initialisation: word2vec trained on the training captions, or a user's file.
+
+The paper initialised ``fc2`` from the raw GoogleNews vectors (``read_word2vec.m``: no sqrt,
+no normalisation), so vectors are copied as they are. Words missing from the vectors keep the
+layer's random init; :class:`Coverage` says how many words and tokens the vectors covered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from itr_bench.api import TextSpec
+from itr_bench.data.text import Vocabulary, split_words
+from itr_bench.errors import ItrBenchError
+
+if TYPE_CHECKING:  # gensim is imported when vectors are trained or read
+    from gensim.models import KeyedVectors
+
+log = logging.getLogger(__name__)
+
+#: File suffixes of the original word2vec C formats (GoogleNews is ``.bin.gz``); anything
+#: else is read as a gensim ``KeyedVectors.save`` file.
+WORD2VEC_FORMATS: dict[str, bool] = {
+    ".bin": True,
+    ".bin.gz": True,
+    ".txt": False,
+    ".txt.gz": False,
+    ".vec": False,
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a vocabulary a set of word vectors covers."""
+
+    words_covered: int
+    words: int
+    tokens_covered: int
+    tokens: int
+
+    @property
+    def word_fraction(self) -> float:
+        return self.words_covered / self.words if self.words else 0.0
+
+    @property
+    def token_fraction(self) -> float:
+        return self.tokens_covered / self.tokens if self.tokens else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"word vectors cover {self.words_covered}/{self.words} vocabulary words ({self.word_fraction:.1%}) "
+            f"and {self.tokens_covered}/{self.tokens} training tokens ({self.token_fraction:.1%})"
+        )
+
+
+def train_word2vec(
+    captions: Iterable[str],
+    spec: TextSpec,
+    *,
+    dim: int = 300,
+    epochs: int = 5,
+    min_count: int = 5,
+    seed: int = 0,
+    workers: int = 1,
+) -> KeyedVectors:
+    """gensim word2vec on captions cut by the dataset's rules (pass the training split only).
+
+    ``workers=1`` with a fixed ``seed`` makes the vectors reproducible; words seen fewer than
+    ``min_count`` times get no vector (gensim's default 5), so they start random.
+    """
+    from gensim.models import Word2Vec
+
+    sentences = [words for words in (split_words(c, spec) for c in captions) if words]
+    if not sentences:
+        raise ItrBenchError("word2vec: no training captions to learn word vectors from")
+    model = Word2Vec(
+        sentences, vector_size=dim, min_count=min_count, epochs=epochs, seed=seed, workers=workers
+    )
+    return model.wv
+
+
+def load_word_vectors(path: str | Path, *, limit: int | None = None) -> KeyedVectors:
+    """Read word2vec ``.bin[.gz]`` / ``.txt[.gz]`` / ``.vec`` or a gensim KeyedVectors file.
+
+    ``limit`` reads only the first (most frequent) words of a word2vec file, e.g. to keep the
+    3M-word GoogleNews file in memory budget.
+    """
+    from gensim.models import KeyedVectors
+
+    path = Path(path)
+    if not path.is_file():
+        raise ItrBenchError(f"{path}: word vector file does not exist")
+    binary = next((b for suffix, b in WORD2VEC_FORMATS.items() if path.name.endswith(suffix)), None)
+    try:
+        if binary is None:
+            return KeyedVectors.load(str(path))
+        return KeyedVectors.load_word2vec_format(str(path), binary=binary, limit=limit)
+    except Exception as exc:  # gensim raises many types (ValueError, UnpicklingError, EOFError, ...)
+        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ItrBenchError(f"{path}: cannot read word vectors: {message}") from exc
+
+
+def coverage(vocabulary: Vocabulary, vectors: KeyedVectors) -> Coverage:
+    """Words of ``vocabulary`` with a vector, and the training tokens they account for."""
+    counts = vocabulary.counts or (1,) * len(vocabulary.words)
+    hits = [word in vectors.key_to_index for word in vocabulary.words]
+    return Coverage(
+        words_covered=sum(hits),
+        words=len(vocabulary.words),
+        tokens_covered=sum(c for c, hit in zip(counts, hits) if hit),
+        tokens=sum(counts),
+    )
+
+
+def initialise_embedding(table: Tensor, vocabulary: Vocabulary, vectors: KeyedVectors) -> Coverage:
+    """Copy the vector of every covered word into its row of ``table`` (``(len(vocabulary), dim)``)."""
+    if vectors.vector_size != table.shape[1]:
+        raise ItrBenchError(
+            f"word vectors have {vectors.vector_size} dimensions but the word embedding has {table.shape[1]}; "
+            "set word_dim to match"
+        )
+    rows = [i for i, word in enumerate(vocabulary.words, start=1) if word in vectors.key_to_index]
+    keys = [vocabulary.words[i - 1] for i in rows]
+    if rows:
+        values = torch.from_numpy(np.asarray(vectors[keys], dtype=np.float32))
+        with torch.no_grad():
+            table[torch.tensor(rows)] = values.to(table.dtype)
+    found = coverage(vocabulary, vectors)
+    log.info("%s", found)
+    return found
+
+
+def restrict_to_vectors(vocabulary: Vocabulary, vectors: KeyedVectors) -> Vocabulary:
+    """The official dictionary (``make_dictionary.m``): training words that have a vector; others are dropped."""
+    kept = [
+        (w, c)
+        for w, c in zip(vocabulary.words, vocabulary.counts or (0,) * len(vocabulary.words))
+        if w in vectors.key_to_index
+    ]
+    return Vocabulary(tuple(w for w, _ in kept), tuple(c for _, c in kept))
