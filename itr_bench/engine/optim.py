@@ -44,7 +44,24 @@ class GroupPlan:
     lr_mult: float
 
 
-def plan_groups(named_groups: Mapping[str, list[nn.Parameter]], lr_mult: Mapping[str, float]) -> list[GroupPlan]:
+def effective_multiplier(group: str, lr_mult: Mapping[str, float], defaults: Mapping[str, float]) -> float:
+    """A stage's multiplier over the component's defaults (e.g. the text CNN's 1e-3 embedding rate).
+
+    The longest matching prefix of both tables together wins, the stage's on a tie; but a 0 the
+    stage sets on any prefix of the group always freezes it (``text = 0`` freezes the embedding
+    even though its default is more specific).
+    """
+    parts = group.split(".")
+    if any(lr_mult.get(".".join(parts[:end])) == 0 for end in range(1, len(parts) + 1)):
+        return 0.0
+    return multiplier(group, {**defaults, **lr_mult})
+
+
+def plan_groups(
+    named_groups: Mapping[str, list[nn.Parameter]],
+    lr_mult: Mapping[str, float],
+    defaults: Mapping[str, float] | None = None,
+) -> list[GroupPlan]:
     """One plan per group, each parameter in exactly one group."""
     seen: set[int] = set()
     plans = []
@@ -52,7 +69,7 @@ def plan_groups(named_groups: Mapping[str, list[nn.Parameter]], lr_mult: Mapping
         unique = [p for p in params if id(p) not in seen]
         seen.update(id(p) for p in unique)
         if unique:
-            plans.append(GroupPlan(name, unique, multiplier(name, lr_mult)))
+            plans.append(GroupPlan(name, unique, effective_multiplier(name, lr_mult, defaults or {})))
     return plans
 
 

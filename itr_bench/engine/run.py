@@ -89,6 +89,7 @@ class Built:
     model: RetrievalModel
     stage_losses: list[dict[str, Loss]]
     tokens: dict[str, CaptionTokens]
+    lr_mult_defaults: dict[str, float]
 
 
 def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
@@ -122,9 +123,11 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
             chosen[name] = instances[key][1]
         stage_losses.append(chosen)
     model = RetrievalModel(image, text, {module_name: loss for module_name, loss in instances.values()})
+    lr_mult_defaults = {**registry.get("image_encoder", config.image_encoder).metadata.get("lr_mult", {}),
+                        **registry.get("text_encoder", config.text_encoder).metadata.get("lr_mult", {})}
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
               for name in RUN_SPLITS if name in prepared.splits}
-    return Built(prepared, model, stage_losses, tokens)
+    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults)
 
 
 def _autocast(config: RunConfig, device: torch.device):
@@ -173,7 +176,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                      augment_ids=model.text.augment_ids if config.text_augment else None,
                      workers=config.workers, rank=world.rank, world_size=world.size)
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
-                             eval_every=config.eval_every, tta=config.test_time_augmentation, where=where)
+                             eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
+                             lr_mult_defaults=built.lr_mult_defaults)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict()})

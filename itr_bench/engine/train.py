@@ -61,6 +61,8 @@ class TrainSettings:
     tta: bool = False
     log_every: int = 10
     where: str = "run"
+    #: the components' own learning-rate multipliers (registry metadata ``lr_mult``)
+    lr_mult_defaults: Mapping[str, float] = field(default_factory=dict)
 
 
 class Trainer:
@@ -117,7 +119,7 @@ class Trainer:
     def _stage_optimizer(self, stage: StageConfig, index: int) -> torch.optim.Optimizer:
         groups = self.model.param_groups()
         check_prefixes(stage.lr_mult, groups, f"{self.settings.where}: stages[{index}]")
-        plans = plan_groups(groups, stage.lr_mult)
+        plans = plan_groups(groups, stage.lr_mult, self.settings.lr_mult_defaults)
         apply_freezing([self.model], plans)
         return build_optimizer(plans, stage.optimizer, stage.lr, stage.weight_decay, stage.momentum, stage.nesterov)
 

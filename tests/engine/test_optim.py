@@ -88,3 +88,14 @@ def test_unfreezing_in_a_later_stage_restores_everything():
     assert trunk[1].momentum == 0 and not trunk[0].weight.requires_grad
     apply_freezing([trunk, head, text], plan_groups(groups, {}))
     assert trunk[1].momentum == default and trunk[0].weight.requires_grad
+
+
+def test_component_defaults_under_stage_multipliers():
+    from itr_bench.engine.optim import effective_multiplier
+
+    defaults = {"text.embedding": 1e-3}
+    assert effective_multiplier("text.embedding", {}, defaults) == 1e-3
+    assert effective_multiplier("text.body", {}, defaults) == 1.0
+    assert effective_multiplier("text.embedding", {"text.embedding": 0.5}, defaults) == 0.5  # stage wins a tie
+    assert effective_multiplier("text.embedding", {"text": 0.0}, defaults) == 0.0  # a stage's 0 always freezes
+    assert effective_multiplier("text.embedding", {"text": 2.0}, defaults) == 1e-3  # more specific default wins
