@@ -1,0 +1,71 @@
+"""CLIP's symmetric InfoNCE with a learnable temperature."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from itr_bench.api import Inputs, Loss, LossContext, Negatives
+
+from .options import other_pairs_of_same_instance, positive
+
+
+class InfoNCELoss(Loss):
+    """Cross-entropy of each image over the batch's texts and of each text over the images.
+
+    Reference: open_clip ``ClipLoss`` (``(CE(s I T^T, arange) + CE(s T I^T, arange)) / 2``); the
+    scale s = exp(logit_scale) with logit_scale initialised to ln(1/0.07) (open_clip
+    ``model.py``) and kept at most 100 (open_clip clamps the parameter to ln 100 after each step;
+    here the forward pass clamps the exponentiated scale, so it never exceeds 100 even between
+    steps). pytorch-metric-learning's ``NTXentLoss(temperature)`` with ``ref_emb`` is one
+    direction of it.
+
+    Defaults: ``temperature=0.07`` (initial), ``learnable=True`` (IRRA uses a fixed 1/0.02),
+    ``max_scale=100``, ``exclude_same_instance=True``: an off-diagonal pair with the same
+    instance id (a second caption of the image) is removed from both softmaxes instead of being
+    pushed away as a negative. open_clip has no ids; ``False`` reproduces it exactly.
+
+    Terms: ``infonce_i2t`` and ``infonce_t2i``, each half a cross-entropy; their sum is ClipLoss.
+
+    Data parallel: GATHERED (all texts of the global batch are every image's negatives).
+    """
+
+    inputs = Inputs.NORMALIZED
+    negatives = Negatives.GATHERED
+    reduction = "mean"
+
+    def __init__(
+        self,
+        context: LossContext,
+        *,
+        temperature: float = 0.07,
+        learnable: bool = True,
+        max_scale: float = 100.0,
+        exclude_same_instance: bool = True,
+    ) -> None:
+        super().__init__()
+        initial = torch.tensor(math.log(1.0 / positive("infonce", "temperature", temperature)))
+        if learnable:
+            self.logit_scale = nn.Parameter(initial)
+        else:
+            self.register_buffer("logit_scale", initial)
+        self.max_scale = positive("infonce", "max_scale", max_scale)
+        self.exclude_same_instance = bool(exclude_same_instance)
+
+    @property
+    def scale(self) -> Tensor:
+        """exp(logit_scale), never above ``max_scale``."""
+        return self.logit_scale.exp().clamp(max=self.max_scale)
+
+    def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
+        logits = self.scale * image @ text.T
+        if self.exclude_same_instance:
+            logits = logits.masked_fill(other_pairs_of_same_instance(instance_ids), float("-inf"))
+        targets = torch.arange(len(logits), device=logits.device)
+        return {
+            "infonce_i2t": F.cross_entropy(logits, targets) / 2,
+            "infonce_t2i": F.cross_entropy(logits.T, targets) / 2,
+        }

@@ -1,0 +1,66 @@
+"""SigLIP: an independent sigmoid per image-text pair, with a learnable scale and bias."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from itr_bench.api import Inputs, Loss, LossContext, Negatives
+
+from .options import positive, same_instance
+
+
+class SigLipLoss(Loss):
+    """``-sum_ij logsigmoid(z_ij (t x_i.y_j + b)) / B`` with z = +1 for matching pairs, -1 else.
+
+    Reference: Zhai et al. 2023; open_clip ``SigLipLoss`` (``z = 2 eye - 1``). The scale
+    t = exp(logit_scale) starts at 10 and the bias b at -10 (open_clip_train ``--siglip``:
+    ``init_logit_scale = log 10``, ``init_logit_bias = -10``); t is kept at most ``max_scale``
+    = 100, as open_clip's trainer clamps every model's logit_scale to ln 100.
+
+    Defaults: ``scale=10, bias=-10, max_scale=100``, ``same_instance_positive=True``: a pair of
+    two different samples with the same instance id is labelled +1 (it is a true match, and
+    SigLIP scores each pair on its own). open_clip labels only the diagonal; ``False``
+    reproduces it exactly.
+
+    Terms: ``siglip``.
+
+    Data parallel: GATHERED. open_clip exchanges text chunks between neighbours instead; the sum
+    over all pairs divided by the global batch is the same quantity.
+    """
+
+    inputs = Inputs.NORMALIZED
+    negatives = Negatives.GATHERED
+    reduction = "mean"
+
+    def __init__(
+        self,
+        context: LossContext,
+        *,
+        scale: float = 10.0,
+        bias: float = -10.0,
+        max_scale: float = 100.0,
+        same_instance_positive: bool = True,
+    ) -> None:
+        super().__init__()
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(positive("siglip", "scale", scale))))
+        self.logit_bias = nn.Parameter(torch.tensor(float(bias)))
+        self.max_scale = positive("siglip", "max_scale", max_scale)
+        self.same_instance_positive = bool(same_instance_positive)
+
+    @property
+    def scale(self) -> Tensor:
+        """exp(logit_scale), never above ``max_scale``."""
+        return self.logit_scale.exp().clamp(max=self.max_scale)
+
+    def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
+        logits = self.scale * image @ text.T + self.logit_bias
+        if self.same_instance_positive:
+            matches = same_instance(instance_ids, instance_ids)
+        else:
+            matches = torch.eye(len(logits), dtype=torch.bool, device=logits.device)
+        signs = matches.to(logits.dtype) * 2 - 1
+        return {"siglip": -F.logsigmoid(signs * logits).sum() / len(logits)}
