@@ -66,6 +66,11 @@ class DualPathImageEncoder(ImageEncoder):
         return flip_sum(self.dense_embedding, images)
 
 
+#: Stage and stem widths of timm's ResNets, scaled by ``trunk_width``.
+RESNET_STAGES = (64, 128, 256, 512)
+RESNET_STEM = 64
+
+
 def dualpath_image(
     context: EncoderContext,
     *,
@@ -73,9 +78,11 @@ def dualpath_image(
     pretrained: bool = False,
     checkpoint: str | Path | None = None,
     width: float = 1.0,
+    trunk_width: float | None = None,
     dropout: float | None = None,
 ) -> DualPathImageEncoder:
-    """The paper's image path on any timm ResNet (``backbone``); ``width`` scales the 2048-d head.
+    """The paper's image path on any timm ResNet (``backbone``); ``width`` scales the 2048-d head
+    and the trunk's channels (the CPU quick-start's knob; ``trunk_width`` sets the trunk's alone).
 
     ``pretrained=False`` by default: ImageNet weights are used only when the user has them
     in the local timm / Hugging Face cache (``pretrained=True``) or gives ``checkpoint``.
@@ -84,9 +91,20 @@ def dualpath_image(
     owner = f"image encoder 'dualpath-image' ({backbone})"
     check_width(width, owner)
     rate = resolve_dropout(context, dropout, owner)
-    created = create_timm_model(
-        backbone, pretrained, owner=owner, checkpoint=checkpoint, num_classes=0, global_pool="avg"
-    )
+    trunk_width = width if trunk_width is None else trunk_width
+    check_width(trunk_width, owner)
+    narrow = {}
+    if trunk_width != 1.0:  # timm's ResNet takes its stage and stem widths as arguments
+        if pretrained:
+            raise ItrBenchError(f"{owner}: pretrained weights need the full trunk; set trunk_width = 1")
+        narrow = {"channels": tuple(scaled(c, trunk_width) for c in RESNET_STAGES),
+                  "stem_width": scaled(RESNET_STEM, trunk_width)}
+    try:
+        created = create_timm_model(
+            backbone, pretrained, owner=owner, checkpoint=checkpoint, num_classes=0, global_pool="avg", **narrow
+        )
+    except TypeError as exc:
+        raise ItrBenchError(f"{owner}: {backbone!r} cannot be narrowed (trunk_width={trunk_width}): {exc}") from None
     head_width = scaled(HEAD_WIDTH, width)
     head = PaperHead(
         created.module.num_features,

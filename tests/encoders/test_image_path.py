@@ -66,7 +66,8 @@ def test_small_configuration_forward_backward_and_groups(registry):
         width=1 / 16,
         dropout=0.8,
     )
-    assert encoder.trunk.num_features == 512 and encoder.output_dim == 40
+    # width narrows the trunk too: ResNet-18's last stage has 512 / 16 = 32 channels
+    assert encoder.trunk.num_features == 32 and encoder.output_dim == 40
     assert encoder.head.classifier_input[1].p == 0.8
     out = encoder(torch.randn(4, 3, 64, 64))
     assert isinstance(out, EncoderOutput) and out.embedding.shape == (4, 40)
@@ -86,7 +87,7 @@ def test_dense_test_feature_matches_forward_at_224_and_flip_is_summed(registry):
         assert torch.allclose(encoder.dense_embedding(images), encoder(images).embedding, atol=1e-5)
         maps = torch.nn.functional.avg_pool2d(encoder.trunk.forward_features(wide), 7, stride=1)
         assert maps.shape[-2:] == (1, 3)
-        per_position = encoder.head(maps.permute(0, 2, 3, 1).reshape(-1, 512)).embedding
+        per_position = encoder.head(maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1])).embedding
         dense = encoder.dense_embedding(wide)
         assert torch.allclose(dense, per_position.sum(0, keepdim=True), atol=1e-4)
         flipped = encoder.dense_embedding(wide.flip(-1))
@@ -130,6 +131,7 @@ def test_pretrained_loads_the_cached_file(registry, monkeypatch, tmp_path, caplo
             backbone="resnet18",
             pretrained=True,
             width=1 / 16,
+            trunk_width=1.0,
         )
     assert encoder.weights == str(weights) and str(weights) in caplog.text
     assert torch.equal(encoder.trunk.conv1.weight, reference.conv1.weight)
@@ -138,3 +140,17 @@ def test_pretrained_loads_the_cached_file(registry, monkeypatch, tmp_path, caplo
 def test_unknown_backbone_suggests_names(registry):
     with pytest.raises(ItrBenchError, match="did you mean.*resnet50"):
         registry.create("image_encoder", "dualpath-image", EncoderContext(), backbone="resnet05")
+
+
+def test_trunk_width_alone_keeps_the_head(registry):
+    encoder = registry.create("image_encoder", "dualpath-image", EncoderContext(), backbone="resnet18",
+                              width=1 / 8, trunk_width=1.0)
+    assert encoder.trunk.num_features == 512 and encoder.output_dim == 256
+
+
+def test_narrow_trunk_refuses_pretrained_weights(registry):
+    from itr_bench.errors import ItrBenchError
+
+    with pytest.raises(ItrBenchError, match="pretrained weights need the full trunk"):
+        registry.create("image_encoder", "dualpath-image", EncoderContext(), backbone="resnet18",
+                        width=0.5, pretrained=True)
