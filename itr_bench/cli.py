@@ -86,9 +86,10 @@ class _OwnedGroup:
 
 
 def _builtin_commands() -> list[click.Command]:
-    from .commands import evaluate, prepare, train
+    from .commands import evaluate, leaderboard, prepare, run, train
 
-    return [plugins_command, list_command, prepare.command, train.command, evaluate.command]
+    return [plugins_command, list_command, prepare.command, train.command, evaluate.command, run.command,
+            leaderboard.command]
 
 
 # --------------------------------------------------------------------------------------------

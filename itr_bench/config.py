@@ -43,8 +43,11 @@ class StageConfig:
     nesterov: bool = True
     weight_decay: float = 1e-4
     grad_clip: float | None = None
-    #: per-loss options for this stage only, over the run's ``loss_options``.
-    loss_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: loss term name -> extra multiplier in this stage, e.g. ``{instance_text = 0.1}`` for the
+    #: paper's Stage II (ranking 2 : image instance 1 : text instance 0.1). A loss is one object
+    #: for the whole run (the instance loss keeps its classifier across stages), so per-stage
+    #: changes are weights, never options.
+    term_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,8 @@ def _check_values(instance: Any, where: str, path: str) -> None:
         if not instance.losses:
             raise ConfigError(f"{where}: {_join(path, 'losses')}: a stage needs at least one loss")
         for key, value in {**{f"losses.{k}": v for k, v in instance.losses.items()},
-                           **{f"lr_mult.{k}": v for k, v in instance.lr_mult.items()}}.items():
+                           **{f"lr_mult.{k}": v for k, v in instance.lr_mult.items()},
+                           **{f"term_weights.{k}": v for k, v in instance.term_weights.items()}}.items():
             if value < 0:
                 raise ConfigError(f"{where}: {_join(path, key)}: must not be negative, got {value}")
         if any(step <= 0 or step >= instance.epochs for step in instance.lr_steps):

@@ -31,6 +31,7 @@ class RetrievalModel(nn.Module):
         *,
         losses: Mapping[str, Loss] | None = None,
         weights: Mapping[str, float] | None = None,
+        term_weights: Mapping[str, float] | None = None,
     ) -> tuple[EncoderOutput, EncoderOutput] | tuple[Tensor, dict[str, Tensor]]:
         """The two encoder outputs; with ``losses`` and ``weights``, the stage objective instead.
 
@@ -40,7 +41,7 @@ class RetrievalModel(nn.Module):
         image, text = as_encoder_output(self.image(images)), as_encoder_output(self.text(token_ids))
         if losses is None or weights is None or instance_ids is None:
             return image, text
-        return objective(losses, weights, image, text, instance_ids)
+        return objective(losses, weights, image, text, instance_ids, term_weights)
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Encoder groups (``image.*``, ``text.*``) and one ``loss.<name>`` group per loss."""

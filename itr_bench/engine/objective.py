@@ -28,10 +28,12 @@ def objective(
     image: EncoderOutput,
     text: EncoderOutput,
     instance_ids: Tensor,
+    term_weights: Mapping[str, float] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """``(total, terms)``: the weighted sum to back-propagate and every unweighted term (for logs).
 
-    ``losses`` maps each name in ``weights`` to the loss instance this stage uses.
+    ``losses`` maps each name in ``weights`` to the loss instance this stage uses; a term's
+    weight is its loss's weight times ``term_weights[term]`` (default 1).
 
     Losses run in float32 whatever the autocast precision of the encoders, and through
     :func:`distributed_loss_terms`, which keeps data-parallel gradients exact.
@@ -44,7 +46,8 @@ def objective(
         terms = distributed_loss_terms(loss, view(image), view(text), instance_ids)
         for term, value in terms.items():
             logged[term if term not in logged else f"{name}.{term}"] = value.detach()
-            total = weight * value if total is None else total + weight * value
+            weighted = weight * (term_weights or {}).get(term, 1.0) * value
+            total = weighted if total is None else total + weighted
     if total is None:
         raise ItrBenchError("the stage has no loss terms")
     return total, logged

@@ -109,20 +109,12 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
         raise ConfigError(f"{where}: image encoder gives {image.output_dim}-d and text encoder {text.output_dim}-d "
                           "embeddings; set embed_dim to project both to one size")
     loss_context = LossContext(embed_dim=image.output_dim, num_instances=max(train.table["instance_id"]) + 1)
-    instances: dict[tuple[str, str], tuple[str, Loss]] = {}
-    stage_losses = []
-    for index, stage in enumerate(config.stages):
-        chosen = {}
-        for name in stage.losses:
-            options = {**config.loss_options.get(name, {}), **stage.loss_options.get(name, {})}
-            key = (name, json.dumps(options, sort_keys=True, default=str))
-            if key not in instances:  # same options in two stages: the same loss (and parameters)
-                module_name = name if all(n != name for n, _ in instances) else f"{name}-{len(instances)}"
-                loss = create_component(registry, "loss", name, f"{where}: stages[{index}]", loss_context, **options)
-                instances[key] = (module_name, loss)
-            chosen[name] = instances[key][1]
-        stage_losses.append(chosen)
-    model = RetrievalModel(image, text, {module_name: loss for module_name, loss in instances.values()})
+    names = sorted({name for stage in config.stages for name in stage.losses})
+    losses = {name: create_component(registry, "loss", name, f"{where}: loss {name}", loss_context,
+                                     **config.loss_options.get(name, {}))
+              for name in names}
+    stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
+    model = RetrievalModel(image, text, losses)
     lr_mult_defaults = {**registry.get("image_encoder", config.image_encoder).metadata.get("lr_mult", {}),
                         **registry.get("text_encoder", config.text_encoder).metadata.get("lr_mult", {})}
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)

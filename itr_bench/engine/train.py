@@ -135,7 +135,8 @@ class Trainer:
         for batch in bar:
             with self.autocast():
                 total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
-                                                 losses=losses, weights=stage.losses)
+                                                 losses=losses, weights=stage.losses,
+                                                 term_weights=stage.term_weights)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             if stage.grad_clip:

@@ -9,6 +9,8 @@ each encoder gives the paper's test features (image flip + dense sum; sentence s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import itr_bench
 
 from .image import dualpath_image, dualpath_resnet50
@@ -28,3 +30,16 @@ def register_image_encoders(register):
 @itr_bench.hookimpl
 def register_text_encoders(register):
     register("dualpath-textcnn", dualpath_textcnn, lr_mult=dict(LR_MULTIPLIERS))
+
+
+SUITES = Path(__file__).parent / "suites"
+
+
+@itr_bench.hookimpl
+def register_suites(register):
+    register("quickstart", lambda: SUITES / "quickstart.toml",
+             description="The README's main job: the paper's ablation on synthetic data, 3 seeds, CPU-sized")
+    register("paper-ablation", lambda: SUITES / "paper-ablation.toml",
+             description="The paper's ablation with its model on Flickr8k, Flickr30k, MSCOCO, CUHK-PEDES")
+    register("loss-shootout", lambda: SUITES / "loss-shootout.toml",
+             description="Every registered loss alone, same backbone, budget and seeds")

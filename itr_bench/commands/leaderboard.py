@@ -1,0 +1,24 @@
+"""``itr-bench leaderboard [RUN_DIR] --out DIR``: regenerate leaderboards from run records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("leaderboard")
+@click.argument("run_dir", type=click.Path(path_type=Path), default=Path("runs"), required=False)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
+def command(run_dir: Path, out_dir: Path) -> None:
+    """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG."""
+    from ..errors import ItrBenchError
+    from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
+
+    records = load_records(run_dir)
+    table = aggregate(records)
+    if table.empty:
+        raise ItrBenchError(f"{run_dir}: no finished runs (record.json) found")
+    written = write_leaderboards(table, out_dir, records.attrs["failed"])
+    click.echo(render_text(table))
+    click.echo(f"wrote {len(written)} files to {out_dir}", err=True)

@@ -1,0 +1,171 @@
+"""Leaderboards: run records -> pandas -> one CSV, Markdown table and PNG chart per suite and dataset.
+
+Each row is a run of the suite aggregated over its seeds: the mean of every metric, the
+half-width of its 95% confidence interval (Student's t over seeds) and n. The untrained model's
+test metrics (the chance level) sit beside every result. The files are only ever generated:
+editing them by hand is pointless, the next generation overwrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import write_bytes, write_text
+from .errors import ItrBenchError
+
+#: Metric columns, in the order they appear in every leaderboard (those a protocol lacks are left out).
+METRICS = ("rsum", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "map", "minp",
+           "i2t_medr", "t2i_medr", "i2t_meanr", "t2i_meanr")
+#: Metrics where lower is better.
+LOWER_IS_BETTER = {"i2t_medr", "t2i_medr", "i2t_meanr", "t2i_meanr"}
+KEYS = ("suite", "dataset", "run")
+DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs")
+COST = ("train_pairs_per_second", "wall_seconds")
+
+
+def load_records(run_dir: Path | str) -> pd.DataFrame:
+    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ItrBenchError(f"{run_dir}: no such run folder")
+    rows = []
+    for path in sorted(run_dir.rglob("record.json")):
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ItrBenchError(f"{path}: not valid JSON: {exc}") from None
+        row = {key: record.get(key) for key in (*KEYS, "seed", *DESCRIPTIVE, *COST, "device", "git_commit")}
+        row["suite"] = row["suite"] or "-"
+        row["objective"] = _objective(record.get("objective") or [])
+        row.update({m: v for m, v in (record.get("test") or {}).items()})
+        row.update({f"untrained_{m}": v for m, v in (record.get("untrained") or {}).items()})
+        rows.append(row)
+    failed = [json.loads(p.read_text()) for p in sorted(run_dir.rglob("failed.json"))]
+    frame = pd.DataFrame(rows)
+    frame.attrs["failed"] = failed
+    return frame
+
+
+def _objective(stages: list[dict]) -> str:
+    """``instance(1)+[image.trunk=0] 40ep -> ranking(2)+instance(1) 20ep``."""
+    parts = []
+    for stage in stages:
+        losses = "+".join(f"{k}({v:g})" for k, v in stage.get("losses", {}).items())
+        frozen = [k for k, v in stage.get("lr_mult", {}).items() if v == 0]
+        parts.append(f"{losses}{' frozen:' + ','.join(frozen) if frozen else ''} {stage.get('epochs')}ep")
+    return " -> ".join(parts)
+
+
+def t_quantile(n: int) -> float:
+    """Two-sided 95% Student-t quantile for n samples (nan for fewer than 2)."""
+    if n < 2:
+        return math.nan
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def aggregate(records: pd.DataFrame) -> pd.DataFrame:
+    """Mean, 95% CI half-width and n per (suite, dataset, run); best rSum first."""
+    if records.empty:
+        return pd.DataFrame()
+    metrics = [m for m in METRICS if m in records]
+    chance = [f"untrained_{m}" for m in metrics if f"untrained_{m}" in records]
+    rows = []
+    for key, group in records.groupby(list(KEYS), sort=False):
+        n = len(group)
+        row = dict(zip(KEYS, key))
+        row.update({col: group[col].iloc[0] for col in DESCRIPTIVE if col in group})
+        row["n"] = n
+        row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
+        for metric in metrics:
+            values = group[metric].astype(float)
+            row[metric] = values.mean()
+            row[f"{metric}_ci95"] = t_quantile(n) * values.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+        for col in chance:
+            row[col] = group[col].astype(float).mean()
+        for col in COST:
+            if col in group:
+                row[col] = group[col].astype(float).mean()
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    sort = "rsum" if "rsum" in table else None
+    if sort:
+        table = table.sort_values([*KEYS[:2], sort], ascending=[True, True, False], kind="stable")
+    columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *chance,
+               *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table]]
+    return table[columns].reset_index(drop=True)
+
+
+def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = ()) -> list[Path]:
+    """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset; returns the paths."""
+    out_dir = Path(out_dir)
+    written = []
+    for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
+        stem = out_dir / f"{suite}__{dataset}"
+        part = part.dropna(axis=1, how="all")
+        write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
+        write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",
+                                                     [f for f in failed if f"{dataset}/" in f.get("run", "")]))
+        write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}"))
+        written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
+    return written
+
+
+def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str:
+    """A Markdown table: run, n, then ``mean ± ci`` per metric, then the chance level."""
+    metrics = [m for m in METRICS if m in part]
+    header = ["run", "n", *metrics, "untrained rsum", "objective"]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in part.iterrows():
+        cells = [str(row["run"]), str(row["n"])]
+        for metric in metrics:
+            ci = row.get(f"{metric}_ci95", math.nan)
+            cells.append(f"{row[metric]:.1f}" + (f" ± {ci:.1f}" if isinstance(ci, float) and not math.isnan(ci) else ""))
+        cells.append(f"{row['untrained_rsum']:.1f}" if "untrained_rsum" in row else "-")
+        cells.append(str(row.get("objective", "")))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
+              "before training, scored on the same test split (the chance level)."]
+    for failure in failed:
+        lines.append(f"- failed: {failure.get('run')}: {failure.get('reason')}")
+    return "\n".join(lines) + "\n"
+
+
+def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
+    """PNG bytes: ``metric`` per run with 95% CI bars and the untrained level as a dashed line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    part = part.iloc[::-1]  # best at the top
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(part) + 1.4), dpi=110)
+    errors = part[f"{metric}_ci95"].fillna(0) if f"{metric}_ci95" in part else None
+    ax.barh(part["run"], part[metric], xerr=errors, color="#4C72B0", capsize=3)
+    if f"untrained_{metric}" in part:
+        ax.axvline(part[f"untrained_{metric}"].mean(), color="#C44E52", linestyle="--", label="untrained (chance)")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(f"test {metric} (mean over seeds, 95% CI)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def render_text(table: pd.DataFrame) -> str:
+    """The leaderboard for the terminal: one block per suite and dataset."""
+    blocks = []
+    for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
+        part = part.dropna(axis=1, how="all")
+        blocks.append(markdown(part, f"{suite} on {dataset}"))
+    return "\n".join(blocks)

@@ -1,0 +1,249 @@
+"""Suites: named runs x datasets x seeds, expanded into run configs and run in a resumable store.
+
+A suite file (TOML, or a mapping a plugin registers) has three parts::
+
+    [suite]                      # name, datasets, seeds (and an optional description)
+    [defaults]                   # any run-config key, shared by every run
+    [datasets.flickr8k]          # optional per-dataset keys (root, dataset_options, image_size...)
+    [[runs]]                     # name + run-config keys; or name + each_loss = true
+
+``each_loss = true`` expands one entry into a run per registered loss (third-party losses
+included), each trained alone with weight 1; ``loss_options`` apply per loss name.
+
+The run store holds one folder per run, ``<store>/<suite>/<dataset>/<run>/seed-<n>/``, whose
+``record.json`` (written atomically, last) marks it finished. Re-running a suite skips finished
+runs and resumes unfinished ones from their last checkpoint, so a suite killed at any moment
+loses at most one epoch. A run that fails writes ``failed.json`` with the reason and the suite
+goes on; the next invocation tries it again.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_json
+from .config import RunConfig, build, read_toml
+from .errors import ConfigError, ItrBenchError, did_you_mean
+from .registry import Registry
+
+SUITE_KEYS = {"name", "datasets", "seeds", "description"}
+TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
+RECORD, FAILED = "record.json", "failed.json"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One cell of the suite: its config and where its results go."""
+
+    suite: str
+    run: str
+    dataset: str
+    seed: int
+    config: RunConfig
+    folder: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.run}/seed-{self.seed}"
+
+    @property
+    def finished(self) -> bool:
+        return (self.folder / RECORD).is_file()
+
+
+def load_suite(spec: str, registry: Registry) -> tuple[dict[str, Any], str]:
+    """The suite mapping and a name for error messages, from a registered name or a TOML path."""
+    path = Path(spec)
+    if spec.endswith(".toml") or path.is_file():
+        return read_toml(path), str(path)
+    info = registry.get("suite", spec)
+    data = info.create()
+    if isinstance(data, (str, Path)):
+        return read_toml(Path(data)), f"suite {spec!r} ({data})"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"suite {spec!r} from plugin {info.plugin!r} is not a mapping or a TOML path")
+    return copy.deepcopy(dict(data)), f"suite {spec!r}"
+
+
+def expand(
+    data: Mapping[str, Any],
+    registry: Registry,
+    where: str,
+    store: Path,
+    *,
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
+    seeds: Iterable[int] | None = None,
+    only_datasets: Iterable[str] | None = None,
+) -> list[PlannedRun]:
+    """Every (run, dataset, seed) of the suite as a validated :class:`PlannedRun`.
+
+    ``datasets`` adds per-dataset keys from the command line (``root``) over the file's;
+    ``seeds`` and ``only_datasets`` override the suite's lists.
+    """
+    _check_keys(data, TOP_KEYS, where, "")
+    suite = data.get("suite", {})
+    _check_keys(suite, SUITE_KEYS, where, "suite")
+    name = suite.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: suite.name: required, a non-empty string")
+    suite_datasets = list(only_datasets or suite.get("datasets", []))
+    if not suite_datasets or not all(isinstance(d, str) for d in suite_datasets):
+        raise ConfigError(f"{where}: suite.datasets: required, a list of dataset names")
+    seed_list = list(seeds if seeds is not None else suite.get("seeds", [0]))
+    if not seed_list or not all(isinstance(s, int) and not isinstance(s, bool) for s in seed_list):
+        raise ConfigError(f"{where}: suite.seeds: a list of integers")
+    defaults = data.get("defaults", {})
+    per_dataset = data.get("datasets", {})
+    runs = data.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ConfigError(f"{where}: runs: a suite needs at least one [[runs]] entry")
+    for dataset in suite_datasets:
+        registry_check(registry, "dataset", dataset, where, "suite.datasets")
+    planned, seen = [], set()
+    for index, entry in enumerate(_expand_each_loss(runs, registry, where)):
+        run_name = entry.get("name")
+        if not isinstance(run_name, str) or not run_name:
+            raise ConfigError(f"{where}: runs[{index}].name: required, a non-empty string")
+        if run_name in seen:
+            raise ConfigError(f"{where}: runs[{index}].name: {run_name!r} is used twice")
+        seen.add(run_name)
+        for dataset in suite_datasets:
+            for seed in seed_list:
+                merged = _merge(defaults, per_dataset.get(dataset, {}), (datasets or {}).get(dataset, {}), entry,
+                                {"dataset": dataset, "seed": seed})
+                config = build(RunConfig, merged, where, f"runs[{index}]")
+                _check_components(config, registry, where, f"runs[{index}]")
+                folder = store / name / dataset / run_name / f"seed-{seed}"
+                planned.append(PlannedRun(name, run_name, dataset, seed, config, folder))
+    return planned
+
+
+def _expand_each_loss(runs: list[Any], registry: Registry, where: str) -> list[dict[str, Any]]:
+    out = []
+    for index, entry in enumerate(runs):
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: runs[{index}]: expected a table")
+        entry = dict(entry)
+        if not entry.pop("each_loss", False):
+            out.append(entry)
+            continue
+        template = entry.pop("stage", {"epochs": 1})
+        prefix = entry.pop("name", "")
+        skip = set(entry.pop("skip_losses", []))
+        for info in registry.list("loss"):
+            if info.name in skip:
+                continue
+            stage = {**template, "losses": {info.name: 1.0}}
+            out.append({**entry, "name": f"{prefix}{info.name}", "stages": [stage]})
+    return out
+
+
+def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win; nested option tables are merged key by key."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "stages":
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _check_keys(data: Any, allowed: set[str], where: str, path: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: {path or 'top level'}: expected a table")
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"{where}: {path + '.' if path else ''}{key}: unknown key, {did_you_mean(key, allowed)}")
+
+
+def registry_check(registry: Registry, kind: str, name: str, where: str, key: str) -> None:
+    try:
+        registry.get(kind, name)
+    except ItrBenchError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}") from None
+
+
+def _check_components(config: RunConfig, registry: Registry, where: str, path: str) -> None:
+    registry_check(registry, "image_encoder", config.image_encoder, where, f"{path}.image_encoder")
+    registry_check(registry, "text_encoder", config.text_encoder, where, f"{path}.text_encoder")
+    for i, stage in enumerate(config.stages):
+        for loss in stage.losses:
+            registry_check(registry, "loss", loss, where, f"{path}.stages[{i}].losses.{loss}")
+
+
+# ============================================================================================
+# Executing
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: PlannedRun
+    status: str  # "done", "skipped" (already finished), "failed"
+    reason: str = ""
+
+
+def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep_last: bool = False) -> Outcome:
+    """Train one planned run into its folder; a failure is recorded, not raised."""
+    from .engine.run import train_run
+
+    if run.finished:
+        return Outcome(run, "skipped")
+    (run.folder / FAILED).unlink(missing_ok=True)
+    try:
+        train_run(run.config, registry, run.folder, where=run.label, progress=progress,
+                  context={"suite": run.suite})
+    except (ItrBenchError, RuntimeError, ValueError) as exc:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        write_json(run.folder / FAILED, {"run": run.label, "reason": reason, "traceback": traceback.format_exc()})
+        return Outcome(run, "failed", reason)
+    if not keep_last:  # the optimizer state is only needed to resume; best/ stays for evaluate
+        shutil.rmtree(run.folder / "last", ignore_errors=True)
+    return Outcome(run, "done")
+
+
+def execute_local(runs: list[PlannedRun], registry: Registry, progress: bool = True,
+                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run every planned run in this process, one after another."""
+    from tqdm.auto import tqdm
+
+    outcomes = []
+    bar = tqdm(runs, desc="suite", unit="run", disable=not progress)
+    for run in bar:
+        bar.set_postfix_str(run.label)
+        outcome = execute_one(run, registry, progress=progress)
+        outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+    return outcomes
+
+
+def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run: float = 1.0,
+                gpus_per_run: float = 0.0) -> list[Outcome]:
+    """Run each planned run as a Ray task (same folders, same records); needs ``pip install itr-bench[ray]``."""
+    try:
+        import ray
+    except ImportError:
+        raise ItrBenchError("the ray executor needs Ray: pip install 'itr-bench[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
+    pending = [task.remote(run) for run in runs if not run.finished]
+    outcomes = [Outcome(run, "skipped") for run in runs if run.finished]
+    outcomes += ray.get(pending)
+    return outcomes
+
+
+def _ray_task(run: PlannedRun) -> Outcome:
+    """Inside a Ray worker: build a fresh registry (plugins load there too) and run."""
+    from .plugins import get_plugin_manager, load_registry
+
+    return execute_one(run, load_registry(get_plugin_manager()), progress=False)
