@@ -48,7 +48,10 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
                   only_datasets=datasets.split(",") if datasets else None)
     name = runs[0].suite
     done = sum(run.finished for run in runs)
+    description = data.get("suite", {}).get("description")
     click.echo(f"suite {name}: {len(runs)} runs ({done} already finished) -> {store / name}", err=True)
+    if description:
+        click.echo(f"  {description}", err=True)
     if dry_run:
         for run in runs:
             click.echo(f"{'done' if run.finished else 'todo'}  {run.label}  {run.folder}")

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ..api import Loss
 from ..config import StageConfig
-from ..errors import ItrBenchError
+from ..errors import ConfigError, ItrBenchError, did_you_mean
 from ..data.prepare import PreparedSplit
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
@@ -137,6 +137,8 @@ class Trainer:
                 total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
                                                  losses=losses, weights=stage.losses,
                                                  term_weights=stage.term_weights)
+            if steps == 0:
+                self._check_term_weights(stage_index, terms)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             if stage.grad_clip:
@@ -160,6 +162,14 @@ class Trainer:
         return {"stage": stage_index, "epoch": epoch, "global_epoch": state.global_epoch, "steps": steps,
                 "seconds": seconds, "pairs_per_second": pairs / seconds,
                 "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()}}
+
+    def _check_term_weights(self, stage_index: int, terms: Mapping[str, Any]) -> None:
+        """A term weight naming no term would silently do nothing: refuse it."""
+        stage = self.settings.stages[stage_index]
+        for term in stage.term_weights:
+            if term not in terms:
+                raise ConfigError(f"{self.settings.where}: stages[{stage_index}].term_weights.{term}: no loss of "
+                                  f"this stage returns that term ({did_you_mean(term, terms)})")
 
     def _check_finite(self, values: Mapping[str, float], stage: int, epoch: int, step: int) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}

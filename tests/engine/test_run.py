@@ -111,3 +111,12 @@ def test_kill_9_mid_run_then_resume_gives_the_same_model(tmp_path):
     b, _ = load_checkpoint(tmp_path / "killed" / "last")
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
+
+
+def test_term_weight_naming_no_term_is_a_config_error(tmp_path, tiny_registry):
+    from itr_bench.errors import ConfigError
+
+    config = tiny_config(tmp_path / "cache", stages=[
+        {"epochs": 1, "losses": {"instance": 1.0}, "term_weights": {"instance_txt": 0.1}}])
+    with pytest.raises(ConfigError, match=r"term_weights.instance_txt: .*did you mean 'instance_text'"):
+        train_run(config, tiny_registry, tmp_path / "run", progress=False)
