@@ -56,6 +56,9 @@ def _objective(stages: list[dict]) -> str:
     parts = []
     for stage in stages:
         losses = "+".join(f"{k}({v:g})" for k, v in stage.get("losses", {}).items())
+        terms = stage.get("term_weights") or {}
+        if terms:
+            losses += "[" + ",".join(f"{k}x{v:g}" for k, v in terms.items()) + "]"
         frozen = [k for k, v in stage.get("lr_mult", {}).items() if v == 0]
         parts.append(f"{losses}{' frozen:' + ','.join(frozen) if frozen else ''} {stage.get('epochs')}ep")
     return " -> ".join(parts)

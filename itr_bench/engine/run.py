@@ -188,7 +188,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "seed": config.seed,
         "image_encoder": config.image_encoder,
         "text_encoder": config.text_encoder,
-        "objective": [{"epochs": s.epochs, "losses": s.losses, "lr_mult": s.lr_mult} for s in config.stages],
+        "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult}
+                      for s in config.stages],
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
         "test": test,

@@ -133,10 +133,17 @@ class Trainer:
                    desc=f"stage {stage_index + 1}/{len(self.settings.stages)} epoch {epoch + 1}/{stage.epochs}",
                    disable=not self.progress or self.world.rank != 0)
         for batch in bar:
-            with self.autocast():
-                total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
-                                                 losses=losses, weights=stage.losses,
-                                                 term_weights=stage.term_weights)
+            try:
+                with self.autocast():
+                    total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
+                                                     losses=losses, weights=stage.losses,
+                                                     term_weights=stage.term_weights)
+            except NonFiniteLoss:
+                raise
+            except ItrBenchError as exc:  # say where in training it happened
+                hint = " (training diverged: lower the learning rate or add grad_clip)" if "NaN" in str(exc) else ""
+                raise type(exc)(f"{self.settings.where}: stage {stage_index + 1} epoch {epoch + 1} "
+                                f"step {steps + 1}: {exc}{hint}") from exc
             if steps == 0:
                 self._check_term_weights(stage_index, terms)
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,82 @@
+"""``itr-bench train`` and ``itr-bench evaluate`` through the real command line, with the built-in
+dual-path encoders shrunk to a few thousand parameters."""
+
+import json
+
+import pytest
+
+from itr_bench.cli import main
+
+CONFIG = """
+[run]
+name = "cli-smoke"
+dataset = "synthetic"
+dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
+image_encoder = "dualpath-image"
+image_options = {{ backbone = "resnet18", width = 0.0625 }}
+text_encoder = "dualpath-textcnn"
+text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
+image_size = 16
+batch_size = 16
+device = "cpu"
+cache_dir = "{cache}"
+
+[[stages]]
+epochs = 1
+lr = {lr}
+losses = {{ instance = 1.0 }}
+lr_mult = {{ "image.trunk" = 0.0 }}
+
+[[stages]]
+epochs = 1
+lr = {lr}
+losses = {{ ranking = 2.0, instance = 1.0 }}
+term_weights = {{ instance_text = 0.1 }}
+"""
+
+
+def write_config(tmp_path, lr=0.05):
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG.format(cache=tmp_path / "cache", lr=lr))
+    return path
+
+
+def test_train_then_evaluate_gives_the_recorded_test_metrics(tmp_path, capsys):
+    config = write_config(tmp_path)
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("test: rsum ") and "untrained: rsum" in out
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", "synthetic", "--json",
+                 "-o", "train=32", "-o", "val=16", "-o", "test=16", "-o", "image_size=16"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics == pytest.approx(record["test"])
+
+
+def test_diverging_training_stops_with_a_reason(tmp_path, capsys):
+    config = write_config(tmp_path, lr=1e12)
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "run.toml: stage 1 epoch 1 step" in err and "diverged" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[run]\ndataset = 'synthetic'\n", "stages: a run needs at least one stage"),
+    ("[run]\ndataset = 'synthetic'\n[[stages]]\nepochs = 1\nlosses = { infonse = 1.0 }\n",
+     "stages[0].losses.infonse: unknown loss 'infonse': did you mean 'infonce'?"),
+    ("[run\n", "not valid TOML"),
+    ("[runs]\n", "runs: unknown table, did you mean 'run'?"),
+])
+def test_bad_config_is_one_line_exit_2(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and message in err and err.count("\n") == 1
+
+
+def test_missing_config_and_checkpoint(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml: no such file" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nothing"), "--dataset", "synthetic"]) == 2
+    assert "not a checkpoint" in capsys.readouterr().err
