@@ -56,12 +56,12 @@ class RunConfig:
 
     dataset: str
     stages: list[StageConfig]
+    image_encoder: str
+    text_encoder: str
     name: str = "run"
     root: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    image_encoder: str = "dualpath-image"
-    text_encoder: str = "dualpath-textcnn"
     image_options: dict[str, Any] = field(default_factory=dict)
     text_options: dict[str, Any] = field(default_factory=dict)
     #: common embedding width (None: the encoders' own, which must then agree).

@@ -61,8 +61,11 @@ def test_diverging_training_stops_with_a_reason(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[run]\ndataset = 'synthetic'\n", "stages: a run needs at least one stage"),
-    ("[run]\ndataset = 'synthetic'\n[[stages]]\nepochs = 1\nlosses = { infonse = 1.0 }\n",
+    ("[run]\ndataset = 'synthetic'\nimage_encoder = 'timm'\ntext_encoder = 'minilm'\n",
+     "stages: a run needs at least one stage"),
+    ("[run]\ndataset = 'synthetic'\n", "image_encoder: required key is missing"),
+    ("[run]\ndataset = 'synthetic'\nimage_encoder = 'timm'\ntext_encoder = 'minilm'\n"
+     "[[stages]]\nepochs = 1\nlosses = { infonse = 1.0 }\n",
      "stages[0].losses.infonse: unknown loss 'infonse': did you mean 'infonce'?"),
     ("[run\n", "not valid TOML"),
     ("[runs]\n", "runs: unknown table, did you mean 'run'?"),
