@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
-DEFAULT_CHUNK = 256
+DEFAULT_CHUNK = 512
 
 
 def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
@@ -40,16 +40,24 @@ def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT
     own_scores = sim[caption_image, torch.arange(n_captions, device=sim.device)]
     best_own.scatter_reduce_(0, caption_image, own_scores, reduce="amax")
 
-    i2t = torch.empty(n_images, dtype=torch.long, device=sim.device)
-    t2i = torch.zeros(n_captions, dtype=torch.long, device=sim.device)
-    beats = torch.empty(min(chunk, n_images), n_captions, dtype=torch.bool, device=sim.device)
+    # Counting "beats" as 1.0/0.0 floats and summing them with a matrix-vector product is several
+    # times faster than summing booleans (BLAS instead of a generic reduction); float32 counts
+    # are exact far beyond any gallery size.
+    rows = min(chunk, n_images)
+    counts = dict(dtype=torch.promote_types(sim.dtype, torch.float32), device=sim.device)  # exact integers
+    beats = torch.empty(rows, n_captions, **counts)
+    ones_captions = torch.ones(n_captions, **counts)
+    ones_rows = torch.ones(rows, **counts)
+    i2t = torch.empty(n_images, **counts)
+    t2i = torch.zeros(n_captions, **counts)
     for start in range(0, n_images, chunk):
         block = sim[start : start + chunk]  # both directions while the block is in cache
         out = beats[: block.shape[0]]
         torch.gt(block, best_own[start : start + chunk, None], out=out)
-        i2t[start : start + chunk] = torch.count_nonzero(out, dim=1)
+        torch.mv(out, ones_captions, out=i2t[start : start + chunk])
         torch.gt(block, own_scores[None, :], out=out)
-        t2i += out.sum(0)
+        t2i.addmv_(out.T, ones_rows[: block.shape[0]])
+    i2t, t2i = i2t.long(), t2i.long()
     return i2t, t2i
 
 

@@ -118,3 +118,10 @@ def test_identity_metrics_match_naive(seed):
 def test_identity_query_without_gallery_match_is_an_error():
     with pytest.raises(ValueError, match="1 of 2 queries have no matching identity"):
         identity_metrics(torch.randn(2, 3), torch.tensor([0, 9]), torch.tensor([0, 1, 2]))
+
+
+def test_low_precision_similarities_count_exactly():
+    g = torch.Generator().manual_seed(4)
+    caption_image = torch.arange(300).repeat_interleave(2)
+    sim = torch.randn(300, 600, generator=g).bfloat16()
+    assert image_caption_metrics(sim, caption_image) == image_caption_metrics(sim.float(), caption_image)
