@@ -6,6 +6,7 @@ training loop and the evaluation never see the config itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -134,6 +135,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    git_commit()  # pin the commit this process runs
     seed_everything(config.seed)
     device = resolve_device(config.device)
     world = init_distributed(device)
@@ -229,14 +231,19 @@ def config_hash(config: RunConfig) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the itr-bench source tree, when it is a git checkout."""
+    """The commit of the itr-bench source tree this process imported (``-dirty`` with local edits).
+
+    Cached at the first call, which :func:`train_run` makes as it starts, so a commit made while a
+    long suite runs does not relabel its later records.
+    """
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"],
+                             cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def _device_name(device: torch.device) -> str:
