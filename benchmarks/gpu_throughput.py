@@ -16,7 +16,6 @@ Writes ``<out>/gpu_throughput__<card>.json`` and prints one line per figure.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import tempfile
 import time

@@ -28,7 +28,7 @@ from .. import __version__
 from ..api import EncoderContext, Loss, LossContext
 from ..config import RunConfig, check_components
 from ..data.prepare import PreparedDataset, default_cache_dir, prepare
-from ..errors import ConfigError, ItrBenchError
+from ..errors import ConfigError
 from ..registry import Registry
 from ..atomic import write_json
 from .checkpoint import load_checkpoint

@@ -29,7 +29,7 @@ from .distributed import mean_across_processes, world_info
 from .evaluate import evaluate
 from .feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
-from .objective import NonFiniteLoss, objective
+from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 
 LAST, BEST = "last", "best"

@@ -108,7 +108,7 @@ def create_timm_model(
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ItrBenchError(
             f"{owner}: cannot load weights file {str(weights)!r} into timm {model_name!r}: {first_line}"
-        )
+        ) from None
     return TimmModel(module, str(weights))
 
 

@@ -49,7 +49,7 @@ def loss_plugin():
         @itr_bench.hookimpl
         def register_losses(register):
             for name in loss_names:
-                register(name, lambda context: name, description=f"{name} from {module_name}")
+                register(name, lambda context, name=name: name, description=f"{name} from {module_name}")
 
         module.register_losses = register_losses
         return module

@@ -8,7 +8,6 @@ import pytest
 
 import itr_bench
 from itr_bench.cli import main
-from tests.core.conftest import loss_plugin
 
 
 def run(capsys, *args):

@@ -6,7 +6,6 @@ import pytest
 
 import itr_bench
 from itr_bench.errors import DuplicateComponentError, PluginError
-from tests.core.conftest import loss_plugin
 from itr_bench.plugins import (
     LOAD_PLUGINS_ENV,
     DEFAULT_PLUGINS,

@@ -9,7 +9,6 @@ import textwrap
 import time
 
 import pytest
-import torch
 
 import itr_bench
 from itr_bench.api import Loss
