@@ -120,3 +120,14 @@ def test_term_weight_naming_no_term_is_a_config_error(tmp_path, tiny_registry):
         {"epochs": 1, "losses": {"instance": 1.0}, "term_weights": {"instance_txt": 0.1}}])
     with pytest.raises(ConfigError, match=r"term_weights.instance_txt: .*did you mean 'instance_text'"):
         train_run(config, tiny_registry, tmp_path / "run", progress=False)
+
+
+def test_identity_protocol_run_with_identity_batches(tmp_path, tiny_registry):
+    config = tiny_config(tmp_path / "cache", dataset="synthetic-identity", sampler="identity",
+                         samples_per_identity=4,
+                         dataset_options={"train": 16, "val": 6, "test": 6, "image_size": 16},
+                         stages=[{"epochs": 1, "losses": {"instance": 1.0, "infonce": 1.0}}])
+    record = train_run(config, tiny_registry, tmp_path / "run", progress=False)
+    assert record["protocol"] == "identity"
+    assert set(record["test"]) == {"t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr", "map", "minp", "rsum"}
+    assert 0 < record["test"]["map"] <= 100 and record["untrained"]["map"] > 0
