@@ -39,6 +39,18 @@ def register_plugin(pm):
         pm.unregister(name=name)
 
 
+def pytest_generate_tests(metafunc):
+    """A test asking for ``loss_name`` runs once per registered loss, third-party ones included."""
+    if "loss_name" in metafunc.fixturenames:
+        metafunc.parametrize("loss_name", load_registry(get_plugin_manager()).names("loss"))
+
+
+@pytest.fixture(scope="session")
+def all_losses():
+    """The registry of every installed plugin (built-ins and entry points), for loss-wide tests."""
+    return load_registry(get_plugin_manager())
+
+
 def _shared_datasets() -> Path | None:
     env = os.environ.get("ITR_BENCH_SHARED_DATASETS")
     path = Path(env) if env else REPO_ROOT.parent / "shared" / "datasets"

@@ -7,23 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from itr_bench.api import Inputs, LossContext
-from itr_bench.plugins import get_plugin_manager, load_registry
 
 DIM = 512
 #: Flickr30k's training images: the class count of the classifier losses at the common sizes.
 FLICKR_INSTANCES = 29_783
 #: MSCOCO's training images (the paper's split) and the paper's image-path width.
 COCO_INSTANCES, PAPER_DIM = 113_287, 2048
-
-
-def pytest_generate_tests(metafunc):
-    if "loss_name" in metafunc.fixturenames:
-        metafunc.parametrize("loss_name", load_registry(get_plugin_manager()).names("loss"))
-
-
-@pytest.fixture(scope="module")
-def all_losses():
-    return load_registry(get_plugin_manager())
 
 
 def forward_backward_step(loss, batch, dim, num_instances):

@@ -7,20 +7,9 @@ import torch
 
 from itr_bench.api import LossContext
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.plugins import get_plugin_manager, load_registry
 
 DIM, CLASSES = 8, 6
 IDS = torch.arange(4)
-
-
-def pytest_generate_tests(metafunc):
-    if "loss_name" in metafunc.fixturenames:
-        metafunc.parametrize("loss_name", load_registry(get_plugin_manager()).names("loss"))
-
-
-@pytest.fixture(scope="module")
-def all_losses():
-    return load_registry(get_plugin_manager())
 
 
 def build(all_losses, name, **options):

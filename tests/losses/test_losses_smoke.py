@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives
 from itr_bench.errors import ItrBenchError
-from itr_bench.plugins import get_plugin_manager, load_registry
 
 DIM, CLASSES = 16, 10
-
-
-def pytest_generate_tests(metafunc):
-    if "loss_name" in metafunc.fixturenames:
-        metafunc.parametrize("loss_name", load_registry(get_plugin_manager()).names("loss"))
-
-
-@pytest.fixture(scope="module")
-def all_losses():
-    """Built-ins plus installed third-party plugins (entry points), from a fresh manager."""
-    return load_registry(get_plugin_manager())
 
 
 def build(all_losses, name):
