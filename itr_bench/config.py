@@ -207,17 +207,25 @@ def _check_values(instance: Any, where: str, path: str) -> None:
         raise ConfigError(f"{where}: {_join(path, 'stages')}: a run needs at least one stage")
 
 
-def check_components(config: RunConfig, registry: Any, where: str) -> None:
-    """Every component the run names is registered; otherwise one line with suggestions."""
+def check_components(config: RunConfig, registry: Any, where: str, path: str = "") -> None:
+    """Every component the run names is registered; otherwise one line with suggestions.
+
+    ``path`` prefixes the keys in messages (a suite's ``runs[2]``).
+    """
     names = [("dataset", config.dataset, "dataset"), ("image_encoder", config.image_encoder, "image_encoder"),
              ("text_encoder", config.text_encoder, "text_encoder")]
     names += [("loss", loss, f"stages[{i}].losses.{loss}")
               for i, stage in enumerate(config.stages) for loss in stage.losses]
     for kind, name, key in names:
-        try:
-            registry.get(kind, name)
-        except ItrBenchError as exc:
-            raise ConfigError(f"{where}: {key}: {exc}") from None
+        check_registered(registry, kind, name, where, _join(path, key))
+
+
+def check_registered(registry: Any, kind: str, name: str, where: str, key: str) -> None:
+    """``name`` is a registered ``kind``; otherwise ``where: key: unknown ... did you mean``."""
+    try:
+        registry.get(kind, name)
+    except ItrBenchError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}") from None
 
 
 def _join(path: str, key: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_json
-from .config import RunConfig, build, read_toml
+from .config import RunConfig, build, check_components, check_registered, read_toml
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .registry import Registry
 
@@ -104,7 +104,7 @@ def expand(
     if not isinstance(runs, list) or not runs:
         raise ConfigError(f"{where}: runs: a suite needs at least one [[runs]] entry")
     for dataset in suite_datasets:
-        registry_check(registry, "dataset", dataset, where, "suite.datasets")
+        check_registered(registry, "dataset", dataset, where, "suite.datasets")
     planned, seen = [], set()
     for index, entry in enumerate(_expand_each_loss(runs, registry, where)):
         run_name = entry.get("name")
@@ -118,7 +118,7 @@ def expand(
                 merged = _merge(defaults, per_dataset.get(dataset, {}), (datasets or {}).get(dataset, {}), entry,
                                 {"dataset": dataset, "seed": seed})
                 config = build(RunConfig, merged, where, f"runs[{index}]")
-                _check_components(config, registry, where, f"runs[{index}]")
+                check_components(config, registry, where, f"runs[{index}]")
                 folder = store / name / dataset / run_name / f"seed-{seed}"
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder))
     return planned
@@ -162,21 +162,6 @@ def _check_keys(data: Any, allowed: set[str], where: str, path: str) -> None:
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{where}: {path + '.' if path else ''}{key}: unknown key, {did_you_mean(key, allowed)}")
-
-
-def registry_check(registry: Registry, kind: str, name: str, where: str, key: str) -> None:
-    try:
-        registry.get(kind, name)
-    except ItrBenchError as exc:
-        raise ConfigError(f"{where}: {key}: {exc}") from None
-
-
-def _check_components(config: RunConfig, registry: Registry, where: str, path: str) -> None:
-    registry_check(registry, "image_encoder", config.image_encoder, where, f"{path}.image_encoder")
-    registry_check(registry, "text_encoder", config.text_encoder, where, f"{path}.text_encoder")
-    for i, stage in enumerate(config.stages):
-        for loss in stage.losses:
-            registry_check(registry, "loss", loss, where, f"{path}.stages[{i}].losses.{loss}")
 
 
 # ============================================================================================
