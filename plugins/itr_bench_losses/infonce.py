@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives
 
-from .options import other_pairs_of_same_instance, positive
+from .options import clamped_scale, other_pairs_of_same_instance, positive
 
 
 class InfoNCELoss(Loss):
@@ -58,7 +58,7 @@ class InfoNCELoss(Loss):
     @property
     def scale(self) -> Tensor:
         """exp(logit_scale), never above ``max_scale``."""
-        return self.logit_scale.exp().clamp(max=self.max_scale)
+        return clamped_scale(self.logit_scale, self.max_scale)
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         logits = self.scale * image @ text.T

@@ -51,3 +51,12 @@ def other_pairs_of_same_instance(ids: Tensor) -> Tensor:
 def no_pairs(ids: Tensor) -> Tensor:
     """Square all-False mask (the references' behaviour: only the diagonal is positive)."""
     return torch.zeros(len(ids), len(ids), dtype=torch.bool, device=ids.device)
+
+
+def clamped_scale(logit_scale: Tensor, max_scale: float) -> Tensor:
+    """A learnable temperature's scale: ``exp(logit_scale)``, never above ``max_scale``.
+
+    Shared by InfoNCE and SigLIP; open_clip clamps the parameter after each step instead, which
+    gives the same forward value (the clamped region has no gradient either way).
+    """
+    return logit_scale.exp().clamp(max=max_scale)

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives
 
-from .options import positive, same_instance
+from .options import clamped_scale, positive, same_instance
 
 
 class SigLipLoss(Loss):
@@ -54,7 +54,7 @@ class SigLipLoss(Loss):
     @property
     def scale(self) -> Tensor:
         """exp(logit_scale), never above ``max_scale``."""
-        return self.logit_scale.exp().clamp(max=self.max_scale)
+        return clamped_scale(self.logit_scale, self.max_scale)
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         logits = self.scale * image @ text.T + self.logit_bias
