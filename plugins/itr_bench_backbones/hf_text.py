@@ -37,6 +37,20 @@ def cls_pool(hidden: Tensor, mask: Tensor) -> Tensor:
 POOLINGS: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = {"mean": mean_pool, "cls": cls_pool}
 
 
+def trim_trailing_padding(ids: Tensor, pad_id: int) -> Tensor:
+    """Drop the columns after the batch's longest caption.
+
+    Ids are padded to ``max_length`` so that caches can stack them, but a transformer's cost grows
+    with the sequence length: Flickr captions average about 15 tokens against a default
+    ``max_length`` of 64. Masked trailing positions change no other token's state, so the pooled
+    output is the same. Only trailing columns are dropped: with left padding nothing is trimmed,
+    because trimming leading columns would shift the position ids.
+    """
+    used = (ids != pad_id).any(0).nonzero()
+    length = int(used.max()) + 1 if len(used) else 1
+    return ids[:, :length]
+
+
 class HFTokenizer:
     """A transformers tokenizer as a :class:`~itr_bench.api.Tokenizer`: captions -> ``(B, max_length)`` ids."""
 
@@ -73,6 +87,7 @@ class HFTextEncoder(TextEncoder):
         self.projection, self.output_dim = projection(model.config.hidden_size, embed_dim)
 
     def forward(self, ids: Tensor) -> Tensor:
+        ids = trim_trailing_padding(ids, self.tokenizer.pad_id)
         mask = ids != self.tokenizer.pad_id
         hidden = self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
         return self.projection(POOLINGS[self.pooling](hidden, mask))

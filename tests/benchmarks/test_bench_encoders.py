@@ -57,3 +57,25 @@ def test_bench_image_path_train_step(benchmark, registry, config):
         out.features.float().sum().backward()
 
     benchmark.pedantic(step, rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("trimmed", [False, True], ids=["padded-to-64", "trimmed"])
+def test_bench_minilm_forward_padding(benchmark, registry, trimmed):
+    """A transformer text path on short captions: trailing padding trimmed, or kept to max_length.
+
+    On 512 real Flickr8k captions (batch 64, 2 threads) trimming took the forward from 0.527 s to
+    0.215 s per batch; the captions here are shorter, so the ratio is larger.
+    """
+    from itr_bench_backbones.hf_text import POOLINGS
+
+    encoder = registry.create("text_encoder", "minilm", EncoderContext()).eval()
+    ids = encoder.tokenizer(list(CAPTIONS[:BATCH]))
+
+    def padded():
+        mask = ids != encoder.tokenizer.pad_id
+        hidden = encoder.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        return encoder.projection(POOLINGS[encoder.pooling](hidden, mask))
+
+    run = (lambda: encoder(ids)) if trimmed else padded
+    with torch.no_grad():
+        benchmark(run)

@@ -7,6 +7,7 @@ import logging
 import pytest
 import torch
 from itr_bench_backbones import timm_weights
+from itr_bench_backbones.hf_text import POOLINGS, trim_trailing_padding
 from itr_bench_backbones.minilm import minilm_model_dir
 from torch import nn
 
@@ -72,6 +73,33 @@ def test_padding_does_not_change_mean_or_cls_pooling(registry, no_network):
         ).eval()
         with torch.no_grad():
             assert torch.allclose(short(short.tokenizer(CAPTIONS)), long(long.tokenizer(CAPTIONS)), atol=1e-5)
+
+
+def test_trailing_padding_is_trimmed_before_the_transformer(registry, no_network, monkeypatch):
+    encoder = registry.create("text_encoder", "minilm", EncoderContext()).eval()
+    ids = encoder.tokenizer(CAPTIONS)
+    longest = int((ids != encoder.tokenizer.pad_id).sum(1).max())
+    seen = []
+    forward = encoder.model.forward
+    monkeypatch.setattr(
+        encoder.model, "forward", lambda **kw: seen.append(kw["input_ids"].shape) or forward(**kw)
+    )
+    with torch.no_grad():
+        trimmed = encoder(ids)
+    assert seen == [(2, longest)] and longest < ids.shape[1]
+    with torch.no_grad():
+        mask = ids != encoder.tokenizer.pad_id
+        full = forward(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+        untrimmed = encoder.projection(POOLINGS[encoder.pooling](full, mask))
+    assert torch.allclose(trimmed, untrimmed, atol=1e-5)
+
+
+def test_trim_keeps_left_padding_and_all_padding_batches():
+    left = torch.tensor([[0, 0, 5, 6], [0, 7, 8, 9]])
+    assert torch.equal(trim_trailing_padding(left, 0), left)
+    right = torch.tensor([[5, 6, 0, 0, 0], [7, 0, 0, 0, 0]])
+    assert torch.equal(trim_trailing_padding(right, 0), right[:, :2])
+    assert trim_trailing_padding(torch.zeros(2, 4, dtype=torch.long), 0).shape == (2, 1)
 
 
 def test_hf_text_projection_groups_and_backward(registry, no_network):
