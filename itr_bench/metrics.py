@@ -1,10 +1,18 @@
 """Retrieval metrics as pure tensor functions.
 
-Ranks are computed by counting, not sorting: a query's rank is the number of candidates that
-score strictly higher than its best match (ties count in the query's favour). That is exact
-for continuous scores, O(N·M) with no sort, and bounded in memory by processing ``chunk``
-queries at a time, so 5,000 images x 25,000 captions take well under a second on two cores,
-where the classic per-query argsort loop takes tens of seconds.
+**Ties count against the query.** A candidate that is not a match ranks above the query's best
+match unless it scores *strictly lower*: a tied (or NaN-scored) negative is placed before the
+match, and a NaN-scored match is placed last. Both protocols follow this one rule, so a model
+whose embeddings collapse to a constant scores 0 (R@K = 0 wherever K is smaller than the
+number of negatives), never the perfect score an optimistic rule would give it; on continuous
+scores, where ties do not occur, nothing changes.
+
+Image-caption ranks are computed by counting, not sorting: a query's rank is the number of
+negatives minus the number of negatives that score strictly below its best match. That is O(N·M)
+with no sort, bounded in memory by processing ``chunk`` queries at a time, so 5,000 images x
+25,000 captions take well under a second on two cores, where the classic per-query argsort loop
+takes tens of seconds. Identity ranks sort each query's gallery, negatives before matches within
+a tie (a stable sort after placing negatives first).
 
 Conventions (the paper's ``compute_AP_short.m``): R@K is the percentage of queries whose first
 correct item is within the top K; medR is the smallest K at which that fraction exceeds 0.5
@@ -40,25 +48,32 @@ def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT
     own_scores = sim[caption_image, torch.arange(n_captions, device=sim.device)]
     best_own.scatter_reduce_(0, caption_image, own_scores, reduce="amax")
 
-    # Counting "beats" as 1.0/0.0 floats and summing them with a matrix-vector product is several
-    # times faster than summing booleans (BLAS instead of a generic reduction); float32 counts
-    # are exact far beyond any gallery size.
+    # Counting "is strictly below" as 1.0/0.0 floats and summing them with a matrix-vector
+    # product is several times faster than summing booleans (BLAS instead of a generic
+    # reduction); float32 counts are exact far beyond any gallery size.
     rows = min(chunk, n_images)
     counts = dict(dtype=torch.promote_types(sim.dtype, torch.float32), device=sim.device)  # exact integers
-    beats = torch.empty(rows, n_captions, **counts)
+    below = torch.empty(rows, n_captions, **counts)
     ones_captions = torch.ones(n_captions, **counts)
     ones_rows = torch.ones(rows, **counts)
-    i2t = torch.empty(n_images, **counts)
-    t2i = torch.zeros(n_captions, **counts)
+    i2t_below = torch.empty(n_images, **counts)
+    t2i_below = torch.zeros(n_captions, **counts)
     for start in range(0, n_images, chunk):
         block = sim[start : start + chunk]  # both directions while the block is in cache
-        out = beats[: block.shape[0]]
-        torch.gt(block, best_own[start : start + chunk, None], out=out)
-        torch.mv(out, ones_captions, out=i2t[start : start + chunk])
-        torch.gt(block, own_scores[None, :], out=out)
-        t2i.addmv_(out.T, ones_rows[: block.shape[0]])
-    i2t, t2i = i2t.long(), t2i.long()
-    return i2t, t2i
+        out = below[: block.shape[0]]
+        torch.lt(block, best_own[start : start + chunk, None], out=out)
+        torch.mv(out, ones_captions, out=i2t_below[start : start + chunk])
+        torch.lt(block, own_scores[None, :], out=out)
+        t2i_below.addmv_(out.T, ones_rows[: block.shape[0]])
+    # i2t: the row's count of captions below the best own caption includes the image's other own
+    # captions that score below it; they are not negatives, so take them out.
+    own = torch.zeros(n_images, **counts).index_add_(0, caption_image, ones_captions)
+    own_is_below = (own_scores < best_own[caption_image]).to(counts["dtype"])
+    own_below = torch.zeros(n_images, **counts).index_add_(0, caption_image, own_is_below)
+    i2t = (n_captions - own) - (i2t_below - own_below)
+    # t2i: the own image scores exactly own_scores, never strictly below it: only negatives counted
+    t2i = (n_images - 1) - t2i_below
+    return i2t.long(), t2i.long()
 
 
 def identity_ranks(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: int = DEFAULT_CHUNK) -> dict[str, Tensor]:
@@ -77,10 +92,17 @@ def identity_ranks(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: i
         raise ValueError(f"{int(missing.sum())} of {n_queries} queries have no matching identity in the gallery")
     ranks, aps, inps = [], [], []
     positions = torch.arange(1, n_gallery + 1, device=sim.device, dtype=torch.float64)
+    gallery_ids, query_ids = gallery_ids.to(sim.device), query_ids.to(sim.device)
     for start in range(0, n_queries, chunk):
         block = sim[start : start + chunk]
-        order = block.argsort(dim=1, descending=True, stable=True)
-        match = gallery_ids.to(sim.device)[order] == query_ids[start : start + chunk, None].to(sim.device)
+        is_match = gallery_ids[None, :] == query_ids[start : start + chunk, None]
+        # ties against the query: a NaN negative ranks first, a NaN match last, and a stable
+        # descending sort of a row whose negatives were put first keeps tied negatives ahead
+        worst = torch.where(is_match, float("-inf"), float("inf")).to(block.dtype)
+        block = torch.where(block.isnan(), worst, block)
+        negatives_first = is_match.to(torch.uint8).argsort(dim=1, stable=True)
+        by_score = block.gather(1, negatives_first).argsort(dim=1, descending=True, stable=True)
+        match = is_match.gather(1, negatives_first.gather(1, by_score))
         n_match = match.sum(1).double()
         first = match.int().argmax(1)
         hits = match.double().cumsum(1)

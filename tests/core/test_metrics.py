@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from itr_bench.metrics import (
+    identity_ranks,
+    image_caption_ranks,
     folded_image_caption_metrics,
     identity_metrics,
     image_caption_metrics,
@@ -125,3 +127,121 @@ def test_low_precision_similarities_count_exactly():
     caption_image = torch.arange(300).repeat_interleave(2)
     sim = torch.randn(300, 600, generator=g).bfloat16()
     assert image_caption_metrics(sim, caption_image) == image_caption_metrics(sim.float(), caption_image)
+
+
+# --------------------------------------------------------------------------------------------
+# Ties count against the query: an independent plain-loop oracle
+# --------------------------------------------------------------------------------------------
+
+
+def pessimistic_image_caption(sim, caption_image):
+    """0-based ranks where every negative not scoring strictly below the match ranks above it."""
+    sim, caption_image = sim.tolist(), caption_image.tolist()
+    n_images, n_captions = len(sim), len(caption_image)
+    i2t = []
+    for i in range(n_images):
+        best = max(sim[i][j] for j in range(n_captions) if caption_image[j] == i)
+        i2t.append(sum(1 for j in range(n_captions) if caption_image[j] != i and not sim[i][j] < best))
+    t2i = []
+    for j in range(n_captions):
+        own = sim[caption_image[j]][j]
+        t2i.append(sum(1 for i in range(n_images) if i != caption_image[j] and not sim[i][j] < own))
+    return np.array(i2t), np.array(t2i)
+
+
+def pessimistic_identity(sim, query_ids, gallery_ids):
+    """Rank, AP and INP with every tied negative placed before the tied matches."""
+    sim, query_ids, gallery_ids = sim.tolist(), query_ids.tolist(), gallery_ids.tolist()
+    ranks, aps, inps = [], [], []
+    for q, scores in enumerate(sim):
+        match = [g == query_ids[q] for g in gallery_ids]
+
+        def ahead(h, g):  # does item h come before item g?
+            if scores[h] != scores[g]:
+                return scores[h] > scores[g]
+            if match[h] != match[g]:
+                return not match[h]
+            return h < g
+
+        positions = sorted(1 + sum(ahead(h, g) for h in range(len(scores)) if h != g)
+                           for g in range(len(scores)) if match[g])
+        ranks.append(positions[0] - 1)
+        aps.append(np.mean([(k + 1) / p for k, p in enumerate(positions)]))
+        inps.append(len(positions) / positions[-1])
+    return np.array(ranks), np.array(aps), np.array(inps)
+
+
+def _embeddings(kind, n, d, generator):
+    """Unit-norm embeddings: continuous, constant, with duplicated rows, or quantised to 3 levels."""
+    x = torch.randn(n, d, generator=generator)
+    if kind == "constant":
+        x = torch.ones(n, d)
+    elif kind == "duplicated":
+        x = x[torch.randint(0, max(2, n // 4), (n,), generator=generator)]
+    elif kind == "quantised":
+        x = torch.bucketize(x, torch.tensor([-0.5, 0.5])).float() - 1
+        x[x.abs().sum(1) == 0, 0] = 1.0
+    return torch.nn.functional.normalize(x, dim=1)
+
+
+KINDS = ["continuous", "constant", "duplicated", "quantised"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_image_caption_ties_count_against_the_query(kind, seed):
+    g = torch.Generator().manual_seed(seed)
+    n, per_image = 23, 3
+    caption_image = torch.arange(n).repeat_interleave(per_image)
+    caption_image = caption_image[torch.randperm(len(caption_image), generator=g)]
+    images = _embeddings(kind, n, 4, g)
+    # captions near their image (so ranks spread), with the same kind of degeneracy
+    texts = _embeddings(kind, len(caption_image), 4, g) + (images[caption_image] if kind == "continuous" else 0)
+    sim = images @ torch.nn.functional.normalize(texts, dim=1).T
+    i2t, t2i = pessimistic_image_caption(sim, caption_image)
+    got = image_caption_metrics(sim, caption_image, chunk=4)
+    for direction, ranks in (("i2t", i2t), ("t2i", t2i)):
+        for key, value in naive_summary(ranks).items():
+            assert got[f"{direction}_{key}"] == pytest.approx(value), (kind, direction, key)
+    if kind == "continuous":  # no ties: the optimistic (argsort) ranks are the same
+        naive_i2t, naive_t2i = naive_image_caption(sim, caption_image)
+        assert (naive_i2t == i2t).all() and (naive_t2i == t2i).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_identity_ties_count_against_the_query(kind):
+    g = torch.Generator().manual_seed(5)
+    gallery_ids = torch.randint(0, 8, (40,), generator=g)
+    gallery_ids[:8] = torch.arange(8)
+    query_ids = torch.randint(0, 8, (30,), generator=g)
+    sim = _embeddings(kind, 30, 4, g) @ _embeddings(kind, 40, 4, g).T
+    if kind == "continuous":
+        sim = sim + 1.5 * (query_ids[:, None] == gallery_ids[None, :])
+    ranks, aps, inps = pessimistic_identity(sim, query_ids, gallery_ids)
+    got = identity_metrics(sim, query_ids, gallery_ids, chunk=7)
+    for k in (1, 5, 10):
+        assert got[f"t2i_r{k}"] == pytest.approx(100 * np.mean(ranks < k)), (kind, k)
+    assert got["t2i_meanr"] == pytest.approx((ranks + 1).mean())
+    assert got["map"] == pytest.approx(100 * aps.mean())
+    assert got["minp"] == pytest.approx(100 * inps.mean())
+
+
+def test_constant_embeddings_score_nothing_in_either_protocol():
+    caption_image = torch.arange(20).repeat_interleave(5)
+    got = image_caption_metrics(torch.zeros(20, 100), caption_image)
+    assert got["rsum"] == 0
+    assert got["i2t_meanr"] == 96 and got["t2i_meanr"] == 20  # every negative ranked above the match
+    ids = torch.arange(20).repeat(2)
+    got = identity_metrics(torch.ones(40, 40), ids, ids)
+    assert got["rsum"] == 0 and got["t2i_meanr"] == 39
+
+
+def test_nan_scores_never_help_the_query():
+    caption_image = torch.arange(4)
+    sim = torch.eye(4)
+    sim[0, 0] = float("nan")  # a NaN match ranks last
+    sim[1, 2] = float("nan")  # a NaN negative ranks first
+    i2t, t2i = image_caption_ranks(sim, caption_image)
+    assert i2t.tolist() == [3, 1, 0, 0] and t2i.tolist() == [3, 0, 1, 0]
+    got = identity_ranks(sim, caption_image, caption_image)
+    assert got["rank"].tolist() == [3, 1, 0, 0]
