@@ -188,6 +188,8 @@ class TextEncoder(_Encoder):
 
     group_prefix = "text"
     tokenizer: Tokenizer
+    #: What :meth:`augment_ids` does to training text, named for run records ("none": nothing).
+    text_augmentation: ClassVar[str] = "none"
 
     def augment_ids(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Training-time text augmentation on a batch of token ids; the default changes nothing.

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
 
 from itr_bench.api import EncoderContext, EncoderOutput, TextEncoder, TextSpec
@@ -15,7 +16,7 @@ from itr_bench.errors import ItrBenchError
 
 from .head import PaperHead, check_width, resolve_dropout, scaled
 from .textcnn import PAPER_BLOCKS, WORD_DIM, TextCNN
-from .tta import shift_sum
+from .tta import random_shift, shift_sum
 from .word2vec import Coverage, initialise_embedding, load_word_vectors, restrict_to_vectors, train_word2vec
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class DualPathTextEncoder(TextEncoder):
     """Text path of the dual-path CNN: ids -> TextCNN -> fc5_2 -> BN (-> ReLU -> dropout)."""
 
     lr_multipliers: Mapping[str, float] = LR_MULTIPLIERS
+    #: What :meth:`augment_ids` does, for run records: the paper's random sentence shift.
+    text_augmentation = "shift"
 
     def __init__(
         self, tokenizer: WordTokenizer, body: TextCNN, head: PaperHead, coverage: Coverage | None = None
@@ -59,6 +62,13 @@ class DualPathTextEncoder(TextEncoder):
             "text.body": list(self.body.embedding_bn.parameters()) + list(self.body.stages.parameters()),
             "text.head": list(self.head.parameters()),
         }
+
+    def augment_ids(self, ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The paper's training augmentation: each sentence at a random start among the L slots.
+
+        ``test_time_embedding`` then sums over every start, i.e. over positions seen in training.
+        """
+        return random_shift(ids, generator)
 
     def test_time_embedding(self, ids: Tensor) -> Tensor:
         """The paper's test feature: embeddings summed over every start position of the sentence."""

@@ -1,4 +1,4 @@
-"""The paper's test-time augmentation (``test/extract_pic_feature_word2_plus_52.m``).
+"""The paper's sentence shift in training, and its test-time augmentation (``test/extract_pic_feature_word2_plus_52.m``).
 
 Images: the feature of the image plus that of its horizontal flip. Text: the sum of the
 features of the sentence placed at every start position where it fits in the L slots. Both
@@ -29,6 +29,18 @@ def shift_to(ids: Tensor, starts: Tensor) -> Tensor:
     source = torch.arange(length, device=ids.device).unsqueeze(0) - starts.unsqueeze(1)
     valid = (source >= 0) & (source < lengths)
     return torch.where(valid, ids.gather(1, source.clamp(0, length - 1)), torch.full_like(ids, PAD_ID))
+
+
+def random_shift(ids: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Each sentence moved to a random start among the slots where it fits (the paper's training
+    "shift": ``location = randi(L + 1 - len)`` in ``train_*_shift*.m``), uniformly per row.
+
+    Random numbers are drawn on the CPU from ``generator`` (one per row), so a data-parallel
+    feed that augments the whole global batch gives every process the same shifts.
+    """
+    free_slots = (ids.shape[1] - (ids != PAD_ID).sum(dim=1)).cpu()
+    starts = (torch.rand(len(ids), generator=generator) * (free_slots + 1)).long().clamp(max=free_slots)
+    return shift_to(ids, starts.to(ids.device))
 
 
 def shift_sum(embed: Embed, ids: Tensor) -> Tensor:
