@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow
 from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
-from ..errors import ConfigError
+from ..errors import ConfigError, ItrBenchError
+from ..files import read_json_file
 from .images import encode_jpeg, open_image, resize_shorter_side
 
 #: Bump when the cache layout or the image processing changes.
@@ -125,28 +127,35 @@ def prepare(
 
 
 def load_prepared(path: Path | str) -> PreparedDataset:
-    """Open a cache folder written by :func:`prepare`."""
+    """Open a cache folder written by :func:`prepare`; a damaged one is one line saying what to delete."""
     path = Path(path)
     meta_file = path / META_FILE
     if not meta_file.is_file():
         raise ConfigError(f"{meta_file}: not a prepared dataset (no {META_FILE})")
-    meta = json.loads(meta_file.read_text())
+    meta = read_json_file(meta_file)
     if meta.get("format") != FORMAT_VERSION:
         raise ConfigError(
             f"{meta_file}: cache format {meta.get('format')}, expected {FORMAT_VERSION}; delete it to rebuild"
         )
-    splits = {
-        name: PreparedSplit(
-            name,
-            datasets.Dataset.from_file(str(path / f"{name}.arrow")),
-            Protocol(info["protocol"]),
-            info["folds"],
+    try:
+        splits = {name: _open_split(path, name, info) for name, info in meta["splits"].items()}
+        return PreparedDataset(
+            path, meta["image_size"], meta["fingerprint"], TextSpec(**meta["text"]), meta["hints"], splits
         )
-        for name, info in meta["splits"].items()
-    }
-    return PreparedDataset(
-        path, meta["image_size"], meta["fingerprint"], TextSpec(**meta["text"]), meta["hints"], splits
-    )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ItrBenchError(f"{meta_file}: damaged prepared cache ({type(exc).__name__}: {exc}); "
+                            f"delete {path} to rebuild it") from None
+
+
+def _open_split(path: Path, name: str, info: Mapping[str, Any]) -> PreparedSplit:
+    """One split's Arrow file (Arrow IPC: columns of plain values, nothing that can carry code)."""
+    arrow = path / f"{name}.arrow"
+    try:
+        table = datasets.Dataset.from_file(str(arrow))
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:  # ArrowInvalid is a ValueError
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ItrBenchError(f"{arrow}: damaged prepared cache ({first}); delete {path} to rebuild it") from None
+    return PreparedSplit(name, table, Protocol(info["protocol"]), info["folds"])
 
 
 def _build(

@@ -128,11 +128,14 @@ def load_hf_text_encoder(
 
     source = str(model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        # safetensors weights only (a pytorch_model.bin is a pickle) and no code from the folder
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
         if pretrained:
-            module = AutoModel.from_pretrained(source, local_files_only=True)
+            module = AutoModel.from_pretrained(source, local_files_only=True, use_safetensors=True,
+                                               trust_remote_code=False)
         else:
-            module = AutoModel.from_config(AutoConfig.from_pretrained(source, local_files_only=True))
+            module = AutoModel.from_config(AutoConfig.from_pretrained(source, local_files_only=True,
+                                                                      trust_remote_code=False))
     except (OSError, ValueError) as exc:
         raise ItrBenchError(
             f"{owner}: cannot load transformers model {source!r} from local files (nothing is downloaded): "

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from itr_bench.errors import ItrBenchError, did_you_mean
+from itr_bench.weights import read_weights
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ def create_timm_model(
             log.info("%s: timm %r starts from random init (pretrained=false)", owner, model_name)
         return TimmModel(timm.create_model(model_name, pretrained=False, **kwargs), "random")
     log.info("%s: timm %r loads pretrained weights from %s", owner, model_name, weights)
+    # timm's own loader unpickles in full on older timm/torch versions; read the file safely
+    # first, so a file holding anything but tensors is refused before timm opens it.
+    read_weights(weights, owner)
     try:
         module = timm.create_model(
             model_name, pretrained=True, pretrained_cfg_overlay={"file": str(weights)}, **kwargs

@@ -92,8 +92,9 @@ def dualpath_textcnn(
 ) -> DualPathTextEncoder:
     """The paper's deep text CNN; the vocabulary comes from the training captions only.
 
-    ``word2vec``: ``"train"`` (gensim on the training captions), a vector file (the paper
-    used GoogleNews), or None for random init. ``vocabulary="vectors"`` keeps only training
+    ``word2vec``: ``"train"`` (gensim on the training captions), a word2vec C-format file
+    (``.bin``/``.txt``/``.vec``, optionally ``.gz``; the paper used GoogleNews; formats that can
+    carry code, such as gensim pickles, are refused), or None for random init. ``vocabulary="vectors"`` keeps only training
     words that have a vector, as the official dictionary did; the default keeps every
     training word and starts the missing ones random. ``width``/``blocks`` shrink the same
     architecture for CPU runs; ``max_words`` overrides the dataset's sentence length.

@@ -26,14 +26,16 @@ if TYPE_CHECKING:  # gensim is imported when vectors are trained or read
 
 log = logging.getLogger(__name__)
 
-#: File suffixes of the original word2vec C formats (GoogleNews is ``.bin.gz``); anything
-#: else is read as a gensim ``KeyedVectors.save`` file.
+#: File suffixes of the original word2vec C formats (GoogleNews is ``.bin.gz``) -> binary?
+#: Only these are read: they hold words and numbers and cannot carry code. gensim's own
+#: ``KeyedVectors.save`` files are pickles (loading one can run any code), so they are refused.
 WORD2VEC_FORMATS: dict[str, bool] = {
     ".bin": True,
     ".bin.gz": True,
     ".txt": False,
     ".txt.gz": False,
     ".vec": False,
+    ".vec.gz": False,
 }
 
 
@@ -88,20 +90,26 @@ def train_word2vec(
 
 
 def load_word_vectors(path: str | Path, *, limit: int | None = None) -> KeyedVectors:
-    """Read word2vec ``.bin[.gz]`` / ``.txt[.gz]`` / ``.vec`` or a gensim KeyedVectors file.
+    """Read a word2vec C-format file: ``.bin[.gz]`` (binary), ``.txt[.gz]`` or ``.vec[.gz]`` (text).
 
-    ``limit`` reads only the first (most frequent) words of a word2vec file, e.g. to keep the
-    3M-word GoogleNews file in memory budget.
+    Any other name is refused before the file is opened: a gensim ``KeyedVectors.save`` file
+    is a pickle, and unpickling a file from a config runs whatever code it carries. (Convert
+    one with ``KeyedVectors.load(p).save_word2vec_format("vectors.bin", binary=True)``.)
+    ``limit`` reads only the first (most frequent) words, e.g. to keep the 3M-word GoogleNews
+    file in memory budget.
     """
-    from gensim.models import KeyedVectors
-
     path = Path(path)
+    binary = next((b for suffix, b in WORD2VEC_FORMATS.items() if path.name.lower().endswith(suffix)), None)
+    if binary is None:
+        raise ItrBenchError(
+            f"{path}: word vectors are read only from word2vec files ({', '.join(WORD2VEC_FORMATS)}); "
+            "other formats (gensim .kv/.model pickles) can carry code and are refused"
+        )
     if not path.is_file():
         raise ItrBenchError(f"{path}: word vector file does not exist")
-    binary = next((b for suffix, b in WORD2VEC_FORMATS.items() if path.name.endswith(suffix)), None)
+    from gensim.models import KeyedVectors
+
     try:
-        if binary is None:
-            return KeyedVectors.load(str(path))
         return KeyedVectors.load_word2vec_format(str(path), binary=binary, limit=limit)
     except Exception as exc:  # gensim raises many types (ValueError, UnpicklingError, EOFError, ...)
         message = " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -68,16 +68,20 @@ def test_official_dictionary_keeps_only_words_with_vectors(registry, tmp_path):
     assert encoder.coverage.word_fraction == 1.0
 
 
-def test_binary_word2vec_and_gensim_files_load(tmp_path):
+def test_word2vec_binary_and_text_files_load_and_gensim_pickles_are_refused(tmp_path):
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors(vector_size=3)
     kv.add_vectors(["man", "bike"], np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
     kv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
-    kv.save(str(tmp_path / "v.kv"))
-    for name in ("v.bin", "v.kv"):
+    kv.save_word2vec_format(str(tmp_path / "v.txt.gz"), binary=False)
+    kv.save_word2vec_format(str(tmp_path / "v.VEC"), binary=False)
+    for name in ("v.bin", "v.txt.gz", "v.VEC"):
         loaded = load_word_vectors(tmp_path / name)
         assert loaded.index_to_key == ["man", "bike"] and np.allclose(loaded["bike"], [4, 5, 6])
+    kv.save(str(tmp_path / "v.kv"))  # a pickle: never read, whatever it holds
+    with pytest.raises(ItrBenchError, match=r"v\.kv: word vectors are read only from word2vec files"):
+        load_word_vectors(tmp_path / "v.kv")
 
 
 def test_bad_vector_files_are_one_line_user_errors(registry, tmp_path):
