@@ -168,6 +168,14 @@ class _Encoder(nn.Module):
         """
         return {self.group_prefix: [p for p in self.parameters()]}
 
+    def features_view(self) -> str:
+        """What the ``features`` view is, in a few words, for run records and leaderboards.
+
+        A reader must see what a ``FEATURES`` loss trained on (the paper's encoders: ``ReLU +
+        dropout 0.75``). The default, for encoders returning a plain tensor, is the embedding.
+        """
+        return "embedding"
+
     def test_time_embedding(self, inputs: Tensor) -> Tensor:
         """The embedding used for evaluation with test-time augmentation switched on.
 
@@ -206,11 +214,21 @@ class TextEncoder(_Encoder):
 
 
 class Inputs(str, enum.Enum):
-    """Which view of the encoder outputs a loss consumes."""
+    """Which view of the encoder outputs a loss consumes.
 
-    #: L2-normalised ``embedding`` (cosine-similarity losses).
+    Retrieval is scored on the L2-normalised ``embedding``. A loss should train on that tensor
+    (``NORMALIZED`` or ``EMBEDDING``) unless its reference feeds it something else: only then
+    ``FEATURES``, whose ReLU (for the paper's encoders) gives the embedding's negative
+    coordinates no gradient from that loss.
+    """
+
+    #: L2-normalised ``embedding`` (cosine-similarity losses); no dropout.
     NORMALIZED = "normalized"
-    #: Raw ``features`` (classifier-style losses such as the instance loss).
+    #: The ``embedding`` itself, not normalised (losses that use its norm, e.g. CMPM's scalar
+    #: projections); no dropout.
+    EMBEDDING = "embedding"
+    #: The encoder's classifier input ``features`` (the paper's encoders: ReLU + dropout of the
+    #: embedding, for its instance loss; a plain-tensor encoder: the embedding itself).
     FEATURES = "features"
 
 

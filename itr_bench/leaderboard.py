@@ -41,7 +41,7 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
             raise ItrBenchError(f"{path}: not valid JSON: {exc}") from None
         row = {key: record.get(key) for key in (*KEYS, "seed", *DESCRIPTIVE, *COST, "device", "git_commit")}
         row["suite"] = row["suite"] or "-"
-        row["objective"] = _objective(record.get("objective") or [])
+        row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
         row.update({m: v for m, v in (record.get("test") or {}).items()})
         row.update({f"untrained_{m}": v for m, v in (record.get("untrained") or {}).items()})
         rows.append(row)
@@ -51,17 +51,35 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
     return frame
 
 
-def _objective(stages: list[dict]) -> str:
-    """``instance(1)+[image.trunk=0] 40ep -> ranking(2)+instance(1) 20ep``."""
+def _objective(stages: list[dict], features_view: dict[str, str] | None = None) -> str:
+    """``instance(1)@features(ReLU + dropout 0.75) frozen:image.trunk 40ep -> ranking(2)@normalized+...``.
+
+    Each loss is followed by the view it trained on (``@normalized``, ``@embedding``, or
+    ``@features`` with what the encoders put there); records made before views were recorded
+    show the loss alone.
+    """
     parts = []
     for stage in stages:
-        losses = "+".join(f"{k}({v:g})" for k, v in stage.get("losses", {}).items())
+        views = stage.get("inputs") or {}
+        losses = "+".join(f"{k}({v:g}){_view(views.get(k), features_view or {})}"
+                          for k, v in stage.get("losses", {}).items())
         terms = stage.get("term_weights") or {}
         if terms:
             losses += "[" + ",".join(f"{k}x{v:g}" for k, v in terms.items()) + "]"
         frozen = [k for k, v in stage.get("lr_mult", {}).items() if v == 0]
         parts.append(f"{losses}{' frozen:' + ','.join(frozen) if frozen else ''} {stage.get('epochs')}ep")
     return " -> ".join(parts)
+
+
+def _view(view: str | None, features_view: dict[str, str]) -> str:
+    if view is None:
+        return ""
+    if view != "features" or not features_view:
+        return f"@{view}"
+    described = set(features_view.values())
+    what = (next(iter(described)) if len(described) == 1
+            else ", ".join(f"{side}: {text}" for side, text in sorted(features_view.items())))
+    return f"@features({what})"
 
 
 def t_quantile(n: int) -> float:

@@ -14,6 +14,7 @@ from .distributed import distributed_loss_terms
 #: How each declared input view is taken from an encoder output.
 VIEWS = {
     Inputs.NORMALIZED: lambda out: F.normalize(out.embedding.float(), dim=-1),
+    Inputs.EMBEDDING: lambda out: out.embedding.float(),
     Inputs.FEATURES: lambda out: out.features.float(),
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..api import EncoderContext, Loss, LossContext
+from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..config import RunConfig, check_components
 from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError
@@ -190,8 +190,10 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "seed": config.seed,
         "image_encoder": config.image_encoder,
         "text_encoder": config.text_encoder,
-        "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult}
-                      for s in config.stages],
+        "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult,
+                       "inputs": loss_inputs(losses)}
+                      for s, losses in zip(config.stages, built.stage_losses)],
+        "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
         "test": test,
@@ -212,6 +214,11 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     if world.rank == 0:
         write_json(out_dir / RECORD, record)
     return record
+
+
+def loss_inputs(losses: Mapping[str, Loss]) -> dict[str, str]:
+    """The view each loss trained on (``normalized``, ``embedding``, ``features``), for the record."""
+    return {name: Inputs(loss.inputs).value for name, loss in losses.items()}
 
 
 def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> dict[str, float]:

@@ -41,11 +41,16 @@ class PaperHead(nn.Module):
         self.embed = nn.Sequential(*layers)
         self.classifier_input = nn.Sequential(nn.ReLU(), nn.Dropout(dropout))
         self.out_dim = out_dim
+        self.dropout = dropout
         he_init(self)
 
     def forward(self, x: Tensor) -> EncoderOutput:
         embedding = self.embed(x)
         return EncoderOutput(embedding=embedding, features=self.classifier_input(embedding))
+
+    def features_view(self) -> str:
+        """The classifier input, stated for records: ``ReLU + dropout 0.75``."""
+        return f"ReLU + dropout {self.dropout:g}"
 
 
 def he_init(module: nn.Module) -> None:

@@ -40,6 +40,9 @@ class DualPathImageEncoder(ImageEncoder):
     def forward(self, images: Tensor) -> EncoderOutput:
         return self.head(self.trunk(images))
 
+    def features_view(self) -> str:
+        return self.head.features_view()
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"image.trunk": list(self.trunk.parameters()), "image.head": list(self.head.parameters())}
 

@@ -56,6 +56,9 @@ class DualPathTextEncoder(TextEncoder):
     def forward(self, ids: Tensor) -> EncoderOutput:
         return self.head(self.body(ids))
 
+    def features_view(self) -> str:
+        return self.head.features_view()
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
             "text.embedding": list(self.body.embedding.parameters()),

@@ -25,10 +25,15 @@ class CmpcLoss(Loss):
 
     Terms: ``cmpc_image`` (image projected on text) and ``cmpc_text``.
 
+    Input: the embedding itself (``Inputs.EMBEDDING``: the scored tensor before L2
+    normalisation; no ReLU, no dropout), as the reference feeds it the joint embedding of
+    ``modules.py build_joint_embeddings``: a linear 1x1 convolution with ``activation_fn=None``
+    and no dropout after it. The projections use its norm, so it is not pre-normalised.
+
     Data parallel: LOCAL (each term uses only its own pair) and mean-reduced.
     """
 
-    inputs = Inputs.FEATURES
+    inputs = Inputs.EMBEDDING
     negatives = Negatives.LOCAL
     reduction = "mean"
 

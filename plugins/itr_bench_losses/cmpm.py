@@ -41,10 +41,15 @@ class CmpmLoss(Loss):
 
     Terms: ``cmpm_i2t`` and ``cmpm_t2i`` (the original returns both; the total is their sum).
 
+    Input: the embedding itself (``Inputs.EMBEDDING``: the scored tensor before L2
+    normalisation; no ReLU, no dropout), as the reference feeds it the joint embedding of
+    ``modules.py build_joint_embeddings``: a linear 1x1 convolution with ``activation_fn=None``
+    and no dropout after it. The projections use its norm, so it is not pre-normalised.
+
     Data parallel: GATHERED (the softmax runs over the global batch).
     """
 
-    inputs = Inputs.FEATURES
+    inputs = Inputs.EMBEDDING
     negatives = Negatives.GATHERED
     reduction = "mean"
 

@@ -209,7 +209,7 @@ class AcceptsOddHalves(Hinge):
 
 @pytest.mark.parametrize("loss, message", [
     (NotALoss, "subclass of itr_bench.api.Loss"),
-    (BadInputs, "inputs = 'cosine' is not valid; declare one of Inputs.NORMALIZED, Inputs.FEATURES"),
+    (BadInputs, "inputs = 'cosine' is not valid; declare one of Inputs.NORMALIZED, Inputs.EMBEDDING, Inputs.FEATURES"),
     (LocalWithoutReduction, r"reduction = None; set the attribute reduction to one of \('mean', 'sum'\)"),
     (LocalWithOddReduction, "reduction = 'mean_nonzero'"),
     (NanValue, "term 'hinge' is nan"),

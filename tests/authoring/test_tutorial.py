@@ -107,7 +107,7 @@ def test_every_step_of_the_tutorial(tmp_path):
     board = pd.read_csv(store / "my-shootout" / "leaderboard" / "my-shootout__synthetic.csv")
     assert sorted(board["run"]) == ["infonce", "my-hinge"]
     row = board.set_index("run").loc["my-hinge"]
-    assert row["objective"] == "my-hinge(1) 1ep" and row["n"] == 1 and 0 <= row["rsum"] <= 600
+    assert row["objective"] == "my-hinge(1)@normalized 1ep" and row["n"] == 1 and 0 <= row["rsum"] <= 600
 
 
 @pytest.mark.slow
