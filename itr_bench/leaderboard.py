@@ -8,7 +8,6 @@ editing them by hand is pointless, the next generation overwrites them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +16,8 @@ import pandas as pd
 
 from .atomic import write_bytes, write_text
 from .errors import ItrBenchError
+from .files import ensure_inside, number_table, read_json_file
+from .names import check_name
 
 #: Metric columns, in the order they appear in every leaderboard (those a protocol lacks are left out).
 METRICS = ("rsum", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "map", "minp",
@@ -29,35 +30,92 @@ COST = ("train_pairs_per_second", "wall_seconds")
 
 
 def load_records(run_dir: Path | str) -> pd.DataFrame:
-    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart."""
+    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
+
+    Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
+    string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
+    seed folder), or seeds of one run that do not report the same metrics, each stop the
+    leaderboard with one line naming the file(s), rather than averaging over what is left.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ItrBenchError(f"{run_dir}: no such run folder")
-    rows = []
+    rows, seen = [], {}
     for path in sorted(run_dir.rglob("record.json")):
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ItrBenchError(f"{path}: not valid JSON: {exc}") from None
-        row = {key: record.get(key) for key in (*KEYS, "seed", *DESCRIPTIVE, *COST, "device", "git_commit")}
-        row["suite"] = row["suite"] or "-"
-        row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
-        row.update({m: v for m, v in (record.get("test") or {}).items()})
-        row.update({f"untrained_{m}": v for m, v in (record.get("untrained") or {}).items()})
+        row = record_row(read_json_file(path), path)
+        key = (row["suite"], row["dataset"], row["run"], row["seed"])
+        if key in seen:
+            raise ItrBenchError(
+                f"{seen[key].parent} and {path.parent}: both hold suite {key[0]!r}, dataset {key[1]!r}, run "
+                f"{key[2]!r}, seed {key[3]}; keep one (a seed counted twice would shrink the interval)")
+        seen[key] = path
         rows.append(row)
-    failed = [json.loads(p.read_text()) for p in sorted(run_dir.rglob("failed.json"))]
+    failed = [failure(read_json_file(p), p) for p in sorted(run_dir.rglob("failed.json"))]
     frame = pd.DataFrame(rows)
+    _check_same_metrics(frame)
     frame.attrs["failed"] = failed
     return frame
 
 
-def _objective(stages: list[dict], features_view: dict[str, str] | None = None) -> str:
-    """``instance(1)@features(ReLU + dropout 0.75) frozen:image.trunk 40ep -> ranking(2)@normalized+...``.
+def record_row(record: dict, path: Path) -> dict:
+    """The leaderboard's row of one record, every field checked; problems name ``path`` and the key."""
+    row = {key: record.get(key) for key in (*DESCRIPTIVE, "device", "git_commit")}
+    row["record"] = str(path)
+    row["suite"] = "-" if record.get("suite") is None else check_name(record["suite"], str(path), "suite")
+    for key in ("dataset", "run"):
+        if record.get(key) is None:
+            raise ItrBenchError(f"{path}: {key}: missing (an incomplete record is never counted)")
+        row[key] = check_name(record[key], str(path), key)
+    seed = record.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ItrBenchError(f"{path}: seed: expected an integer, got {seed!r}")
+    row["seed"] = seed
+    if record.get("test") is None:
+        raise ItrBenchError(f"{path}: test: missing (an incomplete record is never counted)")
+    test = number_table(record["test"], path, "test", finite=True)
+    if not test:
+        raise ItrBenchError(f"{path}: test: no metrics (an incomplete record is never counted)")
+    row.update(test)
+    untrained = record.get("untrained")
+    if untrained is not None:
+        row.update({f"untrained_{m}": v for m, v in number_table(untrained, path, "untrained", finite=True).items()})
+    for key in COST:
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
+        row[key] = value
+    try:
+        row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
+    except (AttributeError, TypeError, ValueError):
+        raise ItrBenchError(f"{path}: objective: expected a list of stage tables") from None
+    return row
 
-    Each loss is followed by the view it trained on (``@normalized``, ``@embedding``, or
-    ``@features`` with what the encoders put there); records made before views were recorded
-    show the loss alone.
-    """
+
+def failure(data: dict, path: Path) -> dict:
+    """A ``failed.json`` note, checked: ``run`` and ``reason`` are strings."""
+    for key in ("run", "reason"):
+        if not isinstance(data.get(key), str):
+            raise ItrBenchError(f"{path}: {key}: expected a string, got {data.get(key)!r}")
+    return data
+
+
+def _check_same_metrics(frame: pd.DataFrame) -> None:
+    """Every seed of a (suite, dataset, run) reports the same metrics; else the means mix seed sets."""
+    if frame.empty:
+        return
+    metrics = [c for c in frame.columns if c in METRICS or c.startswith("untrained_")]
+    for _, group in frame.groupby(list(KEYS), sort=False):
+        for metric in metrics:
+            present = group[metric].notna()
+            if present.any() and not present.all():
+                lacking = group.loc[~present, "record"].iloc[0]
+                having = group.loc[present, "record"].iloc[0]
+                raise ItrBenchError(f"{lacking}: {metric.replace('untrained_', 'untrained.')}: missing, "
+                                    f"while {having} of the same run has it; an incomplete record is never counted")
+
+
+def _objective(stages: list[dict]) -> str:
+    """``instance(1)+[image.trunk=0] 40ep -> ranking(2)+instance(1) 20ep``."""
     parts = []
     for stage in stages:
         views = stage.get("inputs") or {}
@@ -128,7 +186,10 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
     out_dir = Path(out_dir)
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
-        stem = out_dir / f"{suite}__{dataset}"
+        if suite != "-":
+            check_name(suite, "leaderboard", "suite")
+        check_name(dataset, "leaderboard", "dataset")
+        stem = ensure_inside(out_dir, out_dir / f"{suite}__{dataset}")
         part = part.dropna(axis=1, how="all")
         write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
         write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",

@@ -87,4 +87,4 @@ def test_leaderboard_errors_are_one_line(tmp_path, capsys):
     bad.mkdir(parents=True)
     (bad / "record.json").write_text("{")
     assert main(["leaderboard", str(tmp_path / "bad")]) == 2
-    assert "record.json: not valid JSON" in capsys.readouterr().err
+    assert "record.json: damaged: not valid JSON" in capsys.readouterr().err
