@@ -114,8 +114,13 @@ def _check_same_metrics(frame: pd.DataFrame) -> None:
                                     f"while {having} of the same run has it; an incomplete record is never counted")
 
 
-def _objective(stages: list[dict]) -> str:
-    """``instance(1)+[image.trunk=0] 40ep -> ranking(2)+instance(1) 20ep``."""
+def _objective(stages: list[dict], features_view: dict[str, str] | None = None) -> str:
+    """``instance(1)@features(ReLU + dropout 0.75) frozen:image.trunk 40ep -> ranking(2)@normalized+...``.
+
+    Each loss is followed by the view it trained on (``@normalized``, ``@embedding``, or
+    ``@features`` with what the encoders put there); records made before views were recorded
+    show the loss alone.
+    """
     parts = []
     for stage in stages:
         views = stage.get("inputs") or {}
