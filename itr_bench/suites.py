@@ -2,7 +2,7 @@
 
 A suite file (TOML, or a mapping a plugin registers) has three parts::
 
-    [suite]                      # name, datasets, seeds (and an optional description)
+    [suite]                      # name, datasets, seeds (optional: description, baseline)
     [defaults]                   # any run-config key, shared by every run
     [datasets.flickr8k]          # optional per-dataset keys (root, dataset_options, image_size...)
     [[runs]]                     # name + run-config keys; or name + each_loss = true
@@ -32,7 +32,7 @@ from .config import RunConfig, build, check_components, check_registered, read_t
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .registry import Registry
 
-SUITE_KEYS = {"name", "datasets", "seeds", "description"}
+SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline"}
 TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
 RECORD, FAILED = "record.json", "failed.json"
 
@@ -47,6 +47,10 @@ class PlannedRun:
     seed: int
     config: RunConfig
     folder: Path
+    #: The run's position in the suite (after ``each_loss`` expansion) and the suite's baseline
+    #: run, which the leaderboard compares every other run against (see ``baseline_of``).
+    index: int = 0
+    baseline: str | None = None
 
     @property
     def label(self) -> str:
@@ -106,7 +110,9 @@ def expand(
     for dataset in suite_datasets:
         check_registered(registry, "dataset", dataset, where, "suite.datasets")
     planned, seen = [], set()
-    for index, entry in enumerate(_expand_each_loss(runs, registry, where)):
+    entries = _expand_each_loss(runs, registry, where)
+    baseline = baseline_of(suite, entries, where)
+    for index, entry in enumerate(entries):
         run_name = entry.get("name")
         if not isinstance(run_name, str) or not run_name:
             raise ConfigError(f"{where}: runs[{index}].name: required, a non-empty string")
@@ -120,8 +126,19 @@ def expand(
                 config = build(RunConfig, merged, where, f"runs[{index}]")
                 check_components(config, registry, where, f"runs[{index}]")
                 folder = store / name / dataset / run_name / f"seed-{seed}"
-                planned.append(PlannedRun(name, run_name, dataset, seed, config, folder))
+                planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
     return planned
+
+
+def baseline_of(suite: Mapping[str, Any], entries: list[dict[str, Any]], where: str) -> str | None:
+    """``suite.baseline`` when it names a run, else the first run: the row the leaderboard's
+    paired differences are taken against."""
+    names = [entry.get("name") for entry in entries]
+    baseline = suite.get("baseline", names[0] if names else None)
+    if "baseline" in suite and baseline not in names:
+        raise ConfigError(f"{where}: suite.baseline: {baseline!r} is not a run of the suite, "
+                          f"{did_you_mean(str(baseline), [n for n in names if isinstance(n, str)])}")
+    return baseline
 
 
 def _expand_each_loss(runs: list[Any], registry: Registry, where: str) -> list[dict[str, Any]]:
@@ -185,7 +202,7 @@ def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep
     (run.folder / FAILED).unlink(missing_ok=True)
     try:
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
-                  context={"suite": run.suite})
+                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline})
     except (ItrBenchError, RuntimeError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         write_json(run.folder / FAILED, {"run": run.label, "reason": reason, "traceback": traceback.format_exc()})

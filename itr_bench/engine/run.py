@@ -14,8 +14,8 @@ import platform
 import random
 import subprocess
 import time
-from collections.abc import Mapping
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,6 +35,7 @@ from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import evaluate
 from .feeding import CaptionTokens, TrainFeed
+from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
@@ -42,6 +43,8 @@ RECORD = "record.json"
 #: The splits a run uses (a dataset may have more, e.g. Flickr8k's captioned but unlisted images).
 RUN_SPLITS = ("train", "val", "test")
 UNTRAINED = "untrained.json"
+#: Offset of the losses' random stream from the run seed (any constant: it only has to differ).
+LOSS_STREAM = 104_729
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,6 +72,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def own_stream(seed: int) -> Iterator[None]:
+    """Run the block on a torch random stream seeded with ``seed``; the outer stream is untouched.
+
+    Encoders are built on ``own_stream(seed)`` so seed k gives every run of a suite the same
+    initial weights, whatever was drawn before (dataset preparation, a cache miss); losses are
+    built on their own, so a loss's parameters (a classifier, a temperature) never shift the
+    stream the encoders or dropout draw from.
+    """
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def create_component(registry: Registry, kind: str, name: str, where: str, *args: Any, **options: Any) -> Any:
@@ -104,16 +122,20 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     captions = [c for image_captions in train.table["captions"] for c in image_captions]
     context = EncoderContext(embed_dim=config.embed_dim, train_captions=captions, text=prepared.text,
                              image_size=config.image_size, hints=dict(prepared.hints))
-    image = create_component(registry, "image_encoder", config.image_encoder, where, context, **config.image_options)
-    text = create_component(registry, "text_encoder", config.text_encoder, where, context, **config.text_options)
+    with own_stream(config.seed):  # image first, then text: a fixed order on a stream of their own
+        image = create_component(registry, "image_encoder", config.image_encoder, where, context,
+                                 **config.image_options)
+        text = create_component(registry, "text_encoder", config.text_encoder, where, context,
+                                **config.text_options)
     if image.output_dim != text.output_dim:
         raise ConfigError(f"{where}: image encoder gives {image.output_dim}-d and text encoder {text.output_dim}-d "
                           "embeddings; set embed_dim to project both to one size")
     loss_context = LossContext(embed_dim=image.output_dim, num_instances=max(train.table["instance_id"]) + 1)
     names = sorted({name for stage in config.stages for name in stage.losses})
-    losses = {name: create_component(registry, "loss", name, f"{where}: loss {name}", loss_context,
-                                     **config.loss_options.get(name, {}))
-              for name in names}
+    with own_stream(config.seed + LOSS_STREAM):
+        losses = {name: create_component(registry, "loss", name, f"{where}: loss {name}", loss_context,
+                                         **config.loss_options.get(name, {}))
+                  for name in names}
     stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
     model = RetrievalModel(image, text, losses)
     lr_mult_defaults = {**registry.get("image_encoder", config.image_encoder).metadata.get("lr_mult", {}),
@@ -140,6 +162,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     device = resolve_device(config.device)
     world = init_distributed(device)
     built = build(config, registry, where, progress)
+    pairing = {"init_digest": {"image": module_digest(built.model.image), "text": module_digest(built.model.text)}}
+    seed_everything(config.seed)  # dropout draws start alike in every run of the seed
     model = built.model.to(device)
     if device.type == "cuda" and config.channels_last:
         model.image.to(memory_format=torch.channels_last)
@@ -169,6 +193,9 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                      samples_per_identity=config.samples_per_identity, transform=config.train_transform,
                      augment_ids=model.text.augment_ids if config.text_augment else None,
                      workers=config.workers, rank=world.rank, world_size=world.size)
+    first = next(feed.epoch(0), None)  # deterministic per (seed, epoch): drawing it changes nothing
+    pairing["first_batch_digest"] = None if first is None else digest(
+        [first.images, first.token_ids, first.instance_ids])
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
                              lr_mult_defaults=built.lr_mult_defaults)
@@ -200,6 +227,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "val": state.best,
         "untrained": untrained,
         "history": state.history,
+        "stage_start_terms": state.stage_start_terms,
+        **pairing,
         "train_pairs_per_second": state.pairs / state.train_seconds if state.train_seconds else None,
         "train_seconds": state.train_seconds,
         "wall_seconds": time.perf_counter() - started,

@@ -48,6 +48,9 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     pairs: int = 0
+    #: Every term's value (and the weighted total) at the first step of each stage, so a record
+    #: shows the balance between a stage's terms as it starts.
+    stage_start_terms: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class Trainer:
                                 f"step {steps + 1}: {exc}{hint}") from exc
             if steps == 0:
                 self._check_term_weights(stage_index, terms)
+                if epoch == 0:
+                    self._record_stage_start(stage_index, state, {"loss": total, **terms})
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             if stage.grad_clip:
@@ -169,6 +174,13 @@ class Trainer:
         return {"stage": stage_index, "epoch": epoch, "global_epoch": state.global_epoch, "steps": steps,
                 "seconds": seconds, "pairs_per_second": pairs / seconds,
                 "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()}}
+
+    def _record_stage_start(self, stage_index: int, state: TrainState, values: Mapping[str, Any]) -> None:
+        """Keep the stage's first-step terms (unweighted; ``loss`` is the weighted total), averaged
+        over processes, once per stage; the stage's weights are in the record's objective."""
+        values = {k: v.item() for k, v in mean_across_processes(dict(values)).items()}
+        state.stage_start_terms = [s for s in state.stage_start_terms if s["stage"] != stage_index]
+        state.stage_start_terms.append({"stage": stage_index, **values})
 
     def _check_term_weights(self, stage_index: int, terms: Mapping[str, Any]) -> None:
         """A term weight naming no term would silently do nothing: refuse it."""
