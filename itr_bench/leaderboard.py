@@ -2,7 +2,10 @@
 
 Each row is a run of the suite aggregated over its seeds: the mean of every metric, the
 half-width of its 95% confidence interval (Student's t over seeds) and n. The untrained model's
-test metrics (the chance level) sit beside every result. The files are only ever generated:
+test metrics (the chance level) sit beside every result. A run with seeds whose embeddings
+collapsed (``degenerate`` in their records, see :mod:`itr_bench.collapse`) says how many, in the
+``degenerate`` column and as a mark in the Markdown and the chart; records older than that flag
+count as not flagged, and a suite none of whose records has it gets no column. The files are only ever generated:
 editing them by hand is pointless, the next generation overwrites them.
 """
 
@@ -27,6 +30,8 @@ LOWER_IS_BETTER = {"i2t_medr", "t2i_medr", "i2t_meanr", "t2i_meanr"}
 KEYS = ("suite", "dataset", "run")
 DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs")
 COST = ("train_pairs_per_second", "wall_seconds")
+#: Per row: how many of its seeds' records say their val or test embeddings collapsed.
+DEGENERATE = "degenerate"
 
 
 def load_records(run_dir: Path | str) -> pd.DataFrame:
@@ -88,6 +93,10 @@ def record_row(record: dict, path: Path) -> dict:
         row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
     except (AttributeError, TypeError, ValueError):
         raise ItrBenchError(f"{path}: objective: expected a list of stage tables") from None
+    flag = record.get(DEGENERATE)  # absent in records older than the flag: unknown, not flagged
+    if flag is not None and not isinstance(flag, bool):
+        raise ItrBenchError(f"{path}: {DEGENERATE}: expected true or false, got {flag!r}")
+    row[DEGENERATE] = flag
     return row
 
 
@@ -167,6 +176,7 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
         row.update({col: group[col].iloc[0] for col in DESCRIPTIVE if col in group})
         row["n"] = n
         row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
+        row[DEGENERATE] = _count_degenerate(group)
         for metric in metrics:
             values = group[metric].astype(float)
             row[metric] = values.mean()
@@ -182,8 +192,23 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
     if sort:
         table = table.sort_values([*KEYS[:2], sort], ascending=[True, True, False], kind="stable")
     columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *chance,
-               *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table]]
+               *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table], DEGENERATE]
     return table[columns].reset_index(drop=True)
+
+
+def _count_degenerate(group: pd.DataFrame) -> float:
+    """Seeds flagged degenerate; NaN when no record of the group has the flag (older records)."""
+    flags = group[DEGENERATE] if DEGENERATE in group else pd.Series(dtype=object)
+    known = flags.dropna()
+    return float(sum(bool(f) for f in known)) if len(known) else math.nan
+
+
+def _run_label(row: pd.Series) -> str:
+    """The run's name, marked when some of its seeds collapsed."""
+    flagged = row.get(DEGENERATE, math.nan)
+    if isinstance(flagged, float) and not math.isnan(flagged) and flagged > 0:
+        return f"{row['run']} (degenerate: {flagged:.0f} of {row['n']} seeds)"
+    return str(row["run"])
 
 
 def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = ()) -> list[Path]:
@@ -210,7 +235,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str
     header = ["run", "n", *metrics, "untrained rsum", "objective"]
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
-        cells = [str(row["run"]), str(row["n"])]
+        cells = [_run_label(row), str(row["n"])]
         for metric in metrics:
             ci = row.get(f"{metric}_ci95", math.nan)
             cells.append(f"{row[metric]:.1f}" + (f" ± {ci:.1f}" if isinstance(ci, float) and not math.isnan(ci) else ""))
@@ -219,6 +244,9 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
               "before training, scored on the same test split (the chance level)."]
+    if DEGENERATE in part and (part[DEGENERATE].fillna(0) > 0).any():
+        lines.append("Degenerate: seeds whose validation or test embeddings collapsed (nearly all rows the same "
+                     "point, or variation along one direction; itr_bench/collapse.py); their scores mean nothing.")
     for failure in failed:
         lines.append(f"- failed: {failure.get('run')}: {failure.get('reason')}")
     return "\n".join(lines) + "\n"
@@ -236,7 +264,11 @@ def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
     part = part.iloc[::-1]  # best at the top
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(part) + 1.4), dpi=110)
     errors = part[f"{metric}_ci95"].fillna(0) if f"{metric}_ci95" in part else None
-    ax.barh(part["run"], part[metric], xerr=errors, color="#4C72B0", capsize=3)
+    flagged = part[DEGENERATE].fillna(0) > 0 if DEGENERATE in part else pd.Series(False, index=part.index)
+    ax.barh([_run_label(row) for _, row in part.iterrows()], part[metric], xerr=errors, capsize=3,
+            color=["#BBBBBB" if f else "#4C72B0" for f in flagged])
+    for patch, f in zip(ax.patches, flagged):
+        patch.set_hatch("//" if f else None)
     if f"untrained_{metric}" in part:
         ax.axvline(part[f"untrained_{metric}"].mean(), color="#C44E52", linestyle="--", label="untrained (chance)")
         ax.legend(loc="lower right", fontsize=8)

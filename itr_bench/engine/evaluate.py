@@ -2,6 +2,8 @@
 
 Image-caption splits get i2t and t2i R@1/5/10, medR, meanR and rSum (averaged over folds when
 the split has several, e.g. COCO 1K); identity splits get text-to-image R@K, mAP and mINP.
+Beside the metrics go the embeddings' collapse measures (:mod:`itr_bench.collapse`), so a run's
+record can say whether its validation or test embeddings collapsed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..api import Protocol, as_encoder_output
+from ..collapse import collapse_measures
 from ..data.prepare import PreparedSplit
 from ..metrics import folded_image_caption_metrics, identity_metrics, image_caption_metrics
 from .feeding import CaptionTokens, test_images
@@ -76,5 +79,11 @@ def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTo
 
 def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, **embed_options) -> dict[str, float]:
     """Embed ``split`` and score it."""
+    return evaluate_with_collapse(model, split, tokens, **embed_options)[0]
+
+
+def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens,
+                           **embed_options) -> tuple[dict[str, float], dict[str, float]]:
+    """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.collapse.collapse_measures`)."""
     images, texts = embed_split(model, split, tokens, **embed_options)
-    return score(split, images, texts, tokens)
+    return score(split, images, texts, tokens), collapse_measures(images, texts)

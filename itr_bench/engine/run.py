@@ -26,6 +26,7 @@ import torch
 
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
+from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
 from ..config import RunConfig, check_components
 from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError
@@ -33,7 +34,7 @@ from ..registry import Registry
 from ..atomic import write_json
 from .checkpoint import load_checkpoint
 from .distributed import world_info
-from .evaluate import evaluate
+from .evaluate import evaluate, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
@@ -207,7 +208,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
     best, _ = load_checkpoint(out_dir / BEST, device=device)
     model.load_state_dict(best["model"])
-    test = evaluate(model, prepared.split("test"), built.tokens["test"], **eval_options)
+    test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"], **eval_options)
     record = {
         **dict(context or {}),
         "run": config.name,
@@ -226,6 +227,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "test": test,
         "val": state.best,
         "untrained": untrained,
+        "degenerate": bool(is_degenerate(state.best_collapse) or is_degenerate(test_collapse)),
+        "collapse": {"rule": COLLAPSE_RULE, "val": state.best_collapse, "test": test_collapse},
         "history": state.history,
         "stage_start_terms": state.stage_start_terms,
         **pairing,

@@ -26,7 +26,7 @@ from ..errors import ConfigError, ItrBenchError, did_you_mean
 from ..data.prepare import PreparedSplit
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
-from .evaluate import evaluate
+from .evaluate import evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
 from .objective import NonFiniteLoss
@@ -45,6 +45,8 @@ class TrainState:
     global_epoch: int = 0
     best: dict[str, float] = field(default_factory=dict)
     best_epoch: int = -1
+    #: collapse measures of the validation embeddings at the best epoch (itr_bench.collapse)
+    best_collapse: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     pairs: int = 0
@@ -199,11 +201,12 @@ class Trainer:
 
     def _validate(self, state: TrainState) -> dict[str, float]:
         split, tokens = self.val
-        metrics = evaluate(self.model, split, tokens, image_size=self.settings.image_size,
-                           batch_size=max(self.settings.batch_size, 64), device=self.device,
-                           tta=self.settings.tta, autocast=self.autocast)
+        metrics, collapse = evaluate_with_collapse(
+            self.model, split, tokens, image_size=self.settings.image_size,
+            batch_size=max(self.settings.batch_size, 64), device=self.device, tta=self.settings.tta,
+            autocast=self.autocast)
         if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
-            state.best, state.best_epoch = metrics, state.global_epoch
+            state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
             self._save(BEST, state, None)
         return metrics
 

@@ -131,3 +131,16 @@ def test_identity_protocol_run_with_identity_batches(tmp_path, tiny_registry):
     assert record["protocol"] == "identity"
     assert set(record["test"]) == {"t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr", "map", "minp", "rsum"}
     assert 0 < record["test"]["map"] <= 100 and record["untrained"]["map"] > 0
+
+
+def test_collapsed_embeddings_are_flagged_and_score_nothing(tmp_path, tiny_registry):
+    healthy = train_run(tiny_config(tmp_path / "cache", stages=[{"epochs": 1, "losses": {"ranking": 1.0}}]),
+                        tiny_registry, tmp_path / "healthy", progress=False)
+    assert healthy["degenerate"] is False and healthy["collapse"]["val"]["image_effective_rank"] > 1.05
+    config = tiny_config(tmp_path / "cache", image_encoder="collapsed",
+                         stages=[{"epochs": 1, "losses": {"ranking": 1.0}}])
+    record = train_run(config, tiny_registry, tmp_path / "run", progress=False)
+    assert record["degenerate"] is True
+    assert record["collapse"]["test"]["image_duplicate_fraction"] == 1.0 and "rule" in record["collapse"]
+    # every image ties for every caption: ties count against the query, so t2i finds nothing
+    assert all(record[split][f"t2i_r{k}"] == 0 for split in ("val", "test") for k in (1, 5, 10))

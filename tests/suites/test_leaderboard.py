@@ -88,3 +88,19 @@ def test_leaderboard_errors_are_one_line(tmp_path, capsys):
     (bad / "record.json").write_text("{")
     assert main(["leaderboard", str(tmp_path / "bad")]) == 2
     assert "record.json: damaged: not valid JSON" in capsys.readouterr().err
+
+
+def test_degenerate_seeds_are_counted_and_marked(store, tmp_path):
+    out = tmp_path / "boards"
+    write_leaderboards(aggregate(load_records(store)), out / "old")
+    assert "degenerate" not in pd.read_csv(out / "old" / "s__synthetic.csv")  # older records: no flag, no column
+    for seed in range(3):
+        path = store / "s" / "synthetic" / "good" / f"seed-{seed}" / "record.json"
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "degenerate": seed == 1}))
+    write_leaderboards(aggregate(load_records(store)), out / "new")
+    csv = pd.read_csv(out / "new" / "s__synthetic.csv").set_index("run")
+    assert csv.loc["good", "degenerate"] == 1 and math.isnan(csv.loc["weak", "degenerate"])
+    md = (out / "new" / "s__synthetic.md").read_text()
+    assert "| good (degenerate: 1 of 3 seeds) | 3 |" in md and "| weak | 2 |" in md
+    assert "Degenerate:" in md

@@ -27,6 +27,18 @@ class TinyImage(ImageEncoder):
         return {"image.trunk": list(self.conv.parameters()), "image.head": list(self.fc.parameters())}
 
 
+class CollapsedImage(ImageEncoder):
+    """Every image gets the same embedding: the degenerate case records must flag."""
+
+    def __init__(self, context: EncoderContext, dim: int = 16) -> None:
+        super().__init__()
+        self.output_dim = dim
+        self.point = nn.Parameter(torch.ones(dim))
+
+    def forward(self, images):
+        return self.point.expand(len(images), -1)
+
+
 class TinyText(TextEncoder):
     """Mean of word embeddings -> linear, over a training-split vocabulary."""
 
@@ -45,6 +57,7 @@ class TinyPlugin:
     @itr_bench.hookimpl
     def register_image_encoders(self, register):
         register("tiny-image", TinyImage)
+        register("collapsed", CollapsedImage)
 
     @itr_bench.hookimpl
     def register_text_encoders(self, register):
