@@ -176,6 +176,14 @@ class _Encoder(nn.Module):
         """
         return "embedding"
 
+    def weight_sources(self) -> dict[str, str]:
+        """Group -> the file its pretrained weights were loaded from, or ``"random"``.
+
+        Run records list each file with its sha256. The default, an empty dict, declares
+        nothing; encoders that may load pretrained weights report every such group.
+        """
+        return {}
+
     def test_time_embedding(self, inputs: Tensor) -> Tensor:
         """The embedding used for evaluation with test-time augmentation switched on.
 

@@ -86,10 +86,10 @@ class _OwnedGroup:
 
 
 def _builtin_commands() -> list[click.Command]:
-    from .commands import evaluate, leaderboard, new_plugin, prepare, run, train
+    from .commands import evaluate, fetch_weights, leaderboard, new_plugin, prepare, run, train
 
-    return [plugins_command, list_command, prepare.command, train.command, evaluate.command, run.command,
-            leaderboard.command, new_plugin.command]
+    return [plugins_command, list_command, prepare.command, fetch_weights.command, train.command, evaluate.command,
+            run.command, leaderboard.command, new_plugin.command]
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ class RunConfig:
     cache_dir: str | None = None
     #: evaluate the untrained model on the test split too: the chance level beside the result.
     untrained_baseline: bool = True
+    #: let a stage freeze (lr_mult 0) a group that starts from random weights, e.g. a CPU-sized
+    #: trunk trained from scratch; refused otherwise (see :mod:`itr_bench.pretrained`).
+    allow_frozen_random: bool = False
 
     @property
     def total_epochs(self) -> int:

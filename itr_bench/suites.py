@@ -31,6 +31,7 @@ from .atomic import write_json
 from .config import RunConfig, build, check_components, check_registered, read_toml
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .registry import Registry
+from .pretrained import check_pretrained
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline"}
 TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
@@ -84,11 +85,16 @@ def expand(
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
     seeds: Iterable[int] | None = None,
     only_datasets: Iterable[str] | None = None,
+    check_weights: bool = True,
+    fetch_hint: str | None = None,
 ) -> list[PlannedRun]:
     """Every (run, dataset, seed) of the suite as a validated :class:`PlannedRun`.
 
     ``datasets`` adds per-dataset keys from the command line (``root``) over the file's;
-    ``seeds`` and ``only_datasets`` override the suite's lists.
+    ``seeds`` and ``only_datasets`` override the suite's lists. ``check_weights`` refuses, now
+    rather than after data preparation, runs whose pretrained weights are missing or that
+    freeze a random trunk (:func:`itr_bench.weights.check_pretrained`; ``fetch_hint`` is the
+    command the message shows); ``itr-bench fetch-weights`` plans without it.
     """
     _check_keys(data, TOP_KEYS, where, "")
     suite = data.get("suite", {})
@@ -125,6 +131,8 @@ def expand(
                                 {"dataset": dataset, "seed": seed})
                 config = build(RunConfig, merged, where, f"runs[{index}]")
                 check_components(config, registry, where, f"runs[{index}]")
+                if check_weights:
+                    check_pretrained(config, registry, where, f"runs[{index}]", fetch_hint)
                 folder = store / name / dataset / run_name / f"seed-{seed}"
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
     return planned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,35 @@ def register_plugin(pm):
     yield _register
     for name in names:
         pm.unregister(name=name)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make every outgoing connection fail, and tell Hugging Face libraries they are offline."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during an offline test")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face hub cache for this test (and its subprocesses), torch hub beside it.
+
+    Plant files in it with ``planted_weights.plant_timm_weights`` (tests/support).
+    """
+    import huggingface_hub.constants as hub_constants
+
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    return cache
 
 
 def pytest_generate_tests(metafunc):

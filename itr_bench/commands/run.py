@@ -45,7 +45,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             per_dataset.setdefault(dataset, {})[key] = value
     seed_list = [int(s) for s in seeds.split(",")] if seeds else None
     runs = expand(data, app.registry, where, store, datasets=per_dataset, seeds=seed_list,
-                  only_datasets=datasets.split(",") if datasets else None)
+                  only_datasets=datasets.split(",") if datasets else None,
+                  fetch_hint=f"itr-bench fetch-weights {suite}")
     name = runs[0].suite
     done = sum(run.finished for run in runs)
     description = data.get("suite", {}).get("description")

@@ -32,6 +32,7 @@ from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError
 from ..registry import Registry
 from ..atomic import write_json
+from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import evaluate, evaluate_with_collapse
@@ -115,6 +116,7 @@ class Built:
 def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
     """Dataset (prepared), encoders, losses per stage, and every split's caption tokens."""
     check_components(config, registry, where)
+    check_pretrained(config, registry, where)
     root = Path(config.root).expanduser() if config.root else None
     dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
     cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
@@ -139,8 +141,7 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
                   for name in names}
     stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
     model = RetrievalModel(image, text, losses)
-    lr_mult_defaults = {**registry.get("image_encoder", config.image_encoder).metadata.get("lr_mult", {}),
-                        **registry.get("text_encoder", config.text_encoder).metadata.get("lr_mult", {})}
+    lr_mult_defaults = component_lr_mult(config, registry)
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
               for name in RUN_SPLITS if name in prepared.splits}
     return Built(prepared, model, stage_losses, tokens, lr_mult_defaults)
@@ -222,6 +223,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                        "inputs": loss_inputs(losses)}
                       for s, losses in zip(config.stages, built.stage_losses)],
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
+        "weights": weight_record(model.image, model.text),
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
         "test": test,

@@ -13,12 +13,14 @@ import itr_bench
 from .hf_text import hf_text_encoder
 from .minilm import minilm_text_encoder
 from .timm_image import timm_image_encoder
+from .timm_weights import declare_timm_weights
 
 
 @itr_bench.hookimpl
 def register_image_encoders(register):
     register(
-        "timm", timm_image_encoder, description="Any timm image model by name (option model=...), offline"
+        "timm", timm_image_encoder, description="Any timm image model by name (option model=...), offline",
+        weights=declare_timm_weights(model_option="model", default_model="resnet50", default_pretrained=None),
     )
 
 

@@ -25,6 +25,9 @@ class TimmImageEncoder(ImageEncoder):
     def forward(self, images: Tensor) -> Tensor:
         return self.projection(self.trunk(images))
 
+    def weight_sources(self) -> dict[str, str]:
+        return {"image.trunk": self.weights}
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
             "image.trunk": list(self.trunk.parameters()),

@@ -1,21 +1,30 @@
-"""Build timm models with pretrained weights from the local cache only; never download.
+"""Build timm models with pretrained weights from the local cache only; never download at run time.
 
 timm would fetch missing weights from the Hugging Face Hub or a URL. A benchmark must not
 reach the network at run time, so we look for the file timm *would* download in the local
-caches ourselves and hand it to timm as a file (``pretrained_cfg_overlay=dict(file=...)``).
+caches ourselves (the Hugging Face hub cache, ``$HF_HOME``/``$HF_HUB_CACHE``, or torch hub's
+``checkpoints/`` for URL-only models), read it without unpickling anything (safetensors, or
+``torch.load(weights_only=True)``) and hand timm the tensors (``pretrained_cfg_overlay``), so
+timm still applies its own classifier removal and checkpoint filters.
+
+:func:`fetch_timm_weights` is the one function that downloads (``itr-bench fetch-weights``);
+:func:`declare_timm_weights` tells the core, before a run is built, which weights it needs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from itr_bench.errors import ItrBenchError, did_you_mean
+from itr_bench.pretrained import PretrainedWeights
 from itr_bench.weights import read_weights
 
 log = logging.getLogger(__name__)
@@ -101,14 +110,14 @@ def create_timm_model(
             log.info("%s: timm %r starts from random init (pretrained=false)", owner, model_name)
         return TimmModel(timm.create_model(model_name, pretrained=False, **kwargs), "random")
     log.info("%s: timm %r loads pretrained weights from %s", owner, model_name, weights)
-    # timm's own loader unpickles in full on older timm/torch versions; read the file safely
-    # first, so a file holding anything but tensors is refused before timm opens it.
-    read_weights(weights, owner)
+    # Read safely here (timm's own loader unpickles in full on older timm/torch versions), so a
+    # file holding anything but tensors is refused, and hand timm the tensors themselves.
+    state = state_dict_of(read_weights(weights, owner), owner, weights)
     try:
         module = timm.create_model(
-            model_name, pretrained=True, pretrained_cfg_overlay={"file": str(weights)}, **kwargs
+            model_name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs
         )
-    except (RuntimeError, OSError, ValueError) as exc:
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ItrBenchError(
             f"{owner}: cannot load weights file {str(weights)!r} into timm {model_name!r}: {first_line}"
@@ -125,3 +134,74 @@ def _where(model_name: str) -> str:
     if cfg.hf_hub_id:
         return f"looked for Hugging Face Hub repo {cfg.hf_hub_id!r}"
     return f"looked for {os.path.basename(cfg.url or '?')!r} in {torch.hub.get_dir()}"
+
+
+def state_dict_of(stored: Any, owner: str, path: str | Path) -> dict[str, torch.Tensor]:
+    """The name -> tensor mapping in what :func:`itr_bench.weights.read_weights` returned.
+
+    A training checkpoint that nests its weights under ``state_dict`` or ``model`` is unwrapped.
+    """
+    for key in ("state_dict", "model"):
+        if isinstance(stored, Mapping) and isinstance(stored.get(key), Mapping):
+            stored = stored[key]
+    if not isinstance(stored, Mapping) or not stored:
+        raise ItrBenchError(f"{owner}: weights file {str(path)!r} holds no mapping of parameter names to tensors")
+    return {str(k): v if isinstance(v, torch.Tensor) else torch.as_tensor(v) for k, v in stored.items()}
+
+
+def fetch_timm_weights(model_name: str) -> Path:
+    """Download ``model_name``'s pretrained weights into the usual cache (network!) and return the file.
+
+    Hub weights go to the Hugging Face cache (safetensors preferred), URL-only weights to torch
+    hub's ``checkpoints/``: exactly where :func:`find_cached_weights` looks.
+    """
+    import timm
+    from huggingface_hub import hf_hub_download
+
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None:
+        raise ItrBenchError(f"timm lists no pretrained weights for {model_name!r}")
+    if cfg.hf_hub_id:
+        names = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_WEIGHT_FILES
+        failures = []
+        for name in names:
+            try:
+                return Path(hf_hub_download(cfg.hf_hub_id, name))
+            except Exception as exc:  # noqa: BLE001 - try the next file name, report all at the end
+                failures.append(f"{name}: {type(exc).__name__}")
+        raise ItrBenchError(f"cannot download {cfg.hf_hub_id!r} from the Hugging Face Hub ({'; '.join(failures)})")
+    if cfg.url:
+        target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(cfg.url, str(target))
+        return target
+    raise ItrBenchError(f"timm gives no download location for {model_name!r}")
+
+
+def declare_timm_weights(
+    *, model_option: str | None, default_model: str, default_pretrained: bool | None, group: str = "image.trunk"
+) -> Callable[[Mapping[str, Any]], list[PretrainedWeights]]:
+    """Registry metadata ``weights`` for a component built by :func:`create_timm_model`.
+
+    ``model_option`` names the option holding the timm model name (None: always
+    ``default_model``); the options ``pretrained`` and ``checkpoint`` mean what they mean there.
+    """
+
+    def declare(options: Mapping[str, Any]) -> list[PretrainedWeights]:
+        import timm
+
+        model = options.get(model_option, default_model) if model_option else default_model
+        if not isinstance(model, str) or not timm.is_model(model):
+            return []  # building the component reports the bad name
+        checkpoint = options.get("checkpoint")
+        if checkpoint is not None:
+            path = Path(str(checkpoint)).expanduser()
+            return [PretrainedWeights(group, f"checkpoint {str(checkpoint)!r}", True,
+                                      lambda: path if path.is_file() else None, None, "given as checkpoint")]
+        pretrained = options.get("pretrained", default_pretrained)
+        cfg = timm.models.get_pretrained_cfg(model)
+        name = cfg.hf_hub_id if cfg is not None and cfg.hf_hub_id else f"timm {model}"
+        return [PretrainedWeights(group, name, pretrained, lambda: find_cached_weights(model),
+                                  lambda: fetch_timm_weights(model), _where(model))]
+
+    return declare

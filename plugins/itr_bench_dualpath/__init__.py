@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import itr_bench
+from itr_bench_backbones.timm_weights import declare_timm_weights
 
 from .image import dualpath_image, dualpath_resnet50
 from .text import LR_MULTIPLIERS, dualpath_textcnn
@@ -19,11 +20,13 @@ from .text import LR_MULTIPLIERS, dualpath_textcnn
 
 @itr_bench.hookimpl
 def register_image_encoders(register):
-    register("dualpath-resnet50", dualpath_resnet50)
+    register("dualpath-resnet50", dualpath_resnet50,
+             weights=declare_timm_weights(model_option=None, default_model="resnet50", default_pretrained=False))
     register(
         "dualpath-image",
         dualpath_image,
         description="The paper's image path on any timm ResNet (option backbone=...)",
+        weights=declare_timm_weights(model_option="backbone", default_model="resnet50", default_pretrained=False),
     )
 
 

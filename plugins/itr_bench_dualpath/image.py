@@ -46,6 +46,9 @@ class DualPathImageEncoder(ImageEncoder):
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"image.trunk": list(self.trunk.parameters()), "image.head": list(self.head.parameters())}
 
+    def weight_sources(self) -> dict[str, str]:
+        return {"image.trunk": self.weights}
+
     def dense_embedding(self, images: Tensor) -> Tensor:
         """The official test-time feature: the head run at every ``pool5`` position, summed.
 

@@ -1,8 +1,6 @@
-"""Helpers for the encoder tests: small real-looking captions and a network guard."""
+"""Helpers for the encoder tests: small real-looking captions (the network guard is in tests/conftest.py)."""
 
 from __future__ import annotations
-
-import socket
 
 import pytest
 
@@ -19,16 +17,3 @@ CAPTIONS = (
 @pytest.fixture
 def captions() -> tuple[str, ...]:
     return CAPTIONS * 3
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Make every outgoing connection fail, and tell Hugging Face libraries they are offline."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network access attempted during an offline test")
-
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)

@@ -20,6 +20,7 @@ image_size = 16
 batch_size = 16
 device = "cpu"
 cache_dir = "{cache}"
+allow_frozen_random = true
 
 [[stages]]
 epochs = 1
@@ -83,3 +84,22 @@ def test_missing_config_and_checkpoint(tmp_path, capsys):
     assert "nope.toml: no such file" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nothing"), "--dataset", "synthetic"]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_loads_planted_weights_offline_and_records_file_and_hash(tmp_path, capsys, hub_cache, no_network):
+    import hashlib
+
+    from planted_weights import plant_timm_weights
+
+    planted, _ = plant_timm_weights(hub_cache, "resnet18")
+    text = CONFIG.format(cache=tmp_path / "cache", lr=0.05).replace(
+        'image_options = { backbone = "resnet18", width = 0.0625 }',
+        'image_options = { backbone = "resnet18", width = 0.0625, trunk_width = 1.0, pretrained = true }').replace(
+        "allow_frozen_random = true\n", "")
+    assert "pretrained = true" in text and "allow_frozen_random" not in text
+    (tmp_path / "run.toml").write_text(text)
+    assert main(["train", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    digest = hashlib.sha256(planted.read_bytes()).hexdigest()
+    assert record["weights"]["image.trunk"] == {"file": str(planted), "sha256": digest}
