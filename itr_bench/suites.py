@@ -93,7 +93,7 @@ def expand(
     ``datasets`` adds per-dataset keys from the command line (``root``) over the file's;
     ``seeds`` and ``only_datasets`` override the suite's lists. ``check_weights`` refuses, now
     rather than after data preparation, runs whose pretrained weights are missing or that
-    freeze a random trunk (:func:`itr_bench.weights.check_pretrained`; ``fetch_hint`` is the
+    freeze a random trunk (:func:`itr_bench.pretrained.check_pretrained`; ``fetch_hint`` is the
     command the message shows); ``itr-bench fetch-weights`` plans without it.
     """
     _check_keys(data, TOP_KEYS, where, "")

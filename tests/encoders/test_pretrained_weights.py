@@ -50,7 +50,7 @@ def test_a_weight_file_that_needs_unpickling_is_refused(registry, tmp_path):
     state = timm.create_model("resnet10t", num_classes=0).state_dict()
     checkpoint = tmp_path / "trunk.pth"
     torch.save({"state_dict": state, "args": Path("not a tensor")}, checkpoint)  # a pickled object inside
-    with pytest.raises(ItrBenchError, match="nothing is unpickled"):
+    with pytest.raises(ItrBenchError, match="is not a plain weights file and was not loaded"):
         registry.create("image_encoder", "dualpath-image", EncoderContext(), backbone="resnet10t",
                         width=1 / 16, trunk_width=1.0, checkpoint=str(checkpoint))
     torch.save({"state_dict": state}, checkpoint)  # plain tensors: read with weights_only=True
