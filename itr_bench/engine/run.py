@@ -39,6 +39,7 @@ from .evaluate import evaluate, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
+from .optim import plan_groups
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
 RECORD = "record.json"
@@ -220,7 +221,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "image_encoder": config.image_encoder,
         "text_encoder": config.text_encoder,
         "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult,
-                       "inputs": loss_inputs(losses)}
+                       "inputs": loss_inputs(losses), "lr_groups": stage_multipliers(model, s, built.lr_mult_defaults)}
                       for s, losses in zip(config.stages, built.stage_losses)],
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "weights": weight_record(model.image, model.text),
@@ -264,6 +265,11 @@ def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> 
     if world_info().rank == 0:
         write_json(path, metrics)
     return metrics
+
+
+def stage_multipliers(model: RetrievalModel, stage, defaults: Mapping[str, float]) -> dict[str, float]:
+    """Each parameter group's effective learning-rate multiplier in ``stage`` (0: frozen), for the record."""
+    return {plan.name: plan.lr_mult for plan in plan_groups(model.param_groups(), stage.lr_mult, defaults)}
 
 
 def config_hash(config: RunConfig) -> str:

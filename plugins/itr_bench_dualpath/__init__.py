@@ -16,11 +16,12 @@ from itr_bench_backbones.timm_weights import declare_timm_weights
 
 from .image import dualpath_image, dualpath_resnet50
 from .text import LR_MULTIPLIERS, dualpath_textcnn
+from .trunk_rates import PAPER_TRUNK_LR_MULT
 
 
 @itr_bench.hookimpl
 def register_image_encoders(register):
-    register("dualpath-resnet50", dualpath_resnet50,
+    register("dualpath-resnet50", dualpath_resnet50, lr_mult=dict(PAPER_TRUNK_LR_MULT),
              weights=declare_timm_weights(model_option=None, default_model="resnet50", default_pretrained=False))
     register(
         "dualpath-image",

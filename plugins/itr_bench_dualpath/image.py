@@ -19,6 +19,7 @@ from itr_bench.api import EncoderContext, EncoderOutput, ImageEncoder
 from itr_bench.errors import ItrBenchError
 
 from .head import PaperHead, check_width, resolve_dropout, scaled
+from .trunk_rates import set_bn_momentum, trunk_groups
 from .tta import flip_sum
 
 #: Width of the paper's ``fc1`` / ``fc1_1`` layers.
@@ -44,7 +45,8 @@ class DualPathImageEncoder(ImageEncoder):
         return self.head.features_view()
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"image.trunk": list(self.trunk.parameters()), "image.head": list(self.head.parameters())}
+        """``image.trunk.*`` by MatConvNet parameter kind (see :mod:`.trunk_rates`) and ``image.head``."""
+        return {**trunk_groups(self.trunk), "image.head": list(self.head.parameters())}
 
     def weight_sources(self) -> dict[str, str]:
         return {"image.trunk": self.weights}
@@ -86,6 +88,7 @@ def dualpath_image(
     width: float = 1.0,
     trunk_width: float | None = None,
     dropout: float | None = None,
+    trunk_bn_momentum: float | None = None,
 ) -> DualPathImageEncoder:
     """The paper's image path on any timm ResNet (``backbone``); ``width`` scales the 2048-d head
     and the trunk's channels (the CPU quick-start's knob; ``trunk_width`` sets the trunk's alone).
@@ -93,6 +96,8 @@ def dualpath_image(
     ``pretrained=False`` by default: ImageNet weights are used only when the user has them
     in the local timm / Hugging Face cache (``pretrained=True``) or gives ``checkpoint``.
     The embedding size is ``context.embed_dim`` when set (fc1_1's output), else the head width.
+    ``trunk_bn_momentum`` sets the trunk's BN running-average rate (the paper's Stage II: 0.001;
+    default: timm's 0.1).
     """
     owner = f"image encoder 'dualpath-image' ({backbone})"
     check_width(width, owner)
@@ -111,6 +116,10 @@ def dualpath_image(
         )
     except TypeError as exc:
         raise ItrBenchError(f"{owner}: {backbone!r} cannot be narrowed (trunk_width={trunk_width}): {exc}") from None
+    if trunk_bn_momentum is not None:
+        if not 0 <= trunk_bn_momentum <= 1:
+            raise ItrBenchError(f"{owner}: trunk_bn_momentum must lie in [0, 1], got {trunk_bn_momentum}")
+        set_bn_momentum(created.module, trunk_bn_momentum)
     head_width = scaled(HEAD_WIDTH, width)
     head = PaperHead(
         created.module.num_features,
@@ -128,8 +137,13 @@ def dualpath_resnet50(
     checkpoint: str | Path | None = None,
     width: float = 1.0,
     dropout: float | None = None,
+    trunk_bn_momentum: float | None = None,
 ) -> DualPathImageEncoder:
-    """The paper's image path: ResNet-50 + fc1 (2048) + fc1_1 (2048), BN, ReLU, dropout."""
+    """The paper's image path: ResNet-50 + fc1 (2048) + fc1_1 (2048), BN, ReLU, dropout.
+
+    Registered with the paper's Stage II trunk learning-rate multipliers as its own
+    ``lr_mult`` (:data:`.trunk_rates.PAPER_TRUNK_LR_MULT`); a stage's 0 still freezes.
+    """
     return dualpath_image(
         context,
         backbone="resnet50",
@@ -137,4 +151,5 @@ def dualpath_resnet50(
         checkpoint=checkpoint,
         width=width,
         dropout=dropout,
+        trunk_bn_momentum=trunk_bn_momentum,
     )

@@ -48,6 +48,9 @@ def test_train_then_evaluate_gives_the_recorded_test_metrics(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("test: rsum ") and "untrained: rsum" in out
     record = json.loads((tmp_path / "run" / "record.json").read_text())
+    stage1, stage2 = (stage["lr_groups"] for stage in record["objective"])  # effective multipliers
+    assert stage1["image.trunk.filters"] == stage1["image.trunk.bn_scale"] == 0.0 and stage1["image.head"] == 1.0
+    assert stage2["image.trunk.filters"] == 1.0 and stage2["text.embedding"] == 1e-3
     assert main(["evaluate", str(tmp_path / "run"), "--dataset", "synthetic", "--json",
                  "-o", "train=32", "-o", "val=16", "-o", "test=16", "-o", "image_size=16"]) == 0
     metrics = json.loads(capsys.readouterr().out)
