@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
+
+#: What a dataset's display name may hold (it ends up in file names).
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 # ============================================================================================
 # Data
@@ -87,6 +91,10 @@ class Dataset(abc.ABC):
 
     text: ClassVar[TextSpec] = TextSpec()
     hints: ClassVar[Mapping[str, Any]] = {}
+    #: The name results, records and leaderboards carry; None: the name it was registered
+    #: under. A dataset that reads the user's own data sets it from an option, so their
+    #: results are labelled with their data and not with the loader's name.
+    name: str | None = None
 
     @abc.abstractmethod
     def splits(self) -> Mapping[str, Split]:
@@ -103,6 +111,20 @@ class Dataset(abc.ABC):
     def fingerprint(self) -> str:
         """A string that changes when the source data or the options change (cache key)."""
         return type(self).__qualname__
+
+    def label(self, registered: str) -> str:
+        """The name results carry: :attr:`name` when set, else ``registered``.
+
+        It becomes part of leaderboard file names, hence the safe characters only.
+        """
+        if self.name is None:
+            return registered
+        if not isinstance(self.name, str) or not _LABEL.match(self.name):
+            raise ItrBenchError(
+                f"dataset {registered!r}: name {self.name!r} must be letters, digits and '_.+-', "
+                "starting with a letter or digit"
+            )
+        return self.name
 
 
 # ============================================================================================

@@ -54,7 +54,7 @@ class ComponentInfo:
     description: str = ""
     metadata: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
 
-    def create(self, *args: Any, **kwargs: Any) -> Any:
+    def create(self, /, *args: Any, **kwargs: Any) -> Any:
         """Call the factory."""
         return self.factory(*args, **kwargs)
 
@@ -134,7 +134,7 @@ class Registry:
                 f"unknown {kind} {name!r}: {did_you_mean(name, table)}"
             ) from None
 
-    def create(self, kind: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    def create(self, kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Look up ``name`` and call its factory."""
         return self.get(kind, name).create(*args, **kwargs)
 

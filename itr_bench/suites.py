@@ -149,6 +149,37 @@ def baseline_of(suite: Mapping[str, Any], entries: list[dict[str, Any]], where: 
     return baseline
 
 
+def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
+    """Load each distinct dataset of ``runs`` (annotations only, no image decoding) and check it.
+
+    Returns one summary line per dataset. An unreadable source, a missing split or folds the
+    test split cannot hold are one :class:`ConfigError` line here, before anything trains.
+    """
+    from .data.checks import check_folds
+    from .engine.run import RUN_SPLITS, create_component
+
+    lines, seen = [], set()
+    for run in runs:
+        config = run.config
+        key = (config.dataset, config.root, repr(sorted(config.dataset_options.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        where = f"{run.label}: dataset {config.dataset!r}"
+        root = Path(config.root).expanduser() if config.root else None
+        dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+        splits = dataset.splits()
+        missing = [name for name in RUN_SPLITS if name not in splits]
+        if missing:
+            raise ConfigError(f"{where}: has no {', '.join(missing)} split (has {', '.join(splits)})")
+        check_folds(splits, where)
+        counts = ", ".join(f"{name} {len(splits[name].samples)}" for name in RUN_SPLITS)
+        test = splits["test"]
+        lines.append(f"dataset {dataset.label(config.dataset)} ({config.dataset}): {counts} images; "
+                     f"test: {test.protocol.value}, {test.folds} fold{'s' if test.folds > 1 else ''}")
+    return lines
+
+
 def _expand_each_loss(runs: list[Any], registry: Registry, where: str) -> list[dict[str, Any]]:
     out = []
     for index, entry in enumerate(runs):

@@ -49,4 +49,4 @@ def command(app: App, checkpoint: Path, dataset: str, root: Path | None, split: 
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
     metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=max(config.batch_size, 64),
                        device=device, tta=tta)
-    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{dataset} {split}", metrics))
+    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{source.label(dataset)} {split}", metrics))

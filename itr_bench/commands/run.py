@@ -24,7 +24,8 @@ from . import App, parse_option
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 @click.option("--leaderboard-dir", type=click.Path(path_type=Path), default=None,
               help="Where the CSV/Markdown/PNG go (default: <store>/<suite>/leaderboard).")
-@click.option("--dry-run", is_flag=True, help="Validate and list the runs without training.")
+@click.option("--dry-run", is_flag=True, help="Validate (reading each dataset's annotations, not its images) and list the runs "
+                   "without training.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
@@ -33,7 +34,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed."""
     from ..errors import ConfigError
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
-    from ..suites import execute_local, execute_ray, expand, load_suite
+    from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
 
     data, where = load_suite(suite, app.registry)
     suite_datasets = datasets.split(",") if datasets else list(data.get("suite", {}).get("datasets", []))
@@ -54,6 +55,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     if description:
         click.echo(f"  {description}", err=True)
     if dry_run:
+        for line in check_datasets(runs, app.registry):
+            click.echo(line, err=True)
         for run in runs:
             click.echo(f"{'done' if run.finished else 'todo'}  {run.label}  {run.folder}")
         return

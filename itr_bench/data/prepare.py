@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from ..api import Dataset, Protocol, Split, TextSpec
 from ..errors import ConfigError, ItrBenchError
 from ..files import read_json_file
+from .checks import check_folds
 from .images import encode_jpeg, open_image, resize_shorter_side
 
 #: Bump when the cache layout or the image processing changes.
@@ -162,6 +163,7 @@ def _build(
     dataset: Dataset, folder: Path, image_size: int, quality: int, workers: int, progress: bool
 ) -> None:
     splits = dataset.splits()
+    check_folds(splits, dataset.fingerprint())
     total = sum(len(split.samples) for split in splits.values())
     bar = tqdm(total=total, desc=f"prepare {dataset.fingerprint()}", unit="img", disable=not progress)
     with bar, ThreadPoolExecutor(max_workers=workers) as pool:

@@ -92,7 +92,7 @@ def own_stream(seed: int) -> Iterator[None]:
         yield
 
 
-def create_component(registry: Registry, kind: str, name: str, where: str, *args: Any, **options: Any) -> Any:
+def create_component(registry: Registry, kind: str, name: str, where: str, /, *args: Any, **options: Any) -> Any:
     """Build a component; an option it does not take is a config error naming it."""
     info = registry.get(kind, name)
     try:
@@ -112,6 +112,8 @@ class Built:
     stage_losses: list[dict[str, Loss]]
     tokens: dict[str, CaptionTokens]
     lr_mult_defaults: dict[str, float]
+    #: The name the run's results carry (the dataset's own, else its registered name).
+    dataset_name: str
 
 
 def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
@@ -145,7 +147,7 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     lr_mult_defaults = component_lr_mult(config, registry)
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
               for name in RUN_SPLITS if name in prepared.splits}
-    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults)
+    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults, dataset.label(config.dataset))
 
 
 def _autocast(config: RunConfig, device: torch.device):
@@ -184,7 +186,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                                                find_unused_parameters=True)
     prepared = built.prepared
     if "val" not in prepared.splits or "test" not in prepared.splits:
-        raise ConfigError(f"{where}: dataset {config.dataset!r} needs train, val and test splits "
+        raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
     eval_options = dict(image_size=config.image_size, batch_size=max(config.batch_size, 64), device=device,
                         tta=config.test_time_augmentation, autocast=autocast)
@@ -214,7 +216,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     record = {
         **dict(context or {}),
         "run": config.name,
-        "dataset": config.dataset,
+        "dataset": built.dataset_name,
         "protocol": prepared.split("test").protocol.value,
         "folds": prepared.split("test").folds,
         "seed": config.seed,

@@ -89,6 +89,11 @@ class MSCOCO(Dataset):
         rule = self.options["split"]
         members = self._karpathy() if rule == "karpathy" else self._official(rule)
         folds = PROTOCOL_FOLDS[self.options["protocol"]]
+        if len(members["test"]) < folds:
+            raise ConfigError(
+                f"mscoco: protocol={self.options['protocol']} cuts the test split into {folds} folds, but it "
+                f"has {len(members['test'])} images; use protocol=5k (one fold)"
+            )
         return {
             name: Split(name, numbered(samples), Protocol.IMAGE_CAPTION, folds if name == "test" else 1)
             for name, samples in members.items()
