@@ -1,4 +1,5 @@
-"""Built-in plugin: Flickr30k, MSCOCO, CUHK-PEDES (the paper's), Flickr8k and an embedded synthetic set.
+"""Built-in plugin: Flickr30k, MSCOCO, CUHK-PEDES (the paper's), Flickr8k, an embedded synthetic set,
+and ``captions`` for the user's own CSV/TSV/JSONL file or Hugging Face dataset.
 
 Each reads its authors' distribution format from a local root; nothing is downloaded.
 """
@@ -9,6 +10,7 @@ import functools
 
 import itr_bench
 
+from .captions import Captions
 from .cuhk_pedes import CuhkPedes
 from .flickr8k import Flickr8k
 from .flickr30k import Flickr30k
@@ -27,6 +29,11 @@ def register_datasets(register):
     )
     register(
         "cuhk-pedes", CuhkPedes, description="CUHK-PEDES person search from reid_raw.json; identity protocol"
+    )
+    register(
+        "captions",
+        Captions,
+        description="Your own captions: CSV/TSV (open_clip columns), JSONL or a Hugging Face dataset",
     )
     register(
         "synthetic", Synthetic, description="Embedded: coloured shapes in spatial relations, no files needed"

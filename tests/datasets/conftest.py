@@ -100,3 +100,35 @@ def karpathy_coco(splits):
             }
         )
     return {"images": images, "dataset": "coco"}
+
+
+def caption_rows(count=10, per_image=2, with_split=True):
+    """open_clip-style rows (``filepath``, ``title``, ``split``): ``per_image`` rows per image."""
+    rows = []
+    for k in range(count):
+        split = "train" if k < count - 4 else "val" if k < count - 2 else "test"
+        for j in range(per_image):
+            row = {"filepath": f"images/{k:03d}.jpg", "title": f"a red square number {k}, caption {j}"}
+            if with_split:
+                row["split"] = split
+            rows.append(row)
+    return rows
+
+
+def write_csv(path: Path, rows, separator=",") -> Path:
+    import csv
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter=separator)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def captions_root(tmp_path) -> Path:
+    """A folder with ``captions.csv`` (10 images, 2 rows each, split column) and its images."""
+    rows = caption_rows()
+    write_csv(tmp_path / "captions.csv", rows)
+    write_images(tmp_path, sorted({r["filepath"] for r in rows}))
+    return tmp_path

@@ -249,3 +249,124 @@ def test_bad_options(registry, tmp_path):
         lambda: registry.create("dataset", "synthetic", None, train=10**6),
         r"synthetic: train\+val\+test must be",
     )
+
+
+def _csv_rows(root: Path):
+    import csv
+
+    with open(root / "captions.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _rewrite(root: Path, change) -> None:
+    from .conftest import write_csv
+
+    rows = _csv_rows(root)
+    change(rows)
+    write_csv(root / "captions.csv", rows)
+
+
+CAPTIONS_CASES = {
+    "missing caption column": (
+        lambda r: _rewrite(r, lambda rows: [row.update(caption=row.pop("title")) for row in rows]),
+        r"captions\.csv: no column 'title' \(set caption_key=\.\.\.; the columns are: filepath, split, caption\)",
+    ),
+    "missing image column": (
+        lambda r: _rewrite(r, lambda rows: [row.pop("filepath") for row in rows]),
+        r"captions\.csv: no column 'filepath' \(set image_key=\.\.\.; the columns are: title, split\)",
+    ),
+    "empty caption": (
+        lambda r: _rewrite(r, lambda rows: rows[4].update(title="   ")),
+        r"captions\.csv:6: empty caption in column 'title'",
+    ),
+    "empty image path": (
+        lambda r: _rewrite(r, lambda rows: rows[2].update(filepath="")),
+        r"captions\.csv:4: empty image path in column 'filepath'",
+    ),
+    "missing image file": (
+        lambda r: (r / "images" / "003.jpg").unlink(),
+        r"captions\.csv:8: image file \S+images/003\.jpg does not exist",
+    ),
+    "undecodable image": (
+        lambda r: (r / "images" / "005.jpg").write_bytes(b"not a jpeg at all"),
+        r"captions\.csv:12: \S+images/005\.jpg is not a readable image",
+    ),
+    "duplicate image rows with conflicting splits": (
+        lambda r: _rewrite(r, lambda rows: rows[13].update(split="test")),
+        r"captions\.csv:15: image images/006\.jpg has split 'test' here but 'val' at \S+captions\.csv:14",
+    ),
+    "unknown split value": (
+        lambda r: _rewrite(r, lambda rows: [row.update(split="gallery") for row in rows if row["split"] == "test"]),
+        r"captions\.csv:18: split 'gallery' is not train, val or test",
+    ),
+    "short row": (
+        lambda r: (r / "captions.csv").write_text((r / "captions.csv").read_text() + "images/000.jpg\n"),
+        r"captions\.csv:22: the row has fewer fields than the header's 3",
+    ),
+    "not utf-8": (
+        lambda r: (r / "captions.csv").write_bytes(b"filepath,title\n\xff\xfe,bad\n"),
+        r"captions\.csv: not UTF-8 text",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAPTIONS_CASES))
+def test_captions_corpus(registry, captions_root, case):
+    corrupt, pattern = CAPTIONS_CASES[case]
+    corrupt(captions_root)
+    message = _raises(lambda: registry.create("dataset", "captions", captions_root).splits(), pattern)
+    assert str(captions_root) in message
+
+
+JSONL_CASES = {
+    "invalid json": ('{"filepath": "images/000.jpg", "title": "x"\n', r"c\.jsonl:1: invalid JSON"),
+    "not an object": ('["images/000.jpg", "x"]\n', r"c\.jsonl:1: is a JSON list, expected an object"),
+    "missing field on a later line": (
+        '{"filepath": "images/000.jpg", "title": "x"}\n{"filepath": "images/001.jpg", "text": "y"}\n',
+        r"c\.jsonl:2: no field 'title' \(fields: filepath, text\)",
+    ),
+    "empty caption in a list": (
+        '{"filepath": "images/000.jpg", "title": ["fine", ""]}\n', r"c\.jsonl:1: empty caption in field 'title'"
+    ),
+    "split on some lines only": (
+        '{"filepath": "images/000.jpg", "title": "a", "split": "train"}\n{"filepath": "images/001.jpg", "title": "b"}\n',
+        r"c\.jsonl:2: no field 'split'",
+    ),
+    "conflicting instance": (
+        '{"filepath": "images/000.jpg", "title": "a", "instance": 1}\n'
+        '{"filepath": "images/000.jpg", "title": "b", "instance": 2}\n',
+        r"c\.jsonl:2: image images/000\.jpg has instance '2' here but '1' at",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSONL_CASES))
+def test_captions_jsonl_corpus(registry, captions_root, case):
+    text, pattern = JSONL_CASES[case]
+    (captions_root / "captions.csv").unlink()
+    (captions_root / "c.jsonl").write_text(text)
+    _raises(lambda: registry.create("dataset", "captions", captions_root).splits(), pattern)
+
+
+def test_captions_hf_missing_column_names_the_columns(registry, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_dict({"image": ["a.jpg"], "caption": ["x"]}).save_to_disk(str(tmp_path / "saved"))
+    _raises(
+        lambda: registry.create("dataset", "captions", tmp_path / "saved").splits(),
+        r"saved \(train\): no column 'text' \(set caption_key=\.\.\.; the columns are: image, caption\)",
+    )
+
+
+def test_captions_truncated_image_is_caught_when_prepared(registry, captions_root, tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    image = captions_root / "images" / "002.jpg"
+    image.write_bytes(buffer.getvalue()[:3000])  # the header is whole, the pixels are cut short
+    dataset = registry.create("dataset", "captions", captions_root)
+    dataset.splits()
+    _raises(lambda: prepare(dataset, tmp_path / "cache", 32, progress=False), r"images/002\.jpg: cannot decode image")
