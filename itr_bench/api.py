@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,6 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
-
-#: What a dataset's display name may hold (it ends up in file names).
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 # ============================================================================================
 # Data
@@ -115,16 +111,11 @@ class Dataset(abc.ABC):
     def label(self, registered: str) -> str:
         """The name results carry: :attr:`name` when set, else ``registered``.
 
-        It becomes part of leaderboard file names, hence the safe characters only.
+        It becomes part of leaderboard file names, hence the rule of :mod:`itr_bench.names`.
         """
-        if self.name is None:
-            return registered
-        if not isinstance(self.name, str) or not _LABEL.match(self.name):
-            raise ItrBenchError(
-                f"dataset {registered!r}: name {self.name!r} must be letters, digits and '_.+-', "
-                "starting with a letter or digit"
-            )
-        return self.name
+        from .names import check_name
+
+        return registered if self.name is None else check_name(self.name, f"dataset {registered!r}", "name")
 
 
 # ============================================================================================

@@ -24,8 +24,8 @@ from . import App, parse_option
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 @click.option("--leaderboard-dir", type=click.Path(path_type=Path), default=None,
               help="Where the CSV/Markdown/PNG go (default: <store>/<suite>/leaderboard).")
-@click.option("--dry-run", is_flag=True, help="Validate (reading each dataset's annotations, not its images) and list the runs "
-                   "without training.")
+@click.option("--dry-run", is_flag=True,
+              help="Validate (each dataset's annotations are read, not its images) and list the runs without training.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,

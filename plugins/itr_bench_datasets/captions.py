@@ -8,7 +8,6 @@ image), and the splits are taken from a split column or drawn with a seed.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
+from itr_bench.names import check_name
 
 from .caption_sources import DEFAULT_KEYS, Keys, Row, Source, find_source, read_rows
 from .parsing import numbered, source_fingerprint
@@ -31,7 +31,6 @@ SPLIT_VALUES: Mapping[str, str] = {
     "val": "val", "valid": "val", "validation": "val", "dev": "val",
     "test": "test", "testing": "test",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 @dataclass
@@ -96,9 +95,7 @@ class Captions(Dataset):
             instance=_key("instance_key", instance_key or "instance"),
             required=frozenset(required),
         )
-        if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
-            raise ConfigError(f"captions: name={name!r} must be letters, digits and '_.+-', starting with a letter or digit")
-        self.name = name
+        self.name = None if name is None else check_name(name, "captions", "option name")
         self.separator = separator
         self.sizes = {"val": _size("val_size", val_size), "test": _size("test_size", test_size)}
         self.seed = _integer("seed", seed, 0)

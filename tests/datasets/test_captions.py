@@ -155,7 +155,7 @@ def test_save_to_disk_with_a_path_column(registry, tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     ({"val_size": 2}, "has a 'split' column, so val_size would be ignored"),
-    ({"name": "my photos"}, "name='my photos' must be letters"),
+    ({"name": "my photos"}, "captions: option name: 'my photos' is not a valid name"),
     ({"folds": 3}, "folds=3 cuts the test split into 3 parts, but it has 2 images"),
     ({"file": "nope.csv"}, "nope.csv: file given by option file='nope.csv' does not exist"),
     ({"split_key": "part"}, "no column 'part' (set split_key=...; the columns are: filepath, title, split)"),
