@@ -5,7 +5,10 @@ half-width of its 95% confidence interval (Student's t over seeds) and n. The un
 test metrics (the chance level) sit beside every result. A run with seeds whose embeddings
 collapsed (``degenerate`` in their records, see :mod:`itr_bench.collapse`) says how many, in the
 ``degenerate`` column and as a mark in the Markdown and the chart; records older than that flag
-count as not flagged, and a suite none of whose records has it gets no column. The files are only ever generated:
+count as not flagged, and a suite none of whose records has it gets no column. Every run is also
+compared with the suite's baseline run seed by seed (``itr_bench.stats``): the mean paired
+difference in rSum and R@1 each way, its 95% t-interval and a mark (better / worse / no
+difference). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
 editing them by hand is pointless, the next generation overwrites them.
 """
 
@@ -21,6 +24,9 @@ from .atomic import write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
 from .names import check_name
+from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
+
+__all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 
 #: Metric columns, in the order they appear in every leaderboard (those a protocol lacks are left out).
 METRICS = ("rsum", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "map", "minp",
@@ -32,6 +38,11 @@ DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs
 COST = ("train_pairs_per_second", "wall_seconds")
 #: Per row: how many of its seeds' records say their val or test embeddings collapsed.
 DEGENERATE = "degenerate"
+#: Metrics compared with the suite's baseline run, seed by seed.
+PAIRED = ("rsum", "i2t_r1", "t2i_r1")
+#: The range a metric can take; the chart's whiskers never leave it.
+BOUNDS = {"rsum": (0.0, 600.0), **{f"{d}_r{k}": (0.0, 100.0) for d in ("i2t", "t2i") for k in (1, 5, 10)},
+          "map": (0.0, 100.0), "minp": (0.0, 100.0)}
 
 
 def load_records(run_dir: Path | str) -> pd.DataFrame:
@@ -89,6 +100,7 @@ def record_row(record: dict, path: Path) -> dict:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
         row[key] = value
+    row.update(_pairing_fields(record, path))
     try:
         row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
     except (AttributeError, TypeError, ValueError):
@@ -98,6 +110,19 @@ def record_row(record: dict, path: Path) -> dict:
         raise ItrBenchError(f"{path}: {DEGENERATE}: expected true or false, got {flag!r}")
     row[DEGENERATE] = flag
     return row
+
+
+def _pairing_fields(record: dict, path: Path) -> dict:
+    """``config_hash``, ``run_index`` and ``baseline`` (None in records made before they existed)."""
+    fields = {"config_hash": record.get("config_hash"), "run_index": record.get("run_index"),
+              "baseline": record.get("baseline")}
+    index = fields["run_index"]
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+        raise ItrBenchError(f"{path}: run_index: expected an integer, got {index!r}")
+    for key in ("config_hash", "baseline"):
+        if fields[key] is not None and not isinstance(fields[key], str):
+            raise ItrBenchError(f"{path}: {key}: expected a string, got {fields[key]!r}")
+    return fields
 
 
 def failure(data: dict, path: Path) -> dict:
@@ -154,15 +179,6 @@ def _view(view: str | None, features_view: dict[str, str]) -> str:
     return f"@features({what})"
 
 
-def t_quantile(n: int) -> float:
-    """Two-sided 95% Student-t quantile for n samples (nan for fewer than 2)."""
-    if n < 2:
-        return math.nan
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, n - 1))
-
-
 def aggregate(records: pd.DataFrame) -> pd.DataFrame:
     """Mean, 95% CI half-width and n per (suite, dataset, run); best rSum first."""
     if records.empty:
@@ -188,10 +204,16 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
                 row[col] = group[col].astype(float).mean()
         rows.append(row)
     table = pd.DataFrame(rows)
+    table = table.merge(paired_against_baseline(records), on=list(KEYS), how="left")
     sort = "rsum" if "rsum" in table else None
     if sort:
         table = table.sort_values([*KEYS[:2], sort], ascending=[True, True, False], kind="stable")
-    columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *chance,
+    if "paired_n" in table:
+        table["paired_n"] = table["paired_n"].astype("Int64")
+    paired = [c for c in ("baseline", "baseline_rule", "paired_n",
+                          *[f"{m}{s}" for m in PAIRED for s in ("_diff", "_diff_low", "_diff_high", "_vs_baseline")])
+              if c in table]
+    columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *paired, *chance,
                *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table], DEGENERATE]
     return table[columns].reset_index(drop=True)
 
@@ -211,8 +233,66 @@ def _run_label(row: pd.Series) -> str:
     return str(row["run"])
 
 
-def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = ()) -> list[Path]:
-    """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset; returns the paths."""
+def choose_baseline(records: pd.DataFrame) -> tuple[str, str]:
+    """The baseline run of one (suite, dataset) and the rule that chose it.
+
+    ``suite``: the run the records name (``suite.baseline``, or the suite's first run, stored in
+    every record since runs carry it). ``first run``: the lowest ``run_index`` present, when the
+    named run has no records here. ``first by name``: records made before runs stored their
+    place in the suite, which therefore cannot say which run came first.
+    """
+    runs = set(records["run"])
+    named = [b for b in records.get("baseline", pd.Series(dtype=object)).dropna() if b in runs]
+    if named:
+        return pd.Series(named).mode().iloc[0], "suite"
+    indexed = records.dropna(subset=["run_index"]) if "run_index" in records else records.iloc[0:0]
+    if not indexed.empty:
+        return str(indexed.sort_values("run_index", kind="stable")["run"].iloc[0]), "first run"
+    return sorted(runs)[0], "first by name"
+
+
+def paired_against_baseline(records: pd.DataFrame) -> pd.DataFrame:
+    """Per run: the baseline, and for each of :data:`PAIRED` the mean paired difference from it
+    (``<metric>_diff``), its 95% t-interval (``_diff_low``, ``_diff_high``) and a mark
+    (``<metric>_vs_baseline``: better / worse / no difference / untested; ``baseline`` on its row)."""
+    rows = []
+    for (suite, dataset), group in records.groupby(list(KEYS[:2]), sort=False):
+        baseline, rule = choose_baseline(group)
+        reference = group[group["run"] == baseline].set_index("seed")
+        for run, runs in group.groupby("run", sort=False):
+            row = {"suite": suite, "dataset": dataset, "run": run, "baseline": baseline, "baseline_rule": rule}
+            mine = runs.set_index("seed")
+            for metric in (m for m in PAIRED if m in group):
+                if run == baseline:
+                    row[f"{metric}_vs_baseline"] = BASELINE
+                    continue
+                diff = paired_difference(mine[metric].dropna().to_dict(), reference[metric].dropna().to_dict(),
+                                         higher_is_better=metric not in LOWER_IS_BETTER)
+                row.update({"paired_n": diff.n, f"{metric}_diff": diff.mean, f"{metric}_diff_low": diff.low,
+                            f"{metric}_diff_high": diff.high, f"{metric}_vs_baseline": diff.mark})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seeds_table(records: pd.DataFrame, suite: str, dataset: str, runs: Iterable[str]) -> pd.DataFrame:
+    """Tidy per-seed results of one leaderboard: one row per run x seed x metric, with the config
+    hash and commit, in the leaderboard's run order (for a user's own statistics in pandas)."""
+    part = records[(records["suite"] == suite) & (records["dataset"] == dataset)]
+    order = {run: i for i, run in enumerate(runs)}
+    part = part.assign(_order=part["run"].map(order)).sort_values(["_order", "seed"], kind="stable")
+    metrics = [m for m in METRICS if m in part and part[m].notna().any()]
+    ids = [c for c in ("suite", "dataset", "run", "seed", "config_hash", "git_commit") if c in part]
+    tidy = part[ids + metrics].melt(id_vars=ids, value_vars=metrics, var_name="metric", value_name="value")
+    tidy["_metric"] = tidy["metric"].map({m: i for i, m in enumerate(metrics)})
+    tidy = tidy.assign(_order=tidy["run"].map(order)).sort_values(["_order", "seed", "_metric"], kind="stable")
+    return tidy.dropna(subset=["value"])[["suite", "dataset", "run", "seed", "metric", "value",
+                                          *[c for c in ("config_hash", "git_commit") if c in tidy]]]
+
+
+def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = (),
+                       records: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset, and with ``records``
+    the per-seed ``<suite>__<dataset>__seeds.csv``; returns the paths."""
     out_dir = Path(out_dir)
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
@@ -226,19 +306,30 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
                                                      [f for f in failed if f"{dataset}/" in f.get("run", "")]))
         write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}"))
         written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
+        if records is not None and not records.empty:
+            seeds = stem.with_name(f"{stem.name}__seeds.csv")
+            write_text(seeds, seeds_table(records, suite, dataset, part["run"]).to_csv(index=False,
+                                                                                       float_format="%.4f"))
+            written.append(seeds)
     return written
 
 
 def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str:
-    """A Markdown table: run, n, then ``mean ± ci`` per metric, then the chance level."""
+    """A Markdown table: run, n, then ``mean ± ci`` per metric, the paired difference from the
+    baseline with its mark, then the chance level and the objective."""
     metrics = [m for m in METRICS if m in part]
-    header = ["run", "n", *metrics, "untrained rsum", "objective"]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    paired = [m for m in PAIRED if f"{m}_vs_baseline" in part]
+    header = ["run", "n", *metrics, *[f"Δ {m} vs baseline" for m in paired], "untrained rsum", "objective"]
+    lines = [f"### {title}", ""]
+    if unreliable(part):
+        lines += ["**n < 3: intervals unreliable.**", ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
         cells = [_run_label(row), str(row["n"])]
         for metric in metrics:
             ci = row.get(f"{metric}_ci95", math.nan)
             cells.append(f"{row[metric]:.1f}" + (f" ± {ci:.1f}" if isinstance(ci, float) and not math.isnan(ci) else ""))
+        cells += [_paired_cell(row, metric) for metric in paired]
         cells.append(f"{row['untrained_rsum']:.1f}" if "untrained_rsum" in row else "-")
         cells.append(str(row.get("objective", "")))
         lines.append("| " + " | ".join(cells) + " |")
@@ -247,13 +338,45 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str
     if DEGENERATE in part and (part[DEGENERATE].fillna(0) > 0).any():
         lines.append("Degenerate: seeds whose validation or test embeddings collapsed (nearly all rows the same "
                      "point, or variation along one direction; itr_bench/collapse.py); their scores mean nothing.")
+    if paired:
+        lines += ["", f"Δ = mean paired difference from the baseline run over the seeds both have (run − "
+                  f"{_baseline_phrase(part)}), [95% t-interval]: better / worse when the interval excludes 0, "
+                  "no difference when it contains 0, untested with one shared seed."]
     for failure in failed:
         lines.append(f"- failed: {failure.get('run')}: {failure.get('reason')}")
     return "\n".join(lines) + "\n"
 
 
+def unreliable(part: pd.DataFrame) -> bool:
+    """True when some row or paired comparison rests on fewer than :data:`RELIABLE_N` seeds."""
+    counts = [part["n"]] + ([part["paired_n"].dropna()] if "paired_n" in part else [])
+    return any((c < RELIABLE_N).any() for c in counts)
+
+
+def _baseline_phrase(part: pd.DataFrame) -> str:
+    baseline = part["baseline"].iloc[0] if "baseline" in part else "?"
+    rule = part["baseline_rule"].iloc[0] if "baseline_rule" in part else ""
+    why = {"suite": "the suite's baseline", "first run": "the suite's first run with results",
+           "first by name": "first by name: these records predate the suite order"}.get(rule, rule)
+    return f"{baseline}, {why}"
+
+
+def _paired_cell(row: pd.Series, metric: str) -> str:
+    mark = row.get(f"{metric}_vs_baseline")
+    if not isinstance(mark, str):
+        return "-"
+    if mark == BASELINE:
+        return "baseline"
+    mean, low, high = (row.get(f"{metric}_diff{s}", math.nan) for s in ("", "_low", "_high"))
+    if mean is None or math.isnan(mean):
+        return mark
+    interval = "" if low is None or math.isnan(low) else f" [{low:+.1f}, {high:+.1f}]"
+    return f"{mean:+.1f}{interval} {mark}"
+
+
 def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
-    """PNG bytes: ``metric`` per run with 95% CI bars and the untrained level as a dashed line."""
+    """PNG bytes: ``metric`` per run with 95% CI bars (clipped to the metric's range), the untrained
+    level as a dashed line, and each run's paired verdict against the baseline beside its bar."""
     import io
 
     import matplotlib
@@ -262,23 +385,45 @@ def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
     import matplotlib.pyplot as plt
 
     part = part.iloc[::-1]  # best at the top
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(part) + 1.4), dpi=110)
-    errors = part[f"{metric}_ci95"].fillna(0) if f"{metric}_ci95" in part else None
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(part) + 1.6), dpi=110)
+    errors = whiskers(part, metric) if f"{metric}_ci95" in part else None
     flagged = part[DEGENERATE].fillna(0) > 0 if DEGENERATE in part else pd.Series(False, index=part.index)
-    ax.barh([_run_label(row) for _, row in part.iterrows()], part[metric], xerr=errors, capsize=3,
+    labels = [_run_label(row) for _, row in part.iterrows()]
+    if f"{metric}_vs_baseline" in part:  # the verdict under each run's name
+        labels = [f"{label}\n{_chart_mark(row, metric)}" for label, (_, row) in zip(labels, part.iterrows())]
+    ax.barh(range(len(part)), part[metric], xerr=errors, capsize=3,
             color=["#BBBBBB" if f else "#4C72B0" for f in flagged])
+    ax.set_yticks(range(len(part)), labels, fontsize=8)
     for patch, f in zip(ax.patches, flagged):
         patch.set_hatch("//" if f else None)
     if f"untrained_{metric}" in part:
         ax.axvline(part[f"untrained_{metric}"].mean(), color="#C44E52", linestyle="--", label="untrained (chance)")
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlabel(f"test {metric} (mean over seeds, 95% CI)")
-    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(f"test {metric}: mean over seeds, 95% CI; under each run: paired Δ {metric} vs the baseline",
+                  fontsize=8)
+    ax.set_title(title + ("\nn < 3: intervals unreliable" if unreliable(part) else ""), fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def whiskers(part: pd.DataFrame, metric: str) -> list[pd.Series]:
+    """``[below, above]`` lengths of each row's 95% CI whisker, cut at the metric's possible range
+    (:data:`BOUNDS`: rSum never below 0 or above 600), so a wide interval never draws the impossible."""
+    low, high = BOUNDS.get(metric, (-math.inf, math.inf))
+    ci = part[f"{metric}_ci95"].fillna(0).astype(float)
+    mean = part[metric].astype(float)
+    return [ci.clip(upper=mean - low).clip(lower=0), ci.clip(upper=high - mean).clip(lower=0)]
+
+
+def _chart_mark(row: pd.Series, metric: str) -> str:
+    mark = row.get(f"{metric}_vs_baseline")
+    if mark == BASELINE or not isinstance(mark, str):
+        return f"({mark})" if isinstance(mark, str) else ""
+    mean = row.get(f"{metric}_diff", math.nan)
+    return f"({mark})" if mean is None or math.isnan(mean) else f"({mean:+.1f}: {mark})"
 
 
 def render_text(table: pd.DataFrame) -> str:

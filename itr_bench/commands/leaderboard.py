@@ -19,6 +19,6 @@ def command(run_dir: Path, out_dir: Path) -> None:
     table = aggregate(records)
     if table.empty:
         raise ItrBenchError(f"{run_dir}: no finished runs (record.json) found")
-    written = write_leaderboards(table, out_dir, records.attrs["failed"])
+    written = write_leaderboards(table, out_dir, records.attrs["failed"], records)
     click.echo(render_text(table))
     click.echo(f"wrote {len(written)} files to {out_dir}", err=True)

@@ -65,7 +65,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     records = load_records(store / name)
     table = aggregate(records)
     if not table.empty:
-        written = write_leaderboards(table, leaderboard_dir or store / name / "leaderboard", records.attrs["failed"])
+        written = write_leaderboards(table, leaderboard_dir or store / name / "leaderboard", records.attrs["failed"],
+                                     records)
         click.echo(render_text(table))
         click.echo(f"leaderboard: {', '.join(str(p) for p in written)}", err=True)
     failed = [o for o in outcomes if o.status == "failed"]

@@ -21,7 +21,7 @@ COMMITTED = sorted(p.name for p in BOARDS.glob("*__*.*") if p.suffix in {".csv",
 def regenerated(tmp_path_factory):
     records = load_records(BOARDS / "records")
     out = tmp_path_factory.mktemp("boards")
-    write_leaderboards(aggregate(records), out, records.attrs["failed"])
+    write_leaderboards(aggregate(records), out, records.attrs["failed"], records)
     return out
 
 

@@ -1,0 +1,146 @@
+"""Paired comparisons with the suite's baseline: checked against scipy on hand-made records."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from itr_bench.leaderboard import aggregate, chart, load_records, markdown, whiskers, write_leaderboards
+from itr_bench.stats import paired_difference
+
+BASE = [10.0, 14.0, 12.0, 11.0, 13.5]
+BETTER = [13.0, 16.5, 15.2, 14.1, 16.0]          # consistently above the baseline, seed by seed
+NOISY = [30.0, 2.0, 15.0, 9.0, 11.0]              # a higher mean, but no consistent difference
+
+
+def write_record(root, run, seed, rsum, *, suite="s", dataset="synthetic", index=None, baseline=None):
+    folder = root / suite / dataset / run / f"seed-{seed}"
+    folder.mkdir(parents=True)
+    record = {"suite": suite, "dataset": dataset, "run": run, "seed": seed, "protocol": "image-caption",
+              "objective": [{"epochs": 1, "losses": {run: 1.0}}], "config_hash": f"hash-{run}",
+              "test": {"rsum": rsum, "i2t_r1": rsum / 6, "t2i_r1": rsum / 7 + seed / 10}, "untrained": {"rsum": 3.0}}
+    if index is not None:
+        record.update(run_index=index, baseline=baseline)
+    (folder / "record.json").write_text(json.dumps(record))
+
+
+def expected(run, base):
+    """Mean paired difference, its 95% t-interval and the two-sided p-value, from scipy."""
+    diff = [a - b for a, b in zip(run, base)]
+    n = len(diff)
+    half = stats.t.ppf(0.975, n - 1) * stats.tstd(diff) / math.sqrt(n)
+    mean = sum(diff) / n
+    return mean, mean - half, mean + half, stats.ttest_rel(run, base).pvalue
+
+
+@pytest.mark.parametrize("values, mark", [(BETTER, "better"), (NOISY, "no difference"),
+                                          ([b - 1.5 + 0.1 * i for i, b in enumerate(BASE)], "worse")])
+def test_paired_difference_matches_scipy(values, mark):
+    mean, low, high, p = expected(values, BASE)
+    diff = paired_difference(dict(enumerate(values)), dict(enumerate(BASE)))
+    assert (diff.n, diff.mark) == (5, mark)
+    assert (diff.mean, diff.low, diff.high) == pytest.approx((mean, low, high))
+    assert (p < 0.05) == (mark != "no difference")  # the interval excludes 0 exactly when ttest_rel rejects
+
+
+def test_only_shared_seeds_are_paired_and_one_seed_is_untested():
+    diff = paired_difference({0: 5.0, 1: 7.0, 2: 9.0}, {1: 6.0, 2: 6.5, 3: 1.0})
+    mean, low, high, _ = expected([7.0, 9.0], [6.0, 6.5])
+    assert diff.n == 2 and (diff.mean, diff.low, diff.high) == pytest.approx((mean, low, high))
+    single = paired_difference({0: 5.0}, {0: 3.0})
+    assert (single.n, single.mean, single.mark) == (1, 2.0, "untested") and math.isnan(single.low)
+
+
+@pytest.fixture
+def store(tmp_path):
+    root = tmp_path / "runs"
+    for index, (run, values) in enumerate([("base", BASE), ("better", BETTER), ("noisy", NOISY)]):
+        for seed, value in enumerate(values):
+            write_record(root, run, seed, value, index=index, baseline="base")
+    return root
+
+
+def test_leaderboard_columns_give_the_paired_differences(store):
+    table = aggregate(load_records(store)).set_index("run")
+    assert set(table["baseline"]) == {"base"} and set(table["baseline_rule"]) == {"suite"}
+    assert table.loc["base", "rsum_vs_baseline"] == "baseline" and math.isnan(table.loc["base", "rsum_diff"])
+    for run, values, mark in [("better", BETTER, "better"), ("noisy", NOISY, "no difference")]:
+        mean, low, high, _ = expected(values, BASE)
+        row = table.loc[run]
+        assert (row["rsum_diff"], row["rsum_diff_low"], row["rsum_diff_high"]) == pytest.approx((mean, low, high))
+        assert row["rsum_vs_baseline"] == mark and row["paired_n"] == 5
+        t2i_mean, t2i_low, t2i_high, _ = expected([v / 7 + s / 10 for s, v in enumerate(values)],
+                                                  [v / 7 + s / 10 for s, v in enumerate(BASE)])
+        assert (row["t2i_r1_diff"], row["t2i_r1_diff_low"], row["t2i_r1_diff_high"]) == pytest.approx(
+            (t2i_mean, t2i_low, t2i_high))
+        assert "i2t_r1_vs_baseline" in row
+
+
+def test_the_suite_names_the_baseline_else_first_run_else_first_by_name(tmp_path):
+    named = tmp_path / "named"
+    for index, run in enumerate(["zeta", "alpha", "mid"]):
+        for seed in range(3):
+            write_record(named, run, seed, 10.0 + index + seed, index=index, baseline="mid")
+    assert set(aggregate(load_records(named))["baseline"]) == {"mid"}
+    ordered = tmp_path / "ordered"  # the named baseline has no records here: the first run present
+    for index, run in enumerate(["zeta", "alpha"]):
+        for seed in range(3):
+            write_record(ordered, run, seed, 10.0 + index + seed, index=index, baseline="gone")
+    table = aggregate(load_records(ordered))
+    assert set(table["baseline"]) == {"zeta"} and set(table["baseline_rule"]) == {"first run"}
+    old = tmp_path / "old"  # records made before runs stored their place in the suite
+    for run in ["zeta", "alpha"]:
+        for seed in range(3):
+            write_record(old, run, seed, 10.0 + seed)
+    table = aggregate(load_records(old))
+    assert set(table["baseline"]) == {"alpha"} and set(table["baseline_rule"]) == {"first by name"}
+
+
+def test_few_seeds_are_flagged_and_whiskers_stay_in_range(tmp_path):
+    root = tmp_path / "runs"
+    for index, (run, values) in enumerate([("base", [1.0, 30.0]), ("other", [2.0, 50.0])]):
+        for seed, value in enumerate(values):
+            write_record(root, run, seed, value, index=index, baseline="base")
+    table = aggregate(load_records(root))
+    other = table.set_index("run").loc["other"]
+    assert other["paired_n"] == 2 and not math.isnan(other["rsum_diff_low"])  # still computed
+    text = markdown(table, "s on synthetic")
+    assert "n < 3: intervals unreliable" in text
+    below, above = whiskers(table, "rsum")
+    assert (table["rsum"] - below >= 0).all() and (table["rsum_ci95"] > table["rsum"]).any()
+    assert (table["rsum"] + above <= 600).all() and (above == table["rsum_ci95"]).all()
+    assert chart(table, "s on synthetic")[:4] == b"\x89PNG"
+    assert "unreliable" not in markdown(aggregate(load_records(_three_seeds(tmp_path))), "t")
+
+
+def _three_seeds(tmp_path):
+    root = tmp_path / "three"
+    for index, run in enumerate(["a", "b"]):
+        for seed in range(3):
+            write_record(root, run, seed, 10.0 + index + seed, index=index, baseline="a")
+    return root
+
+
+def test_markdown_shows_the_marks(store):
+    text = markdown(aggregate(load_records(store)), "s on synthetic")
+    assert "Δ rsum vs baseline" in text and "| baseline |" in text
+    assert " better |" in text and " no difference |" in text
+    assert "run − base, the suite's baseline" in text
+
+
+def test_per_seed_export_is_tidy(store, tmp_path):
+    records = load_records(store)
+    written = write_leaderboards(aggregate(records), tmp_path / "out", records=records)
+    seeds = pd.read_csv(tmp_path / "out" / "s__synthetic__seeds.csv")
+    assert tmp_path / "out" / "s__synthetic__seeds.csv" in written
+    assert list(seeds.columns[:6]) == ["suite", "dataset", "run", "seed", "metric", "value"]
+    assert len(seeds) == 3 * 5 * 3 and set(seeds["metric"]) == {"rsum", "i2t_r1", "t2i_r1"}
+    row = seeds[(seeds.run == "noisy") & (seeds.seed == 1) & (seeds.metric == "rsum")].iloc[0]
+    assert row["value"] == pytest.approx(NOISY[1]) and row["config_hash"] == "hash-noisy"
+    # a user's own statistics in pandas reproduce the leaderboard's
+    wide = seeds[seeds.metric == "rsum"].pivot(index="seed", columns="run", values="value")
+    assert stats.ttest_rel(wide["better"], wide["base"]).pvalue < 0.05
