@@ -82,7 +82,9 @@ class Dataset(abc.ABC):
 
     Subclasses set ``text`` (tokenisation rules) and may set ``hints``: the hyperparameters
     the paper used for this dataset (``dropout``, ...), which encoders may read from their
-    :class:`EncoderContext`.
+    :class:`EncoderContext`. The hint ``negatives`` names the registered negative sampler a
+    loss with :attr:`BatchLayout.ANCHORS_THEN_NEGATIVES` uses on this dataset unless the run
+    names one.
     """
 
     text: ClassVar[TextSpec] = TextSpec()
@@ -263,6 +265,17 @@ class Negatives(str, enum.Enum):
     GATHERED = "gathered"
 
 
+class BatchLayout(str, enum.Enum):
+    """How a loss reads the batch it is given."""
+
+    #: Every pair is an anchor; whatever negatives the loss uses come from the batch itself.
+    PAIRS = "pairs"
+    #: The first half are anchors and the pair in slot ``B/2 + k`` is anchor k's negative: the
+    #: engine fills that half with the run's :class:`NegativeSampler` (so a run with such a loss
+    #: and no sampler is refused). Both halves are real pairs with their own instance ids.
+    ANCHORS_THEN_NEGATIVES = "anchors-then-negatives"
+
+
 @dataclass(frozen=True)
 class LossContext:
     """What a loss factory may need to know about the run."""
@@ -282,6 +295,7 @@ class Loss(nn.Module, abc.ABC):
 
     inputs: ClassVar[Inputs] = Inputs.NORMALIZED
     negatives: ClassVar[Negatives] = Negatives.GATHERED
+    layout: ClassVar[BatchLayout] = BatchLayout.PAIRS
 
     def forward(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         check_loss_inputs(type(self).__name__, image, text, instance_ids)
@@ -312,3 +326,68 @@ def check_loss_inputs(owner: str, image: Tensor, text: Tensor, instance_ids: Ten
         raise ItrBenchError(f"{owner}: instance_ids must be integers, got {instance_ids.dtype}")
     if not (torch.isfinite(image).all() and torch.isfinite(text).all()):
         raise ItrBenchError(f"{owner}: image or text embeddings contain NaN or inf")
+
+
+# ============================================================================================
+# Negative samplers
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Training image-caption pairs as the feed trains them.
+
+    ``images`` and ``captions`` index the training split (image i's caption c); ``token_ids`` are
+    the caption's ids after the text encoder's training augmentation, so a pair that was scored
+    is re-encoded exactly as it was seen.
+    """
+
+    images: Tensor
+    captions: Tensor
+    token_ids: Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, index: Tensor) -> "TrainingPairs":
+        """The pairs at ``index`` (any integer index, repeats allowed)."""
+        return TrainingPairs(self.images[index], self.captions[index], self.token_ids[index])
+
+
+@runtime_checkable
+class NegativePool(TypingProtocol):
+    """What the engine offers a :class:`NegativeSampler` for one global batch.
+
+    Random draws must use ``generator`` (the run's seeded feed generator, identical on every
+    data-parallel process), so every process chooses the same negatives for the global batch.
+    """
+
+    #: ``(N,)`` instance id of every training image.
+    instance_ids: Tensor
+    generator: torch.Generator
+
+    def pairs(self, images: Tensor) -> TrainingPairs:
+        """A random caption of each training image in ``images``, augmented as in training."""
+        ...
+
+    def anchor_embeddings(self) -> Tensor:
+        """``(A, D)`` L2-normalised image embeddings of the anchors (their training views),
+        computed with the model in eval mode and without gradients."""
+        ...
+
+    def text_embeddings(self, pairs: TrainingPairs) -> Tensor:
+        """``(n, D)`` L2-normalised text embeddings of ``pairs``, eval mode, no gradients, in chunks."""
+        ...
+
+
+class NegativeSampler(abc.ABC):
+    """Chooses anchor k's negative pair for losses with :attr:`BatchLayout.ANCHORS_THEN_NEGATIVES`.
+
+    Factories are called as ``factory(**options)`` (the run's ``negative_options``). The engine
+    puts the chosen pairs in the second half of the batch, where they are encoded with gradients
+    like any pair and keep their own instance ids.
+    """
+
+    @abc.abstractmethod
+    def choose(self, anchors: TrainingPairs, pool: NegativePool) -> TrainingPairs:
+        """One negative pair per anchor, in anchor order."""

@@ -77,6 +77,11 @@ class RunConfig:
     test_transform: str = "test"
     #: apply the text encoder's training augmentation (the text CNN: the paper's sentence shift).
     text_augment: bool = True
+    #: the registered negative sampler that fills the negative half of the batch for losses that
+    #: read anchor k's negative from slot B/2 + k (the paper's ranking loss); None: the dataset's
+    #: hint ``negatives``. A run with such a loss and neither is refused.
+    negatives: str | None = None
+    negative_options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     precision: Literal["fp32", "bf16"] = "bf16"
     channels_last: bool = True
@@ -219,6 +224,8 @@ def check_components(config: RunConfig, registry: Any, where: str, path: str = "
              ("text_encoder", config.text_encoder, "text_encoder")]
     names += [("loss", loss, f"stages[{i}].losses.{loss}")
               for i, stage in enumerate(config.stages) for loss in stage.losses]
+    if config.negatives is not None:
+        names.append(("negative_sampler", config.negatives, "negatives"))
     for kind, name, key in names:
         check_registered(registry, kind, name, where, _join(path, key))
 

@@ -83,6 +83,20 @@ def register_losses(register: Any) -> None:
     """
 
 
+@hookspec
+def register_negative_samplers(register: Any) -> None:
+    """Register negative samplers: who fills the negative half of a paired batch.
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory(**options)`` with the run's ``negative_options`` and
+    returns an :class:`itr_bench.api.NegativeSampler`. A loss whose ``layout`` is
+    ``BatchLayout.ANCHORS_THEN_NEGATIVES`` trains on batches whose slot ``B/2 + k`` holds the
+    pair the sampler chose for anchor k; the run names the sampler (``negatives``) or the
+    dataset's hint ``negatives`` does.
+    """
+
+
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------

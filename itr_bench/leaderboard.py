@@ -153,7 +153,7 @@ def _objective(stages: list[dict], features_view: dict[str, str] | None = None) 
 
     Each loss is followed by the view it trained on (``@normalized``, ``@embedding``, or
     ``@features`` with what the encoders put there); records made before views were recorded
-    show the loss alone.
+    show the loss alone. A stage whose negative half a sampler chose shows ``negatives:NAME``.
     """
     parts = []
     for stage in stages:
@@ -164,7 +164,8 @@ def _objective(stages: list[dict], features_view: dict[str, str] | None = None) 
         if terms:
             losses += "[" + ",".join(f"{k}x{v:g}" for k, v in terms.items()) + "]"
         frozen = [k for k, v in stage.get("lr_mult", {}).items() if v == 0]
-        parts.append(f"{losses}{' frozen:' + ','.join(frozen) if frozen else ''} {stage.get('epochs')}ep")
+        negatives = f" negatives:{stage['negatives']}" if stage.get("negatives") else ""
+        parts.append(f"{losses}{' frozen:' + ','.join(frozen) if frozen else ''}{negatives} {stage.get('epochs')}ep")
     return " -> ".join(parts)
 
 

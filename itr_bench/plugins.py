@@ -45,6 +45,7 @@ REGISTER_HOOKS: Mapping[str, str] = {
     "register_image_encoders": "image_encoder",
     "register_text_encoders": "text_encoder",
     "register_losses": "loss",
+    "register_negative_samplers": "negative_sampler",
     "register_datasets": "dataset",
     "register_suites": "suite",
 }

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import DuplicateComponentError, RegistryError, UnknownComponentError, did_you_mean
 
 #: The kinds of component, each filled by one hook (see hookspecs.py).
-KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "dataset", "suite")
+KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "negative_sampler", "dataset", "suite")
 
 
 

@@ -19,7 +19,10 @@ from ..data.cached import CachedSplit
 from ..data.device import DeviceImages, random_crops
 from ..data.prepare import PreparedSplit
 from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
+from ..api import TrainingPairs
 from ..data.transforms import build_transform
+from ..errors import ItrBenchError
+from .negatives import BatchPool, NegativeMining
 
 #: Keep images on the device when the uint8 tensor is at most this large.
 DEVICE_RESIDENT_LIMIT = 4 * 1024**3
@@ -100,16 +103,31 @@ class TrainFeed:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        return len(self.sampler) if self.batched else len(self.sampler) // (self.batch_size * self.world_size)
+        return self.batches()
 
-    def epoch(self, epoch: int) -> Iterator[Batch]:
+    def batches(self, paired: bool = False) -> int:
+        """Batches per epoch; ``paired``: half of each batch is anchors, so twice as many."""
+        if self.batched:
+            return len(self.sampler)
+        return len(self.sampler) // (self._global_step(paired))
+
+    def _global_step(self, paired: bool) -> int:
+        """Keys of the epoch's order one global batch consumes."""
+        return self.batch_size * self.world_size // (2 if paired else 1)
+
+    def epoch(self, epoch: int, negatives: NegativeMining | None = None) -> Iterator[Batch]:
         """The batches of ``epoch`` for this process (deterministic given seed and epoch).
 
         Random choices (captions, crops, text shifts) are drawn for the whole global batch and
         each process keeps its share, so a global batch is the same for any number of processes.
+        With ``negatives`` each batch is ``B/2`` anchors then their negatives (see
+        :mod:`itr_bench.engine.negatives`).
         """
         self.sampler.set_epoch(epoch)
         self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
+        if negatives is not None:
+            yield from self._paired_batches(negatives)
+            return
         for keys in self._global_batches():
             index = torch.tensor([k[0] for k in keys], dtype=torch.long)
             caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
@@ -119,12 +137,45 @@ class TrainFeed:
             yield Batch(self._images(index[mine], None if crops is None else crops[mine]),
                         ids[mine].to(self.device), self.instance_ids[index[mine]].to(self.device))
 
-    def _global_batches(self) -> Iterator[list[tuple[int, int]]]:
+    def _paired_batches(self, negatives: NegativeMining) -> Iterator[Batch]:
+        """Anchors from the epoch's order, negatives from the sampler; each process keeps its
+        share of both halves, so its slot ``B/2 + k`` still holds its anchor k's negative."""
+        if self.batched:
+            raise ItrBenchError("negative sampling needs the epoch sampler (sampler = 'epoch'), "
+                                "not identity batches")
+        mine = slice(self.rank, None, self.world_size)
+        for keys in self._global_batches(paired=True):
+            anchors = self._pairs(torch.tensor([k[0] for k in keys]), torch.tensor([k[1] for k in keys]))
+            crops = random_crops(len(anchors), self.generator) if self.images is not None else None
+            pool = BatchPool(self.instance_ids, self.generator, self._pairs,
+                             lambda: self._images(anchors.images, crops), negatives.embedder)
+            chosen = negatives.sampler.choose(anchors, pool)
+            if len(chosen) != len(anchors):
+                raise ItrBenchError(f"negative sampler {type(negatives.sampler).__name__} returned "
+                                    f"{len(chosen)} pairs for {len(anchors)} anchors")
+            negative_crops = random_crops(len(chosen), self.generator) if self.images is not None else None
+            anchor_images = (pool.anchor_images[mine] if pool.anchor_images is not None
+                             else self._images(anchors.images[mine], None if crops is None else crops[mine]))
+            images = torch.cat([anchor_images, self._images(
+                chosen.images[mine], None if negative_crops is None else negative_crops[mine])])
+            ids = torch.cat([anchors.token_ids[mine], chosen.token_ids[mine]])
+            instance_ids = torch.cat([self.instance_ids[anchors.images[mine]], self.instance_ids[chosen.images[mine]]])
+            yield Batch(images, ids.to(self.device), instance_ids.to(self.device))
+
+    def _pairs(self, images: Tensor, captions: Tensor | None = None) -> TrainingPairs:
+        """Training pairs of ``images`` (a random caption each unless given), text augmented."""
+        images = images.long()
+        if captions is None:
+            captions = (torch.rand(len(images), generator=self.generator) * self.tokens.counts[images]).long()
+        ids = self.augment_ids(self.tokens.select(images, captions), self.generator)
+        return TrainingPairs(images, captions, ids)
+
+    def _global_batches(self, paired: bool = False) -> Iterator[list[tuple[int, int]]]:
         if self.batched:
             yield from iter(self.sampler)
             return
         keys = list(iter(self.sampler))
-        step = self.batch_size * self.world_size
+        step = self._global_step(paired)
         for start in range(0, len(keys) - step + 1, step):  # drop the last partial batch
             yield keys[start : start + step]
 

@@ -27,7 +27,7 @@ import torch
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
-from ..config import RunConfig, check_components
+from ..config import RunConfig, check_components, check_registered
 from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError
 from ..registry import Registry
@@ -40,6 +40,7 @@ from .feeding import CaptionTokens, TrainFeed
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
+from .negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
 RECORD = "record.json"
@@ -114,6 +115,8 @@ class Built:
     lr_mult_defaults: dict[str, float]
     #: The name the run's results carry (the dataset's own, else its registered name).
     dataset_name: str
+    #: the negative sampler of the stages whose losses need one (None: no such loss)
+    negatives: NegativeChoice | None = None
 
 
 def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
@@ -145,9 +148,35 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
     model = RetrievalModel(image, text, losses)
     lr_mult_defaults = component_lr_mult(config, registry)
+    negatives = resolve_negatives(config, registry, dataset.hints, stage_losses, where)
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
               for name in RUN_SPLITS if name in prepared.splits}
-    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults, dataset.label(config.dataset))
+    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults, dataset.label(config.dataset), negatives)
+
+
+def resolve_negatives(config: RunConfig, registry: Registry, hints: Mapping[str, Any],
+                      stage_losses: list[dict[str, Loss]], where: str) -> NegativeChoice | None:
+    """The negative sampler for losses that read anchor k's negative from slot B/2 + k: the
+    run's ``negatives``, else the dataset's hint; a run that needs one and names none is refused."""
+    users = sorted({name for losses in stage_losses for name, loss in losses.items() if needs_negatives([loss])})
+    if not users:
+        return None
+    name, source = config.negatives, "run"
+    if name is None:
+        name, source = hints.get("negatives"), f"dataset {config.dataset}"
+    if name is None:
+        raise ConfigError(f"{where}: negatives: loss {users[0]!r} takes anchor k's negative from slot B/2+k of "
+                          f"the batch, and neither the run nor dataset {config.dataset!r} names a negative "
+                          f"sampler; set negatives to one of: {', '.join(registry.names('negative_sampler'))}")
+    if config.sampler != "epoch":
+        raise ConfigError(f"{where}: sampler: loss {users[0]!r} needs anchors from the epoch sampler to pair "
+                          f"with negatives; set sampler = \"epoch\"")
+    if config.batch_size % 2:
+        raise ConfigError(f"{where}: batch_size: loss {users[0]!r} pairs the batch's halves, so batch_size must "
+                          f"be even, got {config.batch_size}")
+    check_registered(registry, "negative_sampler", name, where, "negatives")
+    sampler = create_component(registry, "negative_sampler", name, where, **config.negative_options)
+    return NegativeChoice(name, dict(config.negative_options), source, sampler)
 
 
 def _autocast(config: RunConfig, device: torch.device):
@@ -201,12 +230,15 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     first = next(feed.epoch(0), None)  # deterministic per (seed, epoch): drawing it changes nothing
     pairing["first_batch_digest"] = None if first is None else digest(
         [first.images, first.token_ids, first.instance_ids])
+    stage_negatives = [NegativeMining(built.negatives.name, built.negatives.sampler, EvalEmbedder(model, autocast))
+                       if built.negatives is not None and needs_negatives(losses.values()) else None
+                       for losses in built.stage_losses]
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
                              lr_mult_defaults=built.lr_mult_defaults)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
-                      extra_state={"config": config.as_dict()})
+                      extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives)
     state = trainer.fit()
     if world.distributed:
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
@@ -223,10 +255,12 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "image_encoder": config.image_encoder,
         "text_encoder": config.text_encoder,
         "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult,
-                       "inputs": loss_inputs(losses), "lr_groups": stage_multipliers(model, s, built.lr_mult_defaults)}
-                      for s, losses in zip(config.stages, built.stage_losses)],
+                       "inputs": loss_inputs(losses), "lr_groups": stage_multipliers(model, s, built.lr_mult_defaults),
+                       **({"negatives": mining.name} if mining is not None else {})}
+                      for s, losses, mining in zip(config.stages, built.stage_losses, stage_negatives)],
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "weights": weight_record(model.image, model.text),
+        "negatives": built.negatives.describe() if built.negatives is not None else None,
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
         "test": test,

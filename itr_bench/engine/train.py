@@ -29,6 +29,7 @@ from .distributed import mean_across_processes, world_info
 from .evaluate import evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
+from .negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 
@@ -85,6 +86,7 @@ class Trainer:
         train_module: torch.nn.Module | None = None,
         progress: bool = True,
         extra_state: Mapping[str, Any] | None = None,
+        stage_negatives: Sequence[NegativeMining | None] = (),
     ) -> None:
         self.model, self.stage_losses, self.feed, self.val = model, stage_losses, feed, val
         self.settings, self.out_dir, self.device = settings, Path(out_dir), device
@@ -94,6 +96,8 @@ class Trainer:
         self.world = world_info()
         #: stored beside the training state in every checkpoint (the run config, for evaluate)
         self.extra_state = dict(extra_state or {})
+        #: per stage: the negative sampler filling the second half of its batches, or None
+        self.stage_negatives = list(stage_negatives) or [None] * len(settings.stages)
 
     # ----------------------------------------------------------------------------------------
     def fit(self) -> TrainState:
@@ -134,7 +138,9 @@ class Trainer:
         self.model.train()
         sums: dict[str, float] = {}
         steps, pairs, start = 0, 0, time.perf_counter()
-        bar = tqdm(self.feed.epoch(state.global_epoch), total=len(self.feed), leave=False, unit="batch",
+        negatives = self.stage_negatives[stage_index]
+        batches = self.feed.batches(paired=negatives is not None)
+        bar = tqdm(self.feed.epoch(state.global_epoch, negatives), total=batches, leave=False, unit="batch",
                    desc=f"stage {stage_index + 1}/{len(self.settings.stages)} epoch {epoch + 1}/{stage.epochs}",
                    disable=not self.progress or self.world.rank != 0)
         for batch in bar:
@@ -160,7 +166,7 @@ class Trainer:
             optimizer.step()
             steps += 1
             pairs += len(batch.instance_ids) * self.world.size
-            if steps % self.settings.log_every == 0 or steps == len(self.feed):
+            if steps % self.settings.log_every == 0 or steps == batches:
                 values = {k: v.item() for k, v in mean_across_processes({"loss": total, **terms}).items()}
                 self._check_finite(values, stage_index, epoch, steps)
                 for key, value in values.items():
@@ -175,7 +181,8 @@ class Trainer:
         logged = max(1, steps // self.settings.log_every + (steps % self.settings.log_every > 0))
         return {"stage": stage_index, "epoch": epoch, "global_epoch": state.global_epoch, "steps": steps,
                 "seconds": seconds, "pairs_per_second": pairs / seconds,
-                "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()}}
+                "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()},
+                **({"negatives": negatives.name} if negatives is not None else {})}
 
     def _record_stage_start(self, stage_index: int, state: TrainState, values: Mapping[str, Any]) -> None:
         """Keep the stage's first-step terms (unweighted; ``loss`` is the weighted total), averaged

@@ -30,7 +30,7 @@ class CuhkPedes(Dataset):
 
     # PAPER.md §3: same separators as Flickr, sentences kept up to 56 words.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=56)
-    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.8}
+    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.8, "negatives": "random"}
 
     def __init__(
         self,

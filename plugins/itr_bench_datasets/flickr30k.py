@@ -47,7 +47,7 @@ class Flickr30k(Dataset):
     """
 
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
-    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.75}
+    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.75, "negatives": "hardest"}
 
     def __init__(
         self,

@@ -41,7 +41,7 @@ class Flickr8k(Dataset):
 
     # The paper's Flickr settings (PAPER.md §3): split on "- space . , ( )", case-sensitive, 32 words.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
-    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.75}
+    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.75, "negatives": "hardest"}
 
     def __init__(self, root: Path | str | None, *, unlisted: bool = True) -> None:
         self.root = require_root(root, "flickr8k")

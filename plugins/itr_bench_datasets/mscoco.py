@@ -36,7 +36,7 @@ class MSCOCO(Dataset):
 
     # PAPER.md §3: COCO also splits on '?'.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()?", lowercase=False, max_words=32)
-    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5}
+    hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5, "negatives": "hardest"}
 
     def __init__(
         self,

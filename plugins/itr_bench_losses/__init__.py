@@ -1,4 +1,5 @@
-"""Built-in plugin: the instance loss and ranking losses of the paper, and the common peer losses.
+"""Built-in plugin: the instance loss and ranking losses of the paper, the common peer losses,
+and the negative samplers of the paper's ranking loss.
 
 One module per loss; each class's docstring gives its reference, its defaults and how it behaves
 under data parallelism.
@@ -12,7 +13,8 @@ from .cmpc import CmpcLoss
 from .cmpm import CmpmLoss
 from .infonce import InfoNCELoss
 from .instance import InstanceLoss
-from .ranking import CandidatePool, hardest_candidates, ranking
+from .negatives import NEGATIVE_SAMPLERS, HardestNegatives, RandomNegatives
+from .ranking import CandidatePool, hardest_candidates, hardest_captions, ranking
 from .siglip import SigLipLoss
 from .triplet import TripletLoss
 
@@ -20,11 +22,14 @@ __all__ = [
     "CandidatePool",
     "CmpcLoss",
     "CmpmLoss",
+    "HardestNegatives",
     "InfoNCELoss",
     "InstanceLoss",
+    "RandomNegatives",
     "SigLipLoss",
     "TripletLoss",
     "hardest_candidates",
+    "hardest_captions",
     "ranking",
 ]
 
@@ -56,4 +61,10 @@ LOSSES = (
 @itr_bench.hookimpl
 def register_losses(register):
     for name, factory, description in LOSSES:
+        register(name, factory, description=description)
+
+
+@itr_bench.hookimpl
+def register_negative_samplers(register):
+    for name, factory, description in NEGATIVE_SAMPLERS:
         register(name, factory, description=description)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, check_loss_inputs
+from itr_bench.api import BatchLayout, Inputs, Loss, LossContext, Negatives, check_loss_inputs
 from itr_bench.errors import ItrBenchError
 
 from .options import choose, no_pairs, other_pairs_of_same_instance, positive
@@ -41,22 +41,33 @@ class CandidatePool:
     instance_ids: Tensor
 
 
+def hardest_captions(
+    image: Tensor, text: Tensor, instance_ids: Tensor | None = None, candidate_ids: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """For each anchor image ``(A, D)``, the index of the candidate caption ``(C, D)`` most similar
+    to it, and whether such a caption exists: one ``(A, C)`` matrix product and a row max, no loop.
+
+    With ``instance_ids`` (the anchors') and ``candidate_ids`` (the captions') a caption of the
+    anchor's own instance is never chosen; an anchor whose every candidate shares its id gets
+    ``False``.
+    """
+    sims = image.detach() @ text.detach().T
+    if instance_ids is not None and candidate_ids is not None:
+        same = instance_ids.to(sims.device)[:, None] == candidate_ids.to(sims.device)[None, :]
+        sims = sims.masked_fill(same, float("-inf"))
+    best = sims.max(dim=1)
+    return best.indices, torch.isfinite(best.values)
+
+
 def hardest_candidates(
     image: Tensor, pool: CandidatePool, instance_ids: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """For each anchor image, the index of the pool caption most similar to it (the paper's
-    ``*_shift_hard.m`` mining), and whether such a caption exists.
-
-    With ``instance_ids`` (the anchors' ids) a caption of the anchor's own instance is never
-    chosen; an anchor whose every candidate shares its id gets ``False``. A sampler can call this
-    with the model in eval mode and put the chosen pairs in the second half of the batch: the
-    negatives are then re-encoded with gradients, exactly as the paper trains.
+    """:func:`hardest_captions` against a :class:`CandidatePool` (the paper's ``*_shift_hard.m``
+    mining); the ``hardest`` negative sampler (:mod:`.negatives`) calls the same function with
+    the pool encoded in eval mode, and puts the chosen pairs in the second half of the batch,
+    where they are re-encoded with gradients, exactly as the paper trains.
     """
-    sims = image.detach() @ pool.text.detach().T
-    if instance_ids is not None:
-        sims = sims.masked_fill(instance_ids[:, None] == pool.instance_ids[None, :], float("-inf"))
-    best = sims.max(dim=1)
-    return best.indices, torch.isfinite(best.values)
+    return hardest_captions(image, pool.text, instance_ids, pool.instance_ids if instance_ids is not None else None)
 
 
 class _Ranking(Loss):
@@ -98,10 +109,12 @@ class PaperRankingLoss(_Ranking):
         L = sum_k max(0, m - (x_k.y_k - x_k.y^_k)) + max(0, m - (x_k.y_k - x^_k.y_k))
 
     Batch layout (RankLoss.m): the first half are the anchor pairs; the pair in slot ``B/2 + k``
-    gives the negative text y^_k and negative image x^_k of anchor k. The sampler fills the
-    second half: random pairs of another instance (CUHK, ``rand_diff_class``) or the hardest of
-    256 captions outside the batch (Flickr/COCO; see :func:`hardest_candidates`).
-    Both halves still feed the instance loss.
+    gives the negative text y^_k and negative image x^_k of anchor k. The loss declares
+    ``layout = BatchLayout.ANCHORS_THEN_NEGATIVES``, so the engine fills the second half with the
+    run's negative sampler (:mod:`.negatives`): the hardest of 256 captions outside the batch
+    (``hardest``, Flickr/COCO) or a random pair of another instance (``random``, CUHK-PEDES's
+    ``rand_diff_class``); without a sampler the run is refused. Both halves still feed the
+    instance loss, each pair with its own instance id.
 
     Alternatively pass ``candidates=CandidatePool(...)`` when calling the loss: then every pair
     of the batch is an anchor and its negatives are the pool pair whose caption is most similar
@@ -122,6 +135,7 @@ class PaperRankingLoss(_Ranking):
     """
 
     negatives = Negatives.LOCAL
+    layout = BatchLayout.ANCHORS_THEN_NEGATIVES
 
     def forward(
         self, image: Tensor, text: Tensor, instance_ids: Tensor, *, candidates: CandidatePool | None = None

@@ -44,6 +44,43 @@ def test_register_losses_gives_an_owned_loss_that_passes_the_kit(pm, register_pl
     check_loss(registry, "alignment", options={"scale": 2.0})
 
 
+def test_register_negative_samplers_gives_an_owned_sampler_that_a_run_uses(pm, register_plugin, tmp_path):
+    from tiny_models import TinyPlugin, tiny_config
+
+    from itr_bench.api import NegativeSampler
+    from itr_bench.engine.run import train_run
+
+    calls = []
+
+    class NextImage(NegativeSampler):
+        """The pair of the next training image (a deterministic toy)."""
+
+        def __init__(self, step: int = 1):
+            self.step = step
+
+        def choose(self, anchors, pool):
+            calls.append(len(anchors))
+            return pool.pairs((anchors.images + self.step) % len(pool.instance_ids))
+
+    class Plugin:
+        @itr_bench.hookimpl
+        def register_negative_samplers(self, register):
+            register("next-image", NextImage)
+
+    register_plugin(Plugin(), "next-plugin")
+    register_plugin(TinyPlugin(), "tiny")
+    registry = load_registry(pm)
+    info = registry.get("negative_sampler", "next-image")
+    assert (info.plugin, info.description) == ("next-plugin", "The pair of the next training image (a deterministic toy).")
+    result = CliRunner().invoke(make_cli(pm), ["list", "negative-samplers"])
+    assert "next-image" in result.output and "hardest" in result.output
+    record = train_run(tiny_config(tmp_path / "cache", loss_options={"ranking": {"form": "paper"}},
+                                   negatives="next-image", negative_options={"step": 2}),
+                       registry, tmp_path / "run", progress=False)
+    assert record["negatives"] == {"sampler": "next-image", "options": {"step": 2}, "from": "run"}
+    assert calls and set(calls) == {8}  # batch 16: 8 anchors, one call per paired batch
+
+
 def test_register_image_encoders_and_register_text_encoders_give_encoders_that_pass_the_kit(pm, register_plugin):
     from tiny_models import TinyPlugin
 

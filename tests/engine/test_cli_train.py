@@ -21,6 +21,7 @@ batch_size = 16
 device = "cpu"
 cache_dir = "{cache}"
 allow_frozen_random = true
+negatives = "hardest"
 
 [[stages]]
 epochs = 1

@@ -26,17 +26,25 @@ def registry():
     return load_registry(pm)
 
 
-def config(cache, batch_size):
+#: The paper's two stages with hard negatives mined in eval mode for slot B/2+k.
+PAIRED = dict(stages=[{"epochs": 1, "losses": {"instance": 1.0}, "lr": 0.05},
+                      {"epochs": 1, "losses": {"ranking": 2.0, "instance": 1.0}, "lr": 0.05}],
+              loss_options={"ranking": {"form": "paper"}}, negatives="hardest", negative_options={"candidates": 24})
+
+
+def config(cache, batch_size, paired=False):
+    if paired:
+        return tiny_config(cache, batch_size=batch_size, untrained_baseline=False, **PAIRED)
     return tiny_config(cache, batch_size=batch_size, stages=STAGES, untrained_baseline=False,
                        loss_options={"ranking": {"form": "vsepp-max"}})
 
 
-def _worker(rank, world_size, port, cache, out):
+def _worker(rank, world_size, port, cache, out, paired=False):
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
-        train_run(config(cache, 8), registry(), out, progress=False)
+        train_run(config(cache, 8, paired), registry(), out, progress=False)
     finally:
         torch.distributed.destroy_process_group()
 
@@ -62,3 +70,15 @@ def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
     ddp_record = (tmp_path / "ddp" / "record.json").read_text()
     assert '"world_size": 2' in ddp_record
     assert single["world_size"] == 1
+
+
+@pytest.mark.slow
+def test_two_processes_mine_the_same_negatives_as_one_process(tmp_path):
+    """Negatives are drawn and mined for the global batch; each process keeps its anchors' pairs."""
+    cache = str(tmp_path / "cache")
+    train_run(config(cache, 16, paired=True), registry(), tmp_path / "single", progress=False)
+    mp.spawn(_worker, args=(2, free_port(), cache, str(tmp_path / "ddp"), True), nprocs=2, join=True)
+    a, _ = load_checkpoint(tmp_path / "single" / "last")
+    b, _ = load_checkpoint(tmp_path / "ddp" / "last")
+    for key, value in a["model"].items():
+        assert torch.allclose(value, b["model"][key], atol=2e-5, rtol=1e-4), key

@@ -18,7 +18,8 @@ from itr_bench.suites import FAILED, RECORD, execute_local, expand
 from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
-        "device": "cpu", "dataset_options": {"train": 48, "val": 16, "test": 16, "image_size": 16}}
+        "device": "cpu", "dataset_options": {"train": 48, "val": 16, "test": 16, "image_size": 16},
+        "negatives": "random"}
 
 
 def suite(cache, **changes):
