@@ -129,7 +129,7 @@ def test_record_and_leaderboard_name_the_negatives(tmp_path, tiny_registry):
     assert record["negatives"] == {"sampler": "hardest", "options": {"candidates": 32}, "from": "run"}
     assert "negatives" not in record["objective"][0] and record["objective"][1]["negatives"] == "hardest"
     assert [h.get("negatives") for h in record["history"]] == [None, None, "hardest", "hardest"]
-    assert "ranking(1)+instance(1) negatives:hardest 2ep" in _objective(record["objective"])
+    assert _objective(record["objective"]).endswith("-> ranking(1)@normalized+instance(1)@features negatives:hardest 2ep")
 
 
 def test_dataset_hint_names_the_sampler(tmp_path, tiny_registry, monkeypatch):
