@@ -300,7 +300,13 @@ class Loss(nn.Module, abc.ABC):
     def forward(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         check_loss_inputs(type(self).__name__, image, text, instance_ids)
         terms = self.compute(image, text, instance_ids)
+        if not isinstance(terms, Mapping):
+            raise ItrBenchError(f"{type(self).__name__}.compute returned {type(terms).__name__}, not a dict of "
+                                "named scalar tensors")
         for term, value in terms.items():
+            if not isinstance(value, Tensor):
+                raise ItrBenchError(f"{type(self).__name__} term {term!r} is a {type(value).__name__}, not a "
+                                    "tensor (a float carries no gradient: return a torch scalar)")
             if value.dim() != 0:
                 raise ItrBenchError(f"{type(self).__name__} term {term!r} is not a scalar: shape {tuple(value.shape)}")
         return terms

@@ -2,7 +2,8 @@
 
 The command group is built per invocation by :func:`make_cli` from a plugin manager, so tests
 and embedding programs never share state. User errors (:class:`ItrBenchError`, bad options)
-print one line on stderr and exit 2; ``--debug`` shows the traceback instead.
+and file-system errors (a full disk, a read-only folder: the path and the cause) print one line
+on stderr and exit 2; ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ItrBenchError, PluginError
+from .errors import ItrBenchError, PluginError, describe_os_error
 from .commands import App, parse_option
 from .registry import KIND_ALIASES
 from .plugins import PluginManager, call_each, get_plugin_manager, plugin_infos
@@ -45,7 +46,7 @@ def make_cli(pm: PluginManager) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context, debug: bool) -> None:
         """Benchmark image-text retrieval losses: same backbone, same budget, several seeds."""
-        ctx.obj = App(pm)
+        ctx.obj = App(pm, debug=debug or bool(os.environ.get(DEBUG_ENV)))
 
     for command in _builtin_commands():
         cli.add_command(command)
@@ -194,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         return _fail(str(exc), exc.exit_code)
+    except OSError as exc:  # a full disk, a read-only or unwritable folder: the path and the cause
+        if debug:
+            raise
+        return _fail(describe_os_error(exc), 2)
 
 
 def _fail(message: str, code: int) -> int:

@@ -7,6 +7,7 @@ Anything else that escapes is a bug and is shown with its traceback.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
@@ -54,3 +55,32 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         return "none are registered"
     shown = ", ".join(candidates[:12]) + (", ..." if len(candidates) > 12 else "")
     return f"available: {shown}"
+
+
+class StaleRunError(ItrBenchError):
+    """A run folder holds results or a checkpoint trained under a config other than the planned one."""
+
+
+class DamagedRunError(ItrBenchError):
+    """A run folder's record or checkpoint cannot be read; the message names what to delete."""
+
+
+class RunBusyError(ItrBenchError):
+    """Another live process owns the run folder (holds its lock)."""
+
+
+#: What a user can do about an OS error, by errno; the rest get the system's wording.
+_OS_CAUSES = {
+    errno.ENOSPC: "no space left on device (free some and rerun: what was written is kept, runs resume)",
+    errno.EDQUOT: "disk quota exceeded (free some and rerun: what was written is kept, runs resume)",
+    errno.EACCES: "permission denied (the folder is not writable by this user)",
+    errno.EPERM: "permission denied (the folder is not writable by this user)",
+    errno.EROFS: "read-only file system",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed file operation: the path and the cause in words, e.g. ``runs/x: no space left``."""
+    cause = _OS_CAUSES.get(exc.errno) or exc.strerror or str(exc)
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(map(str, paths))}: {cause}" if paths else cause

@@ -13,15 +13,18 @@ included), each trained alone with weight 1; ``loss_options`` apply per loss nam
 The run store holds one folder per run, ``<store>/<suite>/<dataset>/<run>/seed-<n>/``, whose
 ``record.json`` (written atomically, last) marks it finished. Re-running a suite skips finished
 runs and resumes unfinished ones from their last checkpoint, so a suite killed at any moment
-loses at most one epoch. A run that fails writes ``failed.json`` with the reason and the suite
-goes on; the next invocation tries it again.
+loses at most one epoch; but only when the stored config equals the planned one (see
+:mod:`itr_bench.store`): a run trained under other settings is refused, or retrained with
+``--rerun-changed``. A process owns a run folder while it trains it (:mod:`itr_bench.locking`),
+so several processes on one store share its runs. A run that fails, for any reason, writes
+``failed.json`` with the reason and the suite goes on; the next invocation tries it again.
 """
 
 from __future__ import annotations
 
 import copy
 import shutil
-import traceback
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +32,15 @@ from typing import Any
 
 from .atomic import write_json
 from .config import RunConfig, build, check_components, check_registered, read_toml
-from .errors import ConfigError, ItrBenchError, did_you_mean
+from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
+from .failures import describe_failure
+from .locking import FolderLock
 from .registry import Registry
 from .pretrained import check_pretrained
+from .store import DONE, FAILED, LAST, RECORD, FolderState, Policy, inspect_folder, settle, train_settled
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline"}
 TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
-RECORD, FAILED = "record.json", "failed.json"
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,12 @@ class PlannedRun:
 
     @property
     def finished(self) -> bool:
+        """A record is there (whether it matches the planned config is :meth:`state`'s question)."""
         return (self.folder / RECORD).is_file()
+
+    def state(self) -> FolderState:
+        """The folder against this run's config: done, todo, changed or damaged (reads JSON only)."""
+        return inspect_folder(self.folder, self.config)
 
 
 def load_suite(spec: str, registry: Registry) -> tuple[dict[str, Any], str]:
@@ -228,39 +238,87 @@ def _check_keys(data: Any, allowed: set[str], where: str, path: str) -> None:
 @dataclass(frozen=True)
 class Outcome:
     run: PlannedRun
-    status: str  # "done", "skipped" (already finished), "failed"
+    #: "done" (trained now), "skipped" (already finished), "busy" (another process owns it), "failed"
+    status: str
     reason: str = ""
+    #: for "failed": "error" (the user's to fix) or "bug", see :mod:`itr_bench.failures`; and its traceback
+    kind: str = ""
+    trace: str = ""
 
 
-def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep_last: bool = False) -> Outcome:
-    """Train one planned run into its folder; a failure is recorded, not raised."""
+def _say(message: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep_last: bool = False,
+                policy: Policy = Policy(), say: Callable[[str], None] = _say) -> Outcome:
+    """Train one planned run into its folder, owning it; any failure is recorded, never raised.
+
+    A folder another live process owns is left to it (``busy``). A failure of any kind, a bug
+    included, is written to the run's ``failed.json`` (with its traceback) so that the suite can
+    go on with its other runs.
+    """
+    lock = FolderLock(run.folder)
+    try:
+        lock.acquire()
+    except RunBusyError as exc:
+        return Outcome(run, "busy", str(exc))
+    except Exception as exc:  # an unwritable store: the lock file cannot be made
+        return _failed(run, exc, registry)
+    try:
+        outcome = _execute_owned(run, registry, progress, policy, say)
+    except Exception as exc:
+        outcome = _failed(run, exc, registry)
+    else:
+        if outcome.status == "done" and not keep_last:
+            # the optimizer state is only needed to resume; best/ stays for evaluate
+            shutil.rmtree(run.folder / LAST, ignore_errors=True)
+    finally:
+        lock.release()
+    return outcome
+
+
+def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: Policy,
+                   say: Callable[[str], None]) -> Outcome:
     from .engine.run import train_run
 
-    if run.finished:
-        return Outcome(run, "skipped")
-    (run.folder / FAILED).unlink(missing_ok=True)
-    try:
+    def train() -> None:
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
                   context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline})
-    except (ItrBenchError, RuntimeError, ValueError) as exc:
-        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        write_json(run.folder / FAILED, {"run": run.label, "reason": reason, "traceback": traceback.format_exc()})
-        return Outcome(run, "failed", reason)
-    if not keep_last:  # the optimizer state is only needed to resume; best/ stays for evaluate
-        shutil.rmtree(run.folder / "last", ignore_errors=True)
+
+    if settle(run.folder, run.config, run.label, policy, say).status == DONE:
+        return Outcome(run, "skipped")
+    failed = run.folder / FAILED
+    if failed.is_file() or failed.is_symlink():
+        failed.unlink()
+    train_settled(run.folder, run.label, policy, say, train)
     return Outcome(run, "done")
 
 
+def _failed(run: PlannedRun, exc: Exception, registry: Registry) -> Outcome:
+    failure = describe_failure(exc, registry)
+    try:
+        write_json(run.folder / FAILED, {"run": run.label, "kind": failure.kind, "reason": failure.line,
+                                         "traceback": failure.traceback})
+    except Exception as write_error:  # a full or read-only disk: the line still says what failed
+        return Outcome(run, "failed", f"{failure.line} (and {FAILED} could not be written: "
+                                      f"{describe_failure(write_error).line})", failure.kind, failure.traceback)
+    return Outcome(run, "failed", failure.line, failure.kind, failure.traceback)
+
+
 def execute_local(runs: list[PlannedRun], registry: Registry, progress: bool = True,
-                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run every planned run in this process, one after another."""
+                  on_outcome: Callable[[Outcome], None] | None = None, policy: Policy = Policy(),
+                  say: Callable[[str], None] = _say) -> list[Outcome]:
+    """Run every planned run in this process, one after another (others may share the store)."""
     from tqdm.auto import tqdm
 
     outcomes = []
     bar = tqdm(runs, desc="suite", unit="run", disable=not progress)
     for run in bar:
         bar.set_postfix_str(run.label)
-        outcome = execute_one(run, registry, progress=progress)
+        outcome = execute_one(run, registry, progress=progress, policy=policy, say=say)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
@@ -268,7 +326,7 @@ def execute_local(runs: list[PlannedRun], registry: Registry, progress: bool = T
 
 
 def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run: float = 1.0,
-                gpus_per_run: float = 0.0) -> list[Outcome]:
+                gpus_per_run: float = 0.0, policy: Policy = Policy()) -> list[Outcome]:
     """Run each planned run as a Ray task (same folders, same records); needs ``pip install itr-bench[ray]``."""
     try:
         import ray
@@ -277,14 +335,14 @@ def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
-    pending = [task.remote(run) for run in runs if not run.finished]
+    pending = [task.remote(run, policy) for run in runs if not run.finished]
     outcomes = [Outcome(run, "skipped") for run in runs if run.finished]
     outcomes += ray.get(pending)
     return outcomes
 
 
-def _ray_task(run: PlannedRun) -> Outcome:
+def _ray_task(run: PlannedRun, policy: Policy) -> Outcome:
     """Inside a Ray worker: build a fresh registry (plugins load there too) and run."""
     from .plugins import get_plugin_manager, load_registry
 
-    return execute_one(run, load_registry(get_plugin_manager()), progress=False)
+    return execute_one(run, load_registry(get_plugin_manager()), progress=False, policy=policy, say=print)

@@ -14,8 +14,10 @@ from ..registry import Registry
 class App:
     """What every command gets through ``click.pass_obj``: the plugins and their registry."""
 
-    def __init__(self, pm: PluginManager) -> None:
+    def __init__(self, pm: PluginManager, debug: bool = False) -> None:
         self.pm = pm
+        #: ``--debug``: show tracebacks (commands that report failures and go on print them too)
+        self.debug = debug
 
     @cached_property
     def registry(self) -> Registry:

@@ -25,15 +25,27 @@ from . import App, parse_option
 @click.option("--leaderboard-dir", type=click.Path(path_type=Path), default=None,
               help="Where the CSV/Markdown/PNG go (default: <store>/<suite>/leaderboard).")
 @click.option("--dry-run", is_flag=True,
-              help="Validate (each dataset's annotations are read, not its images) and list the runs without training.")
+              help="Validate (each dataset's annotations are read, not its images) and list the runs "
+                   "(done, todo, changed, damaged) without training.")
+@click.option("--rerun-changed", is_flag=True,
+              help="Retrain runs whose stored config differs from the planned one (their old folder is "
+                   "moved aside, not deleted). Without it such runs are refused.")
+@click.option("--restart-damaged", is_flag=True,
+              help="Retrain from scratch runs whose record or checkpoint is damaged (moved aside, not deleted).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
             overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
-            leaderboard_dir: Path | None, dry_run: bool, no_progress: bool) -> None:
-    """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed."""
+            leaderboard_dir: Path | None, dry_run: bool, rerun_changed: bool, restart_damaged: bool,
+            no_progress: bool) -> None:
+    """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed.
+
+    A run is only reused or resumed when its stored config equals the planned one; several
+    processes may run one suite on one store at once and share its runs.
+    """
     from ..errors import ConfigError
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
+    from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
     from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
 
     data, where = load_suite(suite, app.registry)
@@ -49,19 +61,28 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
                   only_datasets=datasets.split(",") if datasets else None,
                   fetch_hint=f"itr-bench fetch-weights {suite}")
     name = runs[0].suite
-    done = sum(run.finished for run in runs)
+    states = [run.state() for run in runs]
+    counts = {status: sum(state.status == status for state in states) for status in (DONE, CHANGED, DAMAGED)}
+    extra = "".join(f", {counts[s]} {s}" for s in (CHANGED, DAMAGED) if counts[s])
     description = data.get("suite", {}).get("description")
-    click.echo(f"suite {name}: {len(runs)} runs ({done} already finished) -> {store / name}", err=True)
+    click.echo(f"suite {name}: {len(runs)} runs ({counts[DONE]} already finished{extra}) -> {store / name}", err=True)
     if description:
         click.echo(f"  {description}", err=True)
     if dry_run:
         for line in check_datasets(runs, app.registry):
             click.echo(line, err=True)
-        for run in runs:
-            click.echo(f"{'done' if run.finished else 'todo'}  {run.label}  {run.folder}")
+        for run, state in zip(runs, states):
+            detail = f"  ({state.describe(run.folder)})" if state.status in (CHANGED, DAMAGED) else ""
+            click.echo(f"{state.status:<7}  {run.label}  {run.folder}{detail}")
         return
-    outcomes = (execute_ray(runs, address=ray_address) if executor == "ray"
-                else execute_local(runs, app.registry, progress=not no_progress))
+    policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
+    changed = [(run, state) for run, state in zip(runs, states) if state.status == CHANGED]
+    if changed and not rerun_changed:  # refused before anything trains
+        run, state = changed[0]
+        more = f" ({len(changed) - 1} more runs changed: --dry-run lists them)" if len(changed) > 1 else ""
+        raise refuse(run.label, state, run.folder, more)
+    outcomes = (execute_ray(runs, address=ray_address, policy=policy) if executor == "ray"
+                else execute_local(runs, app.registry, progress=not no_progress, policy=policy))
     records = load_records(store / name)
     table = aggregate(records)
     if not table.empty:
@@ -69,11 +90,20 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
                                      records)
         click.echo(render_text(table))
         click.echo(f"leaderboard: {', '.join(str(p) for p in written)}", err=True)
+    for outcome in outcomes:
+        if outcome.status == "busy":
+            click.echo(f"busy: {outcome.run.label}: {outcome.reason}", err=True)
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
         click.echo(f"failed: {outcome.run.label}: {outcome.reason}", err=True)
+        if app.debug and outcome.trace:
+            click.echo(outcome.trace.rstrip(), err=True)
     if failed:
-        click.get_current_context().exit(1)
+        bugs = sum(o.kind == "bug" for o in failed)
+        click.echo(f"{len(failed)} of {len(runs)} runs failed" + (f" ({bugs} by a bug in code, not in the input)"
+                                                                 if bugs else "")
+                   + "; the others are recorded; rerun the suite to retry the failed ones", err=True)
+        click.get_current_context().exit(2)
 
 
 def _roots(roots: tuple[str, ...], datasets: list[str]) -> dict[str, dict[str, str]]:

@@ -12,18 +12,44 @@ from . import App
 @click.command("train")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Run folder (default: runs/<CONFIG name>). An unfinished run there is resumed.")
+              help="Run folder (default: runs/<CONFIG name>). An unfinished run there under the same "
+                   "config is resumed; a finished one is shown.")
+@click.option("--rerun-changed", is_flag=True,
+              help="If the run folder was trained under another config, move it aside and train anew "
+                   "(without it, that is refused).")
+@click.option("--restart-damaged", is_flag=True,
+              help="If the run folder's record or checkpoint is damaged, move it aside and train from scratch.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.pass_obj
-def command(app: App, config_path: Path, out_dir: Path | None, no_progress: bool) -> None:
+def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bool, restart_damaged: bool,
+            no_progress: bool) -> None:
     """Train the run described by CONFIG, select on val, evaluate test once, write record.json."""
+    import json
+    import os
+
     from ..config import check_components, load_run_config
     from ..engine.run import RECORD, train_run
+    from ..locking import FolderLock
+    from ..store import DONE, Policy, settle, train_settled
 
     config = load_run_config(config_path)
     check_components(config, app.registry, str(config_path))
     out_dir = out_dir or Path("runs") / config_path.stem
-    record = train_run(config, app.registry, out_dir, where=str(config_path), progress=not no_progress)
+    policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
+    say = lambda message: click.echo(message, err=True)  # noqa: E731
+
+    def train() -> dict:
+        return train_run(config, app.registry, out_dir, where=str(config_path), progress=not no_progress)
+
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 owns and settles the folder
+        record = train()
+    else:
+        with FolderLock(out_dir):
+            if settle(out_dir, config, str(out_dir), policy, say).status == DONE:
+                click.echo(f"{out_dir}: already trained under this config; its record:", err=True)
+                record = json.loads((out_dir / RECORD).read_text())
+            else:
+                record = train_settled(out_dir, str(out_dir), policy, say, train)
     click.echo(format_metrics("test", record["test"]))
     if record.get("untrained"):
         click.echo(format_metrics("untrained", record["untrained"]))

@@ -4,13 +4,16 @@ A checkpoint is a folder with ``tensors.safetensors`` (model, loss and optimizer
 ``state.json`` (everything else: epoch, stage, RNG seeds, metrics, optimizer hyperparameters).
 Nested state (an optimizer's ``state_dict``) is stored by replacing every tensor with a
 ``{"__tensor__": key}`` reference. Both files are written to a temporary folder that is renamed
-into place, so a run killed mid-save keeps its previous checkpoint.
+into place, so a run killed mid-save keeps its previous checkpoint. A save that fails (a full
+disk) raises an :class:`OSError` naming the folder and leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from ..errors import ItrBenchError
+from ..errors import DamagedRunError
 
 TENSORS = "tensors.safetensors"
 STATE = "state.json"
@@ -72,9 +75,16 @@ def save_checkpoint(folder: Path | str, components: dict[str, Any], state: dict[
     folder.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, Tensor] = {}
     skeleton = {name: flatten(value, name, tensors) for name, value in components.items()}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        save_file(tensors, str(tmp / TENSORS))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(folder)) from None
+    try:
+        try:
+            save_file(tensors, str(tmp / TENSORS))
+        except SafetensorError as exc:  # its I/O errors are not OSErrors: say which
+            code = re.search(r"os error (\d+)", str(exc))
+            raise OSError(int(code[1]) if code else errno.EIO, str(exc), str(folder)) from None
         with open(tmp / STATE, "w") as handle:
             json.dump({"state": state, "components": skeleton}, handle, indent=1)
             handle.flush()
@@ -85,26 +95,36 @@ def save_checkpoint(folder: Path | str, components: dict[str, Any], state: dict[
             folder.rename(old)
         tmp.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename != str(folder):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(folder)) from None
         raise
     return folder
 
 
 def load_checkpoint(folder: Path | str, device: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(components, state)`` as saved; a missing or damaged checkpoint is one clear error."""
+    """``(components, state)`` as saved; a missing or damaged checkpoint is a :class:`DamagedRunError`.
+
+    Its message names the checkpoint folder, so the caller can say which one to delete.
+    """
     folder = Path(folder)
     previous = folder.with_name(f".{folder.name}.old")
     if not folder.exists() and previous.exists():  # killed between the two renames of a save
         folder = previous
     missing = [name for name in (TENSORS, STATE) if not (folder / name).is_file()]
     if missing:
-        raise ItrBenchError(f"{folder}: not a checkpoint (missing {', '.join(missing)})")
+        raise DamagedRunError(f"{folder}: not a checkpoint (missing {', '.join(missing)})")
     try:
         tensors = load_file(str(folder / TENSORS), device=str(device))
-        with open(folder / STATE) as handle:
+        with open(folder / STATE, encoding="utf-8") as handle:
             data = json.load(handle)
-    except (SafetensorError, json.JSONDecodeError, OSError) as exc:
-        raise ItrBenchError(f"{folder}: damaged checkpoint: {exc}") from None
-    components = {name: unflatten(value, tensors) for name, value in data["components"].items()}
-    return components, data["state"]
+        components = {name: unflatten(value, tensors) for name, value in data["components"].items()}
+        state = data["state"]
+        if not isinstance(state, dict):
+            raise TypeError(f"'state' is {type(state).__name__}, not an object")
+    except (SafetensorError, ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
+        # ValueError covers bad JSON and non-UTF-8 bytes; KeyError/TypeError a valid JSON of the wrong shape
+        cause = f"missing key {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+        raise DamagedRunError(f"{folder}: damaged checkpoint ({type(exc).__name__}: {cause})") from None
+    return components, state

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from ..api import Loss
 from ..config import StageConfig
-from ..errors import ConfigError, ItrBenchError, did_you_mean
+from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
 from ..data.prepare import PreparedSplit
+from ..store import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
 from .evaluate import evaluate_with_collapse
@@ -230,11 +231,22 @@ class Trainer:
     def _resume(self) -> tuple[TrainState, dict[str, Any] | None]:
         if not (self.out_dir / LAST).exists() and not (self.out_dir / f".{LAST}.old").exists():
             return TrainState(), None
-        components, saved = load_checkpoint(self.out_dir / LAST, device=self.device)
-        self.model.load_state_dict(components["model"])
-        state = TrainState(**saved["train"])
-        if "rng" in components:  # dropout draws continue exactly where the killed run stopped
-            _set_rng_state(components.pop("rng"))
+        folder = self.out_dir / LAST
+        components, saved = load_checkpoint(folder, device=self.device)
+        stored = saved.get("config")
+        planned = self.extra_state.get("config")
+        if planned is not None and stored is not None:
+            changes = config_changes(stored, planned)
+            if changes:  # never extend a run trained under other settings
+                raise StaleRunError(f"{folder}: trained under another config: {', '.join(map(str, changes))}")
+        try:
+            self.model.load_state_dict(components["model"])
+            state = TrainState(**saved["train"])
+            if "rng" in components:  # dropout draws continue exactly where the killed run stopped
+                _set_rng_state(components.pop("rng"))
+        except (KeyError, TypeError, RuntimeError) as exc:
+            cause = " ".join(str(exc).split())[:300]
+            raise DamagedRunError(f"{folder}: damaged checkpoint ({type(exc).__name__}: {cause})") from None
         if state.stage < len(self.settings.stages) and state.epoch == 0:
             components.pop("optimizer", None)  # a new stage starts with a fresh optimizer
         return state, components

@@ -1,0 +1,282 @@
+"""A run folder's lifecycle: what it holds against the planned config, leftovers, moving aside.
+
+A run folder is ``done`` (``record.json``), ``todo`` (nothing, or a checkpoint to resume),
+``changed`` (its record or checkpoint was trained under another config) or ``damaged`` (its
+record or checkpoint cannot be read). Results are only ever reused or resumed when the stored
+config equals the planned one key by key, so changing a setting can never silently show old
+numbers or extend a run trained under other settings. What counts is the config: a different
+itr-bench or plugin version (recorded in every record) does not by itself invalidate a run.
+
+Changed and damaged folders are never deleted: :func:`move_aside` renames the whole folder to a
+hidden sibling (``.<name>.changed-<UTC time>``), which no leaderboard reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .atomic import remove_temporaries
+from .config import RunConfig, StageConfig
+from .errors import DamagedRunError, StaleRunError
+
+RECORD, FAILED, UNTRAINED = "record.json", "failed.json", "untrained.json"
+LAST, BEST = "last", "best"
+CHECKPOINT_STATE, CHECKPOINT_TENSORS = "state.json", "tensors.safetensors"
+#: Keys that say where things are, not what ran: the run's name (its folder says it) and the
+#: prepared-data cache (keyed by the dataset's content, so any location gives the same data).
+PLACEMENT_KEYS = frozenset({"name", "cache_dir"})
+
+DONE, TODO, CHANGED, DAMAGED = "done", "todo", "changed", "damaged"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.key} {_show(self.old)} -> {_show(self.new)}"
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What a run folder holds compared with the planned config."""
+
+    status: str  # DONE, TODO, CHANGED or DAMAGED
+    #: for CHANGED: the differing keys
+    changes: tuple[Change, ...] = ()
+    #: for CHANGED: the file whose config differs; for DAMAGED: the file or checkpoint to delete
+    source: Path | None = None
+    #: for DAMAGED: the cause
+    reason: str = ""
+
+    def describe(self, folder: Path) -> str:
+        if self.status == CHANGED:
+            return f"trained under another config ({self.source}): {', '.join(map(str, self.changes))}"
+        if self.status == DAMAGED:
+            return self.reason
+        return self.status
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else json.dumps(value, default=str)
+
+
+_ABSENT = object()
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing configs
+# --------------------------------------------------------------------------------------------
+
+
+def comparable(config: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """A config as stored in JSON, with every field present and the placement keys left out.
+
+    A field the stored config lacks (it was written before the field existed) takes its
+    default, which is what that run used; a field the code no longer has is dropped.
+    """
+    data = config.as_dict() if isinstance(config, RunConfig) else dict(config)
+    data = json.loads(json.dumps(data, default=str))
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    out = {**_defaults(RunConfig), **{k: v for k, v in data.items() if k in known}}
+    if isinstance(out.get("stages"), list):
+        stage_defaults, stage_known = _defaults(StageConfig), {f.name for f in dataclasses.fields(StageConfig)}
+        out["stages"] = [{**stage_defaults, **{k: v for k, v in s.items() if k in stage_known}}
+                         if isinstance(s, Mapping) else s for s in out["stages"]]
+    return {k: v for k, v in out.items() if k not in PLACEMENT_KEYS}
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    """The JSON form of every field of ``cls`` that has a default."""
+    fields = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+              for f in dataclasses.fields(cls)
+              if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    return json.loads(json.dumps(fields))
+
+
+def config_changes(stored: Mapping[str, Any], planned: RunConfig | Mapping[str, Any]) -> list[Change]:
+    """Every key (dotted, with list indices) whose stored value differs from the planned one."""
+    changes: list[Change] = []
+    _diff(comparable(stored), comparable(planned), "", changes)
+    return changes
+
+
+def _diff(old: Any, new: Any, path: str, out: list[Change]) -> None:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        for key in sorted(set(old) | set(new), key=str):
+            _diff(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key), out)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for index, (a, b) in enumerate(zip(old, new)):
+            _diff(a, b, f"{path}[{index}]", out)
+    elif old != new or type(old) is not type(new) and not _same_number(old, new):
+        out.append(Change(path, old, new))
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool) \
+        and a == b
+
+
+# --------------------------------------------------------------------------------------------
+# Inspecting a folder
+# --------------------------------------------------------------------------------------------
+
+
+def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
+    """Classify ``folder`` against ``planned`` (reads JSON only; never loads tensors)."""
+    folder = Path(folder)
+    record = folder / RECORD
+    if record.exists() or record.is_symlink():
+        stored = _read_object(record)
+        if isinstance(stored, str):
+            return FolderState(DAMAGED, source=record, reason=stored)
+        return _compare(stored.get("config"), planned, record, DONE)
+    for name in (LAST, BEST):  # an unfinished run: its checkpoint carries its config
+        checkpoint = _checkpoint(folder, name)
+        if checkpoint is None:
+            continue
+        missing = [f for f in (CHECKPOINT_STATE, CHECKPOINT_TENSORS) if not (checkpoint / f).is_file()]
+        if missing:
+            return FolderState(DAMAGED, source=checkpoint,
+                               reason=f"{checkpoint}: damaged checkpoint (missing {', '.join(missing)})")
+        state = _read_object(checkpoint / CHECKPOINT_STATE)
+        if isinstance(state, str):
+            return FolderState(DAMAGED, source=checkpoint, reason=f"damaged checkpoint: {state}")
+        inner = state.get("state")
+        if not isinstance(inner, Mapping):
+            return FolderState(DAMAGED, source=checkpoint,
+                               reason=f"{checkpoint / CHECKPOINT_STATE}: damaged checkpoint (no 'state' object)")
+        return _compare(inner.get("config"), planned, checkpoint / CHECKPOINT_STATE, TODO)
+    return FolderState(TODO)
+
+
+def _checkpoint(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f".{name}.old"):  # .old: killed between a save's renames
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _compare(stored: Any, planned: RunConfig, source: Path, same: str) -> FolderState:
+    if not isinstance(stored, Mapping):
+        return FolderState(CHANGED, (Change("config", "not stored", "planned"),), source)
+    changes = config_changes(stored, planned)
+    return FolderState(CHANGED, tuple(changes), source) if changes else FolderState(same)
+
+
+def _read_object(path: Path) -> dict[str, Any] | str:
+    """The JSON object in ``path``, or why it is not one (one line naming the file)."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except IsADirectoryError:
+        return f"{path}: is a folder, not a file"
+    except UnicodeDecodeError:
+        return f"{path}: not UTF-8 text (damaged)"
+    except json.JSONDecodeError as exc:
+        return f"{path}: not valid JSON (damaged or truncated): {exc}"
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
+    if not isinstance(data, dict):
+        return f"{path}: expected a JSON object, found {type(data).__name__} (damaged)"
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Acting on a folder
+# --------------------------------------------------------------------------------------------
+
+
+def move_aside(folder: Path | str, why: str) -> Path:
+    """Rename ``folder`` to a hidden sibling ``.<name>.<why>-<UTC time>`` and return its new path."""
+    folder = Path(folder)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = folder.with_name(f".{folder.name}.{why}-{stamp}")
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = folder.with_name(f".{folder.name}.{why}-{stamp}-{counter}")
+    folder.rename(target)
+    return target
+
+
+def clean_leftovers(folder: Path | str) -> list[Path]:
+    """Remove what killed writes left in run folder ``folder``; returns what was removed.
+
+    Call it only while owning the folder (its lock): a live writer's temporary files look the
+    same. Besides the temporaries (:func:`~itr_bench.atomic.remove_temporaries`), an
+    ``untrained.json`` that is damaged, or has neither record nor checkpoint beside it, goes: the
+    latter may come from a start under another config killed in its first epoch, and both are
+    cheap to recompute.
+    """
+    folder = Path(folder)
+    removed = remove_temporaries(folder)
+    untrained = folder / UNTRAINED
+    if untrained.is_file() and (isinstance(_read_object(untrained), str)  # damaged: recomputed
+                                or not (folder / RECORD).exists() and _checkpoint(folder, LAST) is None):
+        untrained.unlink()
+        removed.append(untrained)
+    return removed
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What to do with a folder that does not match: refuse (the default) or move it aside and retrain."""
+
+    rerun_changed: bool = False
+    restart_damaged: bool = False
+
+
+def settle(folder: Path, planned: RunConfig, label: str, policy: Policy,
+           say: Callable[[str], None]) -> FolderState:
+    """Make ``folder`` safe to train into, owning it: DONE (reuse it) or TODO (train, resuming).
+
+    Clears leftovers; a CHANGED or DAMAGED folder is refused with one line, or with the
+    policy's flag moved aside (and ``say`` tells where).
+    """
+    clean_leftovers(folder)
+    state = inspect_folder(folder, planned)
+    if state.status not in (CHANGED, DAMAGED):
+        return state
+    if not (policy.rerun_changed if state.status == CHANGED else policy.restart_damaged):
+        raise refuse(label, state, folder)
+    moved = move_aside(folder, state.status)
+    say(f"{label}: {state.describe(folder)}; its files were moved to {moved}; training it from scratch")
+    return FolderState(TODO)
+
+
+def train_settled(folder: Path, label: str, policy: Policy, say: Callable[[str], None], train: Callable[[], T]) -> T:
+    """``train()`` in a settled folder; a checkpoint found damaged only as it loads is handled like in :func:`settle`."""
+    try:
+        return train()
+    except DamagedRunError as exc:
+        if not policy.restart_damaged:
+            raise refuse(label, FolderState(DAMAGED, source=_damaged_path(exc, folder), reason=str(exc)), folder) \
+                from None
+        moved = move_aside(folder, DAMAGED)
+        say(f"{label}: {exc}; its files were moved to {moved}; training it from scratch")
+        return train()
+
+
+def _damaged_path(exc: DamagedRunError, folder: Path) -> Path:
+    """The checkpoint folder a damage message starts with (``<folder>/last: damaged ...``)."""
+    named = Path(str(exc).partition(": ")[0])
+    return named if named.parent == folder else folder
+
+
+def refuse(label: str, state: FolderState, folder: Path, more: str = "") -> Exception:
+    """The one-line error for a CHANGED or DAMAGED folder, with the ways out (``more`` is appended)."""
+    if state.status == CHANGED:
+        return StaleRunError(f"{label}: {state.describe(folder)}; rerun with --rerun-changed to retrain it "
+                             f"(the old results are moved aside, to .{folder.name}.changed-<time>){more}")
+    return DamagedRunError(f"{label}: {state.reason}; delete {state.source or folder} or rerun with "
+                           f"--restart-damaged to retrain it from scratch (the damaged files are moved aside){more}")
