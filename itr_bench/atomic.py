@@ -59,8 +59,8 @@ def write_json(path: Path | str, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def remove_temporaries(folder: Path | str) -> list[Path]:
-    """Remove the temporaries killed writes left in ``folder``; returns what was removed.
+def remove_temporaries(folder: Path | str, only: str | None = None) -> list[Path]:
+    """Remove the temporaries killed writes left in ``folder`` (of ``only`` that name); returns them.
 
     Call it only while no other process writes there (hold the folder's lock). A ``.<name>.old``
     whose ``<name>`` is missing is a checkpoint a save replaced and was killed before renaming
@@ -72,7 +72,7 @@ def remove_temporaries(folder: Path | str) -> list[Path]:
     removed = []
     for entry in sorted(folder.iterdir()):
         match = TEMPORARY.match(entry.name)
-        if not match:
+        if not match or only is not None and match["name"] != only:
             continue
         final = folder / match["name"]
         if match["suffix"] == "old" and not final.exists():

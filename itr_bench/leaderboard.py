@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import write_bytes, write_text
+from .atomic import remove_temporaries, write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
+from .locking import FolderLock
 from .names import check_name
+from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
@@ -57,7 +59,7 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
     if not run_dir.is_dir():
         raise ItrBenchError(f"{run_dir}: no such run folder")
     rows, seen = [], {}
-    for path in sorted(run_dir.rglob("record.json")):
+    for path in result_files(run_dir, "record.json"):
         row = record_row(read_json_file(path), path)
         key = (row["suite"], row["dataset"], row["run"], row["seed"])
         if key in seen:
@@ -66,7 +68,7 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
                 f"{key[2]!r}, seed {key[3]}; keep one (a seed counted twice would shrink the interval)")
         seen[key] = path
         rows.append(row)
-    failed = [failure(read_json_file(p), p) for p in sorted(run_dir.rglob("failed.json"))]
+    failed = [failure(read_json_file(p), p) for p in result_files(run_dir, "failed.json")]
     frame = pd.DataFrame(rows)
     _check_same_metrics(frame)
     frame.attrs["failed"] = failed
@@ -295,6 +297,13 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
     """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset, and with ``records``
     the per-seed ``<suite>__<dataset>__seeds.csv``; returns the paths."""
     out_dir = Path(out_dir)
+    with FolderLock(out_dir, wait=True):  # parallel suite workers finish at once: one writer at a time
+        remove_temporaries(out_dir)  # of a writer killed mid-write
+        return _write_leaderboards(table, out_dir, failed, records)
+
+
+def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dict],
+                        records: pd.DataFrame | None) -> list[Path]:
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
         if suite != "-":

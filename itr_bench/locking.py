@@ -4,7 +4,8 @@ The lock is an advisory ``fcntl.flock`` on a small file *beside* the folder
 (``<parent>/.<name>.lock``), so moving the folder aside (a rerun, a damaged checkpoint) keeps
 it locked. The kernel drops the lock when its process dies, however it dies (kill -9
 included), so a dead owner can never leave a lock that looks alive: the next process simply
-takes it over. The file holds the owner's pid and host only to say who holds a live lock.
+takes it over. The file holds the owner's pid and host only to say who holds a live lock; the
+owner removes it as it releases the lock (a killed owner leaves it, harmlessly).
 
 flock is POSIX (Linux, macOS); on a network file system it is only as good as the server's
 lock support.
@@ -39,27 +40,44 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> FolderLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunBusyError(f"{self.folder}: in use by {owner} (its lock: {self.path}); skipped") from None
-        except BaseException:
-            os.close(fd)
-            raise
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if self.wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RunBusyError(f"{self.folder}: in use by {owner} (lock {self.path}); left to it") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            if self._still_linked(fd):
+                break
+            os.close(fd)  # its owner removed the file as it released it: lock the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd
         return self
 
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # an unwritable store: name the folder the user chose
+            raise OSError(exc.errno, exc.strerror, str(self.folder)) from None
+
+    def _still_linked(self, fd: int) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
     def release(self) -> None:
+        """Remove the lock file, then unlock: a waiter that opened it sees it unlinked and retries."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
             try:
-                os.ftruncate(fd, 0)  # no owner named once released
+                self.path.unlink(missing_ok=True)
             finally:
                 os.close(fd)  # closing drops the flock
 

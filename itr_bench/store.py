@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 from .atomic import remove_temporaries
 from .config import RunConfig, StageConfig
-from .errors import DamagedRunError, StaleRunError
+from .errors import DamagedRunError, ItrBenchError, StaleRunError
+from .files import read_json_file
 
 RECORD, FAILED, UNTRAINED = "record.json", "failed.json", "untrained.json"
 LAST, BEST = "last", "best"
@@ -177,18 +178,9 @@ def _compare(stored: Any, planned: RunConfig, source: Path, same: str) -> Folder
 def _read_object(path: Path) -> dict[str, Any] | str:
     """The JSON object in ``path``, or why it is not one (one line naming the file)."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except IsADirectoryError:
-        return f"{path}: is a folder, not a file"
-    except UnicodeDecodeError:
-        return f"{path}: not UTF-8 text (damaged)"
-    except json.JSONDecodeError as exc:
-        return f"{path}: not valid JSON (damaged or truncated): {exc}"
-    except OSError as exc:
-        return f"{path}: cannot read: {exc.strerror or exc}"
-    if not isinstance(data, dict):
-        return f"{path}: expected a JSON object, found {type(data).__name__} (damaged)"
-    return data
+        return read_json_file(path)
+    except ItrBenchError as exc:
+        return str(exc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,3 +272,14 @@ def refuse(label: str, state: FolderState, folder: Path, more: str = "") -> Exce
                              f"(the old results are moved aside, to .{folder.name}.changed-<time>){more}")
     return DamagedRunError(f"{label}: {state.reason}; delete {state.source or folder} or rerun with "
                            f"--restart-damaged to retrain it from scratch (the damaged files are moved aside){more}")
+
+
+def result_files(root: Path | str, name: str) -> list[Path]:
+    """Every ``name`` (``record.json``, ``failed.json``) under ``root`` that is a result, sorted.
+
+    Hidden folders are skipped: they hold moved-aside runs (:func:`move_aside`) and the
+    temporaries of writes in progress, neither of which is a result.
+    """
+    root = Path(root)
+    return sorted(path for path in root.rglob(name)
+                  if not any(part.startswith(".") for part in path.relative_to(root).parts))

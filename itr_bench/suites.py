@@ -26,7 +26,7 @@ import copy
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +299,8 @@ def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: 
 
 def _failed(run: PlannedRun, exc: Exception, registry: Registry) -> Outcome:
     failure = describe_failure(exc, registry)
+    if failure.line.startswith(f"{run.label}: "):  # the outcome names the run already
+        failure = replace(failure, line=failure.line[len(run.label) + 2:])
     try:
         write_json(run.folder / FAILED, {"run": run.label, "kind": failure.kind, "reason": failure.line,
                                          "traceback": failure.traceback})

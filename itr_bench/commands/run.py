@@ -43,7 +43,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     A run is only reused or resumed when its stored config equals the planned one; several
     processes may run one suite on one store at once and share its runs.
     """
-    from ..errors import ConfigError
+    from ..errors import ConfigError, ItrBenchError, describe_os_error
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
     from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
     from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
@@ -83,13 +83,21 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
         raise refuse(run.label, state, run.folder, more)
     outcomes = (execute_ray(runs, address=ray_address, policy=policy) if executor == "ray"
                 else execute_local(runs, app.registry, progress=not no_progress, policy=policy))
-    records = load_records(store / name)
-    table = aggregate(records)
-    if not table.empty:
-        written = write_leaderboards(table, leaderboard_dir or store / name / "leaderboard", records.attrs["failed"],
-                                     records)
-        click.echo(render_text(table))
-        click.echo(f"leaderboard: {', '.join(str(p) for p in written)}", err=True)
+    leaderboard_failed = False
+    if (store / name).is_dir():  # not when nothing could be written (a read-only store)
+        try:
+            records = load_records(store / name)
+            table = aggregate(records)
+            written = (write_leaderboards(table, leaderboard_dir or store / name / "leaderboard",
+                                          records.attrs["failed"], records) if not table.empty else [])
+        except (OSError, ItrBenchError) as exc:  # the runs' records are safe; say why the leaderboard is not
+            leaderboard_failed = True
+            cause = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            click.echo(f"leaderboard not written: {cause}", err=True)
+        else:
+            if written:
+                click.echo(render_text(table))
+                click.echo(f"leaderboard: {', '.join(str(p) for p in written)}", err=True)
     for outcome in outcomes:
         if outcome.status == "busy":
             click.echo(f"busy: {outcome.run.label}: {outcome.reason}", err=True)
@@ -98,11 +106,12 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
         click.echo(f"failed: {outcome.run.label}: {outcome.reason}", err=True)
         if app.debug and outcome.trace:
             click.echo(outcome.trace.rstrip(), err=True)
-    if failed:
+    if failed or leaderboard_failed:
         bugs = sum(o.kind == "bug" for o in failed)
-        click.echo(f"{len(failed)} of {len(runs)} runs failed" + (f" ({bugs} by a bug in code, not in the input)"
-                                                                 if bugs else "")
-                   + "; the others are recorded; rerun the suite to retry the failed ones", err=True)
+        if failed:
+            click.echo(f"{len(failed)} of {len(runs)} runs failed"
+                       + (f" ({bugs} by a bug in code, not in the input)" if bugs else "")
+                       + "; the others are recorded; rerun the suite to retry the failed ones", err=True)
         click.get_current_context().exit(2)
 
 

@@ -5,8 +5,9 @@ shorter side resized to ``image_size`` and re-encoded as JPEG, plus its captions
 tokenisation belongs to the text encoder, whose vocabulary is built from train only) and ids.
 A cache lives in ``cache_dir/<key>/`` where the key covers the dataset's fingerprint (its
 sources and options) and the settings, so anything that changes rebuilds it. It is built in a
-temporary folder and renamed into place, so a crashed or concurrent build never leaves a
-half-written cache behind.
+temporary folder and renamed into place, so a crashed build never leaves a half-written cache
+behind (its hidden temporary is removed by the next build of that entry); concurrent processes
+take a lock per entry, so one builds it and the others wait and reuse it.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
+from ..atomic import remove_temporaries
 from ..errors import ConfigError, ItrBenchError
 from ..files import read_json_file
+from ..locking import FolderLock
 from .checks import check_folds
 from .images import encode_jpeg, open_image, resize_shorter_side
 
@@ -114,17 +117,32 @@ def prepare(
     target = cache_dir / cache_key(dataset, image_size, quality)
     if (target / META_FILE).is_file():
         return load_prepared(target)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_dir))
+    with FolderLock(target, wait=True):  # parallel workers: one builds, the others wait and reuse it
+        if not (target / META_FILE).is_file():
+            remove_temporaries(cache_dir, only=target.name)  # a build killed half-way
+            _build_into(target, dataset, image_size, quality, workers or os.cpu_count() or 1, progress)
+    return load_prepared(target)
+
+
+def _build_into(target: Path, dataset: Dataset, image_size: int, quality: int, workers: int, progress: bool) -> None:
+    """Build in a hidden temporary folder renamed into place; a full disk names the cache entry."""
     try:
-        _build(dataset, building, image_size, quality, workers or os.cpu_count() or 1, progress)
+        building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target.parent)) from None
+    try:
+        _build(dataset, building, image_size, quality, workers, progress)
         try:
             building.rename(target)
         except OSError:
-            if not (target / META_FILE).is_file():  # not a concurrent build that won the race
+            if not (target / META_FILE).is_file():  # not a rival build that won (another host, no flock)
                 raise
+    except OSError as exc:
+        if exc.filename is not None and str(exc.filename).startswith(str(building)):
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        raise
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    return load_prepared(target)
 
 
 def load_prepared(path: Path | str) -> PreparedDataset:
