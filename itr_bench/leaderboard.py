@@ -297,6 +297,10 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
     """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset, and with ``records``
     the per-seed ``<suite>__<dataset>__seeds.csv``; returns the paths."""
     out_dir = Path(out_dir)
+    for suite, dataset in table.groupby(["suite", "dataset"], sort=True).groups:  # before anything is made
+        if suite != "-":
+            check_name(suite, "leaderboard", "suite")
+        check_name(dataset, "leaderboard", "dataset")
     with FolderLock(out_dir, wait=True):  # parallel suite workers finish at once: one writer at a time
         remove_temporaries(out_dir)  # of a writer killed mid-write
         return _write_leaderboards(table, out_dir, failed, records)

@@ -141,7 +141,9 @@ def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
         stored = _read_object(record)
         if isinstance(stored, str):
             return FolderState(DAMAGED, source=record, reason=stored)
-        return _compare(stored.get("config"), planned, record, DONE)
+        if not isinstance(stored.get("config"), Mapping):  # every record stores the config it ran
+            return FolderState(DAMAGED, source=record, reason=f"{record}: damaged: no 'config' object")
+        return _compare(stored["config"], planned, record, DONE)
     for name in (LAST, BEST):  # an unfinished run: its checkpoint carries its config
         checkpoint = _checkpoint(folder, name)
         if checkpoint is None:
@@ -157,7 +159,10 @@ def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
         if not isinstance(inner, Mapping):
             return FolderState(DAMAGED, source=checkpoint,
                                reason=f"{checkpoint / CHECKPOINT_STATE}: damaged checkpoint (no 'state' object)")
-        return _compare(inner.get("config"), planned, checkpoint / CHECKPOINT_STATE, TODO)
+        if not isinstance(inner.get("config"), Mapping):  # every checkpoint stores its run's config
+            return FolderState(DAMAGED, source=checkpoint,
+                               reason=f"{checkpoint}: damaged checkpoint (no 'config' in {CHECKPOINT_STATE})")
+        return _compare(inner["config"], planned, checkpoint / CHECKPOINT_STATE, TODO)
     return FolderState(TODO)
 
 
@@ -168,9 +173,7 @@ def _checkpoint(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _compare(stored: Any, planned: RunConfig, source: Path, same: str) -> FolderState:
-    if not isinstance(stored, Mapping):
-        return FolderState(CHANGED, (Change("config", "not stored", "planned"),), source)
+def _compare(stored: Mapping[str, Any], planned: RunConfig, source: Path, same: str) -> FolderState:
     changes = config_changes(stored, planned)
     return FolderState(CHANGED, tuple(changes), source) if changes else FolderState(same)
 
