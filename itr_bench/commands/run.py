@@ -73,7 +73,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             click.echo(line, err=True)
         for run, state in zip(runs, states):
             detail = f"  ({state.describe(run.folder)})" if state.status in (CHANGED, DAMAGED) else ""
-            click.echo(f"{state.status:<7}  {run.label}  {run.folder}{detail}")
+            click.echo(f"{state.status}  {run.label}  {run.folder}{detail}")
         return
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
     changed = [(run, state) for run, state in zip(runs, states) if state.status == CHANGED]
