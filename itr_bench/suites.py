@@ -177,7 +177,14 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
         seen.add(key)
         where = f"{run.label}: dataset {config.dataset!r}"
         root = Path(config.root).expanduser() if config.root else None
-        dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+        try:
+            dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+        except ItrBenchError as exc:
+            if root is not None:
+                raise
+            # no root given: the plan is still worth showing; the run itself refuses to start
+            lines.append(f"dataset {config.dataset}: not checked: {exc}")
+            continue
         splits = dataset.splits()
         missing = [name for name in RUN_SPLITS if name not in splits]
         if missing:

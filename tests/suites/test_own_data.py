@@ -13,7 +13,7 @@ import itr_bench
 from itr_bench.api import Dataset, Protocol, Sample, Split
 from itr_bench.cli import main
 from itr_bench.data.prepare import prepare
-from itr_bench.errors import ConfigError
+from itr_bench.errors import ConfigError, ItrBenchError
 from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
 from itr_bench.plugins import get_plugin_manager, load_registry
 from itr_bench.suites import check_datasets, execute_local, expand
@@ -99,6 +99,18 @@ def test_impossible_folds_are_one_config_line_at_dry_run_and_prepare(tiny_regist
     with pytest.raises(ConfigError, match="the test split has 4 images, which cannot be cut into 5 folds"):
         prepare(TooManyFolds(), tmp_path / "cache", 16, progress=False)
     assert not list((tmp_path / "cache").iterdir())  # nothing half-built
+
+
+def test_dry_run_shows_the_plan_and_says_which_dataset_it_could_not_check(tiny_registry, tmp_path):
+    suite = {"suite": {"name": "s", "datasets": ["flickr8k"]}, "defaults": TINY,
+             "runs": [{"name": "r", "stages": [{"epochs": 1, "losses": {"instance": 1.0}}]}]}
+    runs = expand(suite, tiny_registry, "s.toml", tmp_path / "store")
+    assert check_datasets(runs, tiny_registry) == [
+        "dataset flickr8k: not checked: flickr8k: no root folder given (pass --root DIR)"]
+    missing = {**suite, "defaults": {**TINY, "root": str(tmp_path / "nowhere")}}
+    runs = expand(missing, tiny_registry, "s.toml", tmp_path / "store")
+    with pytest.raises(ItrBenchError):  # a root that was given is checked, and its fault is an error
+        check_datasets(runs, tiny_registry)
 
 
 def _coco_file(ids, first=0):
