@@ -101,6 +101,13 @@ class Captions(Dataset):
         self.seed = _integer("seed", seed, 0)
         self.folds = _integer("folds", folds, 1)
 
+    @property
+    def hints(self) -> Mapping[str, Any]:  # type: ignore[override]  # depends on the data, not the class
+        """The paper's negatives for the protocol the data has: the hardest of the captions
+        outside the batch (Flickr/COCO), or a random pair of another identity (CUHK-PEDES)."""
+        identity = any(split.protocol is Protocol.IDENTITY for split in self.splits().values())
+        return {"negatives": "random" if identity else "hardest"}
+
     def splits(self) -> Mapping[str, Split]:
         return self._splits
 

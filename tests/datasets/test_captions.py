@@ -26,6 +26,7 @@ def test_csv_rows_of_one_image_are_one_sample(registry, captions_root):
     assert first.image == captions_root / "images" / "000.jpg" and first.image_id == "images/000.jpg"
     assert [s.instance_id for s in splits["val"].samples] == [0, 1]
     assert splits["test"].protocol is Protocol.IMAGE_CAPTION and splits["test"].folds == 1
+    assert dataset.hints == {"negatives": "hardest"}  # the paper's Flickr/COCO negatives
 
 
 def test_root_may_be_the_file_and_paths_may_be_absolute(registry, tmp_path):
@@ -69,6 +70,7 @@ def test_jsonl_caption_lists_and_instances_give_the_identity_protocol(registry, 
     assert not persons["train"] & persons["test"]
     assert [s.instance_id for s in splits["train"].samples] == [0, 0, 0, 1, 1, 1]
     assert splits["test"].samples[0].captions[1] == "someone walking"
+    assert dataset.hints == {"negatives": "random"}  # the paper's CUHK-PEDES negatives
 
 
 def test_seeded_split_without_a_split_column(registry, tmp_path):

@@ -55,7 +55,8 @@ def test_the_given_name_labels_records_folders_stay_and_leaderboards(tiny_regist
         "suite": {"name": "mine", "datasets": ["captions"], "seeds": [0]},
         "defaults": {**TINY, "cache_dir": str(tmp_path / "cache"), "root": str(root),
                      "dataset_options": {"name": "my-photos"}},
-        "runs": [{"name": "instance", "stages": [{"epochs": 1, "losses": {"instance": 1.0}}]}],
+        # the paper's ranking loss takes its negatives from the dataset's hint ("hardest" here)
+        "runs": [{"name": "ranking", "stages": [{"epochs": 1, "losses": {"ranking": 1.0}}]}],
     }
     runs = expand(suite, tiny_registry, "mine.toml", tmp_path / "store")
     assert check_datasets(runs, tiny_registry) == [
@@ -63,6 +64,7 @@ def test_the_given_name_labels_records_folders_stay_and_leaderboards(tiny_regist
     assert [o.status for o in execute_local(runs, tiny_registry, progress=False)] == ["done"]
     record = json.loads((runs[0].folder / "record.json").read_text())
     assert record["dataset"] == "my-photos" and record["config"]["dataset"] == "captions"
+    assert "hardest" in json.dumps(record["negatives"])
     records = load_records(tmp_path / "store" / "mine")
     written = write_leaderboards(aggregate(records), tmp_path / "boards")
     assert sorted(p.name for p in written) == ["mine__my-photos.csv", "mine__my-photos.md", "mine__my-photos.png"]
