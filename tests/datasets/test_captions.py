@@ -239,3 +239,15 @@ def test_real_flickr8k_as_csv_jsonl_and_save_to_disk(registry, shared_datasets, 
         converted = registry.create("dataset", "captions", source, name="flickr8k-mine", **options)
         assert _as_expected(converted) == expected, source.name
         assert sum(s.num_captions for s in converted.splits().values()) == 40000
+
+
+def test_imagefolder_split_folders_are_the_splits(registry, tmp_path):
+    rows = caption_rows(count=10, per_image=1)
+    for row in rows:
+        folder = {"train": "train", "val": "validation", "test": "test"}[row["split"]]
+        write_images(tmp_path / folder, [row["filepath"]])
+        with open(tmp_path / folder / "metadata.jsonl", "a") as handle:
+            handle.write(json.dumps({"file_name": row["filepath"], "text": row["title"]}) + "\n")
+    dataset = registry.create("dataset", "captions", tmp_path)
+    assert {n: len(s.samples) for n, s in dataset.splits().items()} == {"train": 6, "val": 2, "test": 2}
+    assert dataset.split("val").samples[0].image == tmp_path / "validation" / "images" / "006.jpg"
