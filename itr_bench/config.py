@@ -9,6 +9,8 @@ this module stays free of any concrete model, loss or dataset.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
 import tomllib
 import types
 import typing
@@ -18,6 +20,62 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError, ItrBenchError, did_you_mean
+from .names import check_name
+
+# ============================================================================================
+# Valid ranges: every numeric field declares one, checked when the config is read
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class Range:
+    """An interval a number must lie in; nan and inf never do (TOML and ``--set`` can spell them)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    #: how messages say it ("positive") instead of the interval
+    words: str = ""
+
+    def problem(self, value: float) -> str | None:
+        """Why ``value`` is out of range, or None."""
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value}"
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        return f"must be {self}, got {value}" if below or above else None
+
+    def __str__(self) -> str:
+        if self.words:
+            return self.words
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Range(0, low_open=True, words="positive")
+NON_NEGATIVE = Range(0, words="zero or positive")
+AT_LEAST_ONE = Range(1, words="positive")
+#: numpy's and torch's seeds are unsigned 32-bit integers.
+SEED = Range(0, 2**32 - 1)
+#: 8 px is the smallest image the cache accepts; beyond 4096 px a batch of images no longer
+#: fits any accelerator (100000 px asked for terabytes and ended in a MemoryError).
+IMAGE_SIZE = Range(8, 4096)
+EMBED_DIM = Range(1, 65536)
+#: SGD momentum: 1 or more never forgets and diverges.
+MOMENTUM = Range(0, 1, high_open=True)
+#: a decay multiplies the rate: 0 would stop training, more than 1 grows it.
+DECAY = Range(0, 1, low_open=True)
+WORKERS = Range(0, 1024)
+
+
+def ranged(valid: Range, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field whose number (or whose values, for a table or a list) must lie in ``valid``."""
+    return field(default=default, default_factory=factory, metadata={"range": valid})
+
 
 # ============================================================================================
 # The configs
@@ -28,26 +86,27 @@ from .errors import ConfigError, ItrBenchError, did_you_mean
 class StageConfig:
     """One training stage: which losses with which weights, for how long, at which rates."""
 
-    epochs: int
+    epochs: int = ranged(AT_LEAST_ONE)
     #: loss name -> weight; every term a loss returns is multiplied by its weight.
-    losses: dict[str, float]
-    lr: float = 0.1
+    losses: dict[str, float] = ranged(NON_NEGATIVE)
+    lr: float = ranged(POSITIVE, 0.1)
     #: parameter-group prefix -> learning-rate multiplier; 0 freezes the group (and its BN
     #: statistics), e.g. ``{image = 0.0}`` for the paper's Stage I.
-    lr_mult: dict[str, float] = field(default_factory=dict)
+    lr_mult: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
     #: epochs (counted within the stage) at which the learning rate is multiplied by lr_decay.
-    lr_steps: list[int] = field(default_factory=list)
-    lr_decay: float = 0.1
+    lr_steps: list[int] = ranged(AT_LEAST_ONE, factory=list)
+    lr_decay: float = ranged(DECAY, 0.1)
     optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = 0.9
+    momentum: float = ranged(MOMENTUM, 0.9)
     nesterov: bool = True
-    weight_decay: float = 1e-4
-    grad_clip: float | None = None
+    weight_decay: float = ranged(NON_NEGATIVE, 1e-4)
+    #: max gradient norm; a negative one would flip the gradient and train uphill.
+    grad_clip: float | None = ranged(POSITIVE, None)
     #: loss term name -> extra multiplier in this stage, e.g. ``{instance_text = 0.1}`` for the
     #: paper's Stage II (ranking 2 : image instance 1 : text instance 0.1). A loss is one object
     #: for the whole run (the instance loss keeps its classifier across stages), so per-stage
     #: changes are weights, never options.
-    term_weights: dict[str, float] = field(default_factory=dict)
+    term_weights: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,18 +120,18 @@ class RunConfig:
     name: str = "run"
     root: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+    seed: int = ranged(SEED, 0)
     image_options: dict[str, Any] = field(default_factory=dict)
     text_options: dict[str, Any] = field(default_factory=dict)
     #: common embedding width (None: the encoders' own, which must then agree).
-    embed_dim: int | None = None
+    embed_dim: int | None = ranged(EMBED_DIM, None)
     loss_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batch_size: int = 32
-    image_size: int = 224
+    batch_size: int = ranged(AT_LEAST_ONE, 32)
+    image_size: int = ranged(IMAGE_SIZE, 224)
     #: "epoch": each training image once per epoch with one random caption (the paper);
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
-    samples_per_identity: int = 4
+    samples_per_identity: int = ranged(AT_LEAST_ONE, 4)
     train_transform: str = "paper-train"
     test_transform: str = "test"
     #: apply the text encoder's training augmentation (the text CNN: the paper's sentence shift).
@@ -86,9 +145,9 @@ class RunConfig:
     precision: Literal["fp32", "bf16"] = "bf16"
     channels_last: bool = True
     compile: bool = False
-    workers: int = 0
+    workers: int = ranged(WORKERS, 0)
     #: evaluate on val every N epochs (and after the last); the best rSum is kept.
-    eval_every: int = 1
+    eval_every: int = ranged(AT_LEAST_ONE, 1)
     test_time_augmentation: bool = False
     #: where prepared datasets are cached (default: $ITR_BENCH_CACHE or ~/.cache/itr-bench).
     cache_dir: str | None = None
@@ -188,31 +247,31 @@ def _convert(hint: Any, value: Any, where: str, path: str) -> Any:
     return value
 
 
-_POSITIVE = ("epochs", "batch_size", "image_size", "eval_every", "samples_per_identity")
-_NON_NEGATIVE = ("lr", "momentum", "weight_decay", "lr_decay", "workers", "seed")
-
-
 def _check_values(instance: Any, where: str, path: str) -> None:
-    for name in _POSITIVE:
-        value = getattr(instance, name, None)
-        if value is not None and value <= 0:
-            raise ConfigError(f"{where}: {_join(path, name)}: must be positive, got {value}")
-    for name in _NON_NEGATIVE:
-        value = getattr(instance, name, None)
-        if value is not None and value < 0:
-            raise ConfigError(f"{where}: {_join(path, name)}: must not be negative, got {value}")
+    for f in dataclasses.fields(instance):
+        valid = f.metadata.get("range")
+        value = getattr(instance, f.name)
+        if valid is None or value is None:
+            continue
+        items = (value.items() if isinstance(value, dict) else
+                 ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, list) else [("", value)])
+        for key, number in items:
+            problem = valid.problem(number)
+            if problem:
+                name = f"{f.name}{key}" if key.startswith("[") or not key else f"{f.name}.{key}"
+                raise ConfigError(f"{where}: {_join(path, name)}: {problem}")
     if isinstance(instance, StageConfig):
-        if not instance.losses:
-            raise ConfigError(f"{where}: {_join(path, 'losses')}: a stage needs at least one loss")
-        for key, value in {**{f"losses.{k}": v for k, v in instance.losses.items()},
-                           **{f"lr_mult.{k}": v for k, v in instance.lr_mult.items()},
-                           **{f"term_weights.{k}": v for k, v in instance.term_weights.items()}}.items():
-            if value < 0:
-                raise ConfigError(f"{where}: {_join(path, key)}: must not be negative, got {value}")
+        if not any(weight > 0 for weight in instance.losses.values()):
+            raise ConfigError(f"{where}: {_join(path, 'losses')}: a stage needs at least one loss with a positive weight")
         if any(step <= 0 or step >= instance.epochs for step in instance.lr_steps):
             raise ConfigError(f"{where}: {_join(path, 'lr_steps')}: steps must lie within 1..{instance.epochs - 1}")
-    if isinstance(instance, RunConfig) and not instance.stages:
-        raise ConfigError(f"{where}: {_join(path, 'stages')}: a run needs at least one stage")
+        if instance.optimizer == "sgd" and instance.nesterov and instance.momentum == 0:
+            raise ConfigError(f"{where}: {_join(path, 'nesterov')}: Nesterov SGD needs momentum > 0 "
+                              "(set nesterov = false or a momentum)")
+    if isinstance(instance, RunConfig):
+        if not instance.stages:
+            raise ConfigError(f"{where}: {_join(path, 'stages')}: a run needs at least one stage")
+        check_name(instance.name, where, _join(path, "name"))
 
 
 def check_components(config: RunConfig, registry: Any, where: str, path: str = "") -> None:
@@ -228,6 +287,32 @@ def check_components(config: RunConfig, registry: Any, where: str, path: str = "
         names.append(("negative_sampler", config.negatives, "negatives"))
     for kind, name, key in names:
         check_registered(registry, kind, name, where, _join(path, key))
+    for name, options in config.loss_options.items():  # a misspelled loss would be ignored silently
+        check_registered(registry, "loss", name, where, _join(path, f"loss_options.{name}"))
+        check_options(registry.get("loss", name), options, where, _join(path, f"loss_options.{name}"))
+    for kind, name, key in (("dataset", config.dataset, "dataset_options"),
+                            ("image_encoder", config.image_encoder, "image_options"),
+                            ("text_encoder", config.text_encoder, "text_options")):
+        check_options(registry.get(kind, name), getattr(config, key), where, _join(path, key))
+
+
+def check_options(info: Any, options: Mapping[str, Any], where: str, key: str) -> None:
+    """Every option names a keyword the component's factory takes (when its signature says so).
+
+    Factories are called as ``factory(first, **options)``; one that takes ``**kwargs`` accepts anything.
+    """
+    try:
+        parameters = list(inspect.signature(info.factory).parameters.values())
+    except (TypeError, ValueError):  # a builtin or an object without a readable signature
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    accepted = [p.name for p in parameters[1:] if p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                              inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for option in options:
+        if option not in accepted:
+            raise ConfigError(f"{where}: {key}.{option}: {info.kind.replace('_', ' ')} {info.name!r} takes no option "
+                              f"{option!r}, {did_you_mean(option, accepted) if accepted else 'it takes none'}")
 
 
 def check_registered(registry: Any, kind: str, name: str, where: str, key: str) -> None:

@@ -34,7 +34,9 @@ from .atomic import write_json
 from .config import RunConfig, build, check_components, check_registered, read_toml
 from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
 from .failures import describe_failure
+from .files import ensure_inside
 from .locking import FolderLock
+from .names import check_name
 from .registry import Registry
 from .pretrained import check_pretrained
 from .store import DONE, FAILED, LAST, RECORD, FolderState, Policy, inspect_folder, settle, train_settled
@@ -112,6 +114,7 @@ def expand(
     name = suite.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: suite.name: required, a non-empty string")
+    check_name(name, where, "suite.name")  # it becomes a folder of the store
     suite_datasets = list(only_datasets or suite.get("datasets", []))
     if not suite_datasets or not all(isinstance(d, str) for d in suite_datasets):
         raise ConfigError(f"{where}: suite.datasets: required, a list of dataset names")
@@ -124,6 +127,7 @@ def expand(
     if not isinstance(runs, list) or not runs:
         raise ConfigError(f"{where}: runs: a suite needs at least one [[runs]] entry")
     for dataset in suite_datasets:
+        check_name(dataset, where, "suite.datasets")
         check_registered(registry, "dataset", dataset, where, "suite.datasets")
     planned, seen = [], set()
     entries = _expand_each_loss(runs, registry, where)
@@ -132,6 +136,7 @@ def expand(
         run_name = entry.get("name")
         if not isinstance(run_name, str) or not run_name:
             raise ConfigError(f"{where}: runs[{index}].name: required, a non-empty string")
+        check_name(run_name, where, f"runs[{index}].name")
         if run_name in seen:
             raise ConfigError(f"{where}: runs[{index}].name: {run_name!r} is used twice")
         seen.add(run_name)
@@ -143,7 +148,7 @@ def expand(
                 check_components(config, registry, where, f"runs[{index}]")
                 if check_weights:
                     check_pretrained(config, registry, where, f"runs[{index}]", fetch_hint)
-                folder = store / name / dataset / run_name / f"seed-{seed}"
+                folder = ensure_inside(store, store / name / dataset / run_name / f"seed-{seed}")
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
     return planned
 
