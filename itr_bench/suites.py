@@ -349,8 +349,11 @@ def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
-    pending = [task.remote(run, policy) for run in runs if not run.finished]
-    outcomes = [Outcome(run, "skipped") for run in runs if run.finished]
+    # finished means a record made under the planned config: a changed one goes to a task, which
+    # retrains it under --rerun-changed (the command refused it already otherwise)
+    done = [run.state().status == DONE for run in runs]
+    pending = [task.remote(run, policy) for run, finished in zip(runs, done) if not finished]
+    outcomes = [Outcome(run, "skipped") for run, finished in zip(runs, done) if finished]
     outcomes += ray.get(pending)
     return outcomes
 

@@ -8,6 +8,7 @@ import torch
 ray = pytest.importorskip("ray")
 
 from itr_bench.plugins import get_plugin_manager, load_registry  # noqa: E402
+from itr_bench.store import Policy  # noqa: E402
 from itr_bench.suites import RECORD, execute_local, execute_ray, expand  # noqa: E402
 
 SUITE = {
@@ -33,9 +34,15 @@ def test_ray_tasks_write_the_same_records_as_local_runs(tmp_path):
     try:
         outcomes = execute_ray(via_ray)
         again = execute_ray(via_ray)  # finished runs are skipped, no task is started
+        ray_records = [json.loads((run.folder / RECORD).read_text()) for run in via_ray]
+        # a record made under another config is not "finished": with --rerun-changed it retrains
+        changed = {**suite, "defaults": {**suite["defaults"], "batch_size": 8}}
+        retrained = execute_ray(expand(changed, registry, "ray-mini", tmp_path / "ray")[:1],
+                                policy=Policy(rerun_changed=True))
     finally:
         ray.shutdown()
     assert [o.status for o in again] == ["skipped", "skipped"]
+    assert [o.status for o in retrained] == ["done"]
     assert sorted(o.status for o in outcomes) == ["done", "done"]
     # a Ray task with num_cpus=1 runs torch on one thread; so does the local reference, since the
     # thread count changes floating-point reduction order and, at this tiny scale, the metrics
@@ -45,8 +52,7 @@ def test_ray_tasks_write_the_same_records_as_local_runs(tmp_path):
         execute_local(local, registry, progress=False)
     finally:
         torch.set_num_threads(threads)
-    for a, b in zip(via_ray, local):
-        ray_record = json.loads((a.folder / RECORD).read_text())
+    for a, b, ray_record in zip(via_ray, local, ray_records):
         local_record = json.loads((b.folder / RECORD).read_text())
         assert ray_record["test"] == pytest.approx(local_record["test"]), a.label
         assert ray_record["suite"] == "ray-mini" and ray_record["seed"] == a.seed
