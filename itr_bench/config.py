@@ -132,8 +132,13 @@ class RunConfig:
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
     samples_per_identity: int = ranged(AT_LEAST_ONE, 4)
-    train_transform: str = "paper-train"
-    test_transform: str = "test"
+    #: the training view on either feeding path (itr_bench.data.transforms.VIEWS): the paper's
+    #: random crop + flip of the central square ("paper-train") or of the whole image squashed
+    #: to a square ("paper-train-squash").
+    train_transform: Literal["paper-train", "paper-train-squash"] = "paper-train"
+    #: the test view: central square ("test"), whole image squashed to a square ("test-squash")
+    #: or whole image with its aspect kept ("test-full", batched by image shape).
+    test_transform: Literal["test", "test-squash", "test-full"] = "test"
     #: apply the text encoder's training augmentation (the text CNN: the paper's sentence shift).
     text_augment: bool = True
     #: the registered negative sampler that fills the negative half of the batch for losses that
@@ -153,9 +158,22 @@ class RunConfig:
     cache_dir: str | None = None
     #: evaluate the untrained model on the test split too: the chance level beside the result.
     untrained_baseline: bool = True
+    #: term -> weight that replaces the term's weight in every stage whose ``term_weights`` set
+    #: it; stages that do not weight the term are unchanged. Meant for per-dataset weights in a
+    #: suite's ``[datasets.<name>]`` table (a weight one stage of a run uses, e.g. a ranking
+    #: stage's text term, while another stage keeps the default).
+    override_term_weights: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
     #: let a stage freeze (lr_mult 0) a group that starts from random weights, e.g. a CPU-sized
     #: trunk trained from scratch; refused otherwise (see :mod:`itr_bench.pretrained`).
     allow_frozen_random: bool = False
+
+    def __post_init__(self) -> None:
+        if self.override_term_weights:  # resolved once: records and the trainer see the stages as run
+            stages = [dataclasses.replace(stage, term_weights={
+                **stage.term_weights,
+                **{term: w for term, w in self.override_term_weights.items() if term in stage.term_weights}})
+                for stage in self.stages]
+            object.__setattr__(self, "stages", stages)
 
     @property
     def total_epochs(self) -> int:

@@ -48,5 +48,5 @@ def command(app: App, checkpoint: Path, dataset: str, root: Path | None, split: 
     target = prepared.split(split)
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
     metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=max(config.batch_size, 64),
-                       device=device, tta=tta)
+                       device=device, tta=tta, transform=config.test_transform)
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{source.label(dataset)} {split}", metrics))

@@ -20,6 +20,9 @@ from torchvision.transforms.v2 import functional as TF
 from .prepare import PreparedSplit
 from .transforms import CROP_RATIO, CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD
 
+#: The fits a square tensor can hold (``full`` keeps each image's own shape).
+SQUARE_FITS = ("crop", "squash")
+
 
 class DeviceImages:
     """``images``: ``(N, 3, S, S)`` uint8 on its device; :meth:`augment` / :meth:`view` give float batches."""
@@ -35,14 +38,24 @@ class DeviceImages:
 
     @classmethod
     def from_split(
-        cls, split: PreparedSplit, device: torch.device | str = "cpu", size: int | None = None
+        cls, split: PreparedSplit, device: torch.device | str = "cpu", size: int | None = None, fit: str = "crop"
     ) -> "DeviceImages":
-        """Decode every cached JPEG once (on the GPU when ``device`` is one) and centre-crop to squares."""
+        """Decode every cached JPEG once (on the GPU when ``device`` is one) into squares.
+
+        ``fit`` (see :class:`~itr_bench.data.transforms.ImageView`): ``crop`` keeps the central
+        square, ``squash`` resizes the whole image to a square. ``full`` cannot be held as one
+        tensor (shapes differ): the test feed streams it.
+        """
+        if fit not in SQUARE_FITS:
+            raise ValueError(f"device-resident images are squares: fit must be one of {SQUARE_FITS}, got {fit!r}")
         device = torch.device(device)
         data = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in split.table["image"]]
         decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device if device.type == "cuda" else "cpu")
         side = size or min(min(image.shape[-2:]) for image in decoded)
-        squares = [TF.center_crop(TF.resize(image, side, antialias=True), side) for image in decoded]
+        if fit == "squash":
+            squares = [TF.resize(image, [side, side], antialias=True) for image in decoded]
+        else:
+            squares = [TF.center_crop(TF.resize(image, side, antialias=True), side) for image in decoded]
         return cls(torch.stack(squares).to(device))
 
     def __len__(self) -> int:

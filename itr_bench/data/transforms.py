@@ -1,12 +1,18 @@
-"""Image transforms by name: the paper's training augmentation and a deterministic test view.
+"""Image views by name: the paper's training augmentation and the deterministic test views.
 
-They take a decoded ``uint8`` tensor ``(3, H, W)`` and return a normalised float tensor.
+A run names one for training (``train_transform``) and one for testing (``test_transform``);
+each means the same on the streaming path (a per-image transform of a decoded ``uint8``
+tensor ``(3, H, W)``, :func:`build_transform`) and on the device-resident path (batched on the
+device, :class:`~itr_bench.data.device.DeviceImages`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
+from typing import Literal
 
 import torch
 from torchvision.transforms import InterpolationMode, v2
@@ -25,54 +31,57 @@ CROP_RATIO = (3 / 4, 4 / 3)
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class ImageView:
+    """What a named transform shows the model, on both feeding paths alike.
+
+    ``fit`` is how the stored image (shorter side = image size) becomes the model's input:
+    ``crop`` its central square, ``squash`` the whole image resized to a square (aspect not
+    kept), ``full`` the whole image with its aspect kept (test only, batched by image shape). ``augment``: the paper's
+    random crop (0.8-1 of the area, aspect 3/4-4/3) and flip of that square, for training.
+    """
+
+    fit: Literal["crop", "squash", "full"]
+    augment: bool
+
+
+#: The named views: the train/test transforms a run config can name.
+VIEWS: Mapping[str, ImageView] = MappingProxyType({
+    "paper-train": ImageView("crop", True),
+    "paper-train-squash": ImageView("squash", True),
+    "test": ImageView("crop", False),
+    "test-squash": ImageView("squash", False),
+    "test-full": ImageView("full", False),
+})
+TRAIN_VIEWS = tuple(name for name, view in VIEWS.items() if view.augment)
+TEST_VIEWS = tuple(name for name, view in VIEWS.items() if not view.augment)
+
+
+def view(name: str) -> ImageView:
+    """The view registered under ``name``; an unknown name is one line with a suggestion."""
+    if name not in VIEWS:
+        raise ConfigError(f"unknown image transform {name!r}: {did_you_mean(name, VIEWS)}")
+    return VIEWS[name]
+
+
+def _fit(fit: str, size: int) -> list[v2.Transform]:
+    resize = partial(v2.Resize, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    return {"crop": [resize(size), v2.CenterCrop(size)], "squash": [resize((size, size))], "full": [resize(size)]}[fit]
+
+
 def _finish(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
-
-
-def paper_train(size: int, mean: Sequence[float], std: Sequence[float]) -> Transform:
-    """Random resized crop (0.8-1 of the area, aspect 3/4-4/3) to size x size, bicubic, random flip."""
-    return v2.Compose(
-        [
-            v2.RandomResizedCrop(
-                size,
-                scale=CROP_SCALE,
-                ratio=CROP_RATIO,
-                interpolation=InterpolationMode.BICUBIC,
-                antialias=True,
-            ),
-            v2.RandomHorizontalFlip(),
-            *_finish(mean, std),
-        ]
-    )
-
-
-def test_center(size: int, mean: Sequence[float], std: Sequence[float]) -> Transform:
-    """Shorter side to ``size`` then the central size x size square: batchable, no randomness."""
-    return v2.Compose(
-        [
-            v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True),
-            v2.CenterCrop(size),
-            *_finish(mean, std),
-        ]
-    )
-
-
-def test_full(size: int, mean: Sequence[float], std: Sequence[float]) -> Transform:
-    """Shorter side to ``size``, whole image kept: the paper's test view (batch 1 or same-shape sets)."""
-    return v2.Compose(
-        [v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True), *_finish(mean, std)]
-    )
-
-
-TRANSFORMS: Mapping[str, Callable[[int, Sequence[float], Sequence[float]], Transform]] = MappingProxyType(
-    {"paper-train": paper_train, "test": test_center, "test-full": test_full}
-)
 
 
 def build_transform(
     name: str, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
 ) -> Transform:
-    """The transform registered under ``name`` for ``size`` x ``size`` outputs."""
-    if name not in TRANSFORMS:
-        raise ConfigError(f"unknown image transform {name!r}: {did_you_mean(name, TRANSFORMS)}")
-    return TRANSFORMS[name](size, mean, std)
+    """The per-image transform of view ``name`` (the streaming path; :class:`~itr_bench.data.device.DeviceImages`
+    applies the same view to a whole batch on the device)."""
+    chosen = view(name)
+    steps = _fit(chosen.fit, size)
+    if chosen.augment:
+        steps += [v2.RandomResizedCrop(size, scale=CROP_SCALE, ratio=CROP_RATIO,
+                                       interpolation=InterpolationMode.BICUBIC, antialias=True),
+                  v2.RandomHorizontalFlip()]
+    return v2.Compose([*steps, *_finish(mean, std)])

@@ -34,8 +34,12 @@ def embed_split(
     device: torch.device,
     tta: bool = False,
     autocast: Callable[[], object] = nullcontext,
+    transform: str = "test",
 ) -> tuple[Tensor, Tensor]:
-    """L2-normalised float32 embeddings of every image ``(N, D)`` and caption ``(M, D)``, on CPU."""
+    """L2-normalised float32 embeddings of every image ``(N, D)`` and caption ``(M, D)``, on CPU.
+
+    ``transform`` is the test view (``test_transform``: centre square, squashed or full image).
+    """
     was_training = model.training
     model.eval()
 
@@ -45,12 +49,22 @@ def embed_split(
         return F.normalize(out.float(), dim=-1).cpu()
 
     try:
-        images = torch.cat([embed(model.image, batch) for batch in test_images(split, image_size, batch_size, device)])
+        images = _in_order([(index, embed(model.image, batch))
+                            for index, batch in test_images(split, image_size, batch_size, device, transform)])
         texts = torch.cat([embed(model.text, tokens.ids[i : i + batch_size].to(device))
                            for i in range(0, len(tokens.ids), batch_size)])
     finally:
         model.train(was_training)
     return images, texts
+
+
+def _in_order(parts: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Rows placed by their image index (a ``test-full`` feed batches by shape, not in order)."""
+    index = torch.cat([i for i, _ in parts])
+    rows = torch.cat([e for _, e in parts])
+    out = torch.empty_like(rows)
+    out[index] = rows
+    return out
 
 
 def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:

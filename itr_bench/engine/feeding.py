@@ -8,6 +8,7 @@ for splits too large for that, from a ``DataLoader`` that decodes the cached JPE
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from ..data.device import DeviceImages, random_crops
 from ..data.prepare import PreparedSplit
 from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
 from ..api import TrainingPairs
-from ..data.transforms import build_transform
+from ..data.transforms import build_transform, view
 from ..errors import ItrBenchError
 from .negatives import BatchPool, NegativeMining
 
@@ -95,8 +96,9 @@ class TrainFeed:
         self.batched = sampler == "identity"
         self.images: DeviceImages | None = None
         self.dataset: CachedSplit | None = None
+        fit = view(transform).fit  # the same view on either path
         if _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
-            self.images = DeviceImages.from_split(split, device=device)
+            self.images = DeviceImages.from_split(split, device=device, fit=fit)
         else:
             self.dataset = CachedSplit(split, build_transform(transform, image_size))
         self.workers = workers
@@ -188,17 +190,51 @@ class TrainFeed:
 
 
 def test_images(split: PreparedSplit, image_size: int, batch_size: int, device: torch.device,
-                transform: str = "test", workers: int = 0) -> Iterator[Tensor]:
-    """Every image of a split in order, with the deterministic test transform."""
-    if _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
-        images = DeviceImages.from_split(split, device=device)
+                transform: str = "test", workers: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(indices, images)`` batches covering every image of a split once, in the test view ``transform``.
+
+    Square views come from a device-resident tensor when the split fits, else from the cache;
+    ``test-full`` keeps each image's aspect, so its batches group images of one stored shape.
+    """
+    fit = view(transform).fit
+    if fit != "full" and _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
+        images = DeviceImages.from_split(split, device=device, fit=fit)
         for start in range(0, len(images), batch_size):
-            yield images.view(torch.arange(start, min(start + batch_size, len(images))), image_size)
+            index = torch.arange(start, min(start + batch_size, len(images)))
+            yield index, images.view(index, image_size)
         return
-    loader = DataLoader(CachedSplit(split, build_transform(transform, image_size)), batch_size=batch_size,
-                        num_workers=workers, collate_fn=lambda items: torch.stack([i["image"] for i in items]))
-    for images in loader:
-        yield images.to(device, non_blocking=True)
+    batches = _by_shape(split, batch_size) if fit == "full" else [
+        list(range(start, min(start + batch_size, len(split)))) for start in range(0, len(split), batch_size)]
+    dataset = CachedSplit(split, build_transform(transform, image_size))
+    loader = DataLoader(_Batches(dataset, batches), batch_size=None, num_workers=workers)
+    for index, images in loader:
+        yield index, images.to(device, non_blocking=True)
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Whole batches (lists of image indices) as items, so a DataLoader's workers decode them."""
+
+    def __init__(self, dataset: CachedSplit, batches: Sequence[list[int]]) -> None:
+        self.dataset, self.batches = dataset, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
+        index = self.batches[k]
+        return torch.tensor(index, dtype=torch.long), torch.stack([self.dataset[i]["image"] for i in index])
+
+
+def _by_shape(split: PreparedSplit, batch_size: int) -> list[list[int]]:
+    """Image indices in batches of one stored shape (read from the JPEG headers, nothing decoded)."""
+    from PIL import Image
+
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, data in enumerate(split.table["image"]):
+        with Image.open(io.BytesIO(data)) as image:
+            groups.setdefault(image.size, []).append(i)
+    return [members[start : start + batch_size] for members in groups.values()
+            for start in range(0, len(members), batch_size)]
 
 
 def _resident_bytes(split: PreparedSplit, image_size: int) -> int:

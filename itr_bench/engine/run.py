@@ -218,7 +218,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
     eval_options = dict(image_size=config.image_size, batch_size=max(config.batch_size, 64), device=device,
-                        tta=config.test_time_augmentation, autocast=autocast)
+                        tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform)
     untrained = None
     if config.untrained_baseline:
         untrained = _untrained_metrics(out_dir, model, prepared, built.tokens["test"], eval_options)
@@ -235,7 +235,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                        for losses in built.stage_losses]
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
-                             lr_mult_defaults=built.lr_mult_defaults)
+                             lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives)

@@ -66,6 +66,8 @@ class TrainSettings:
     image_size: int
     eval_every: int = 1
     tta: bool = False
+    #: the test view validation uses (the run's ``test_transform``)
+    test_transform: str = "test"
     log_every: int = 10
     where: str = "run"
     #: the components' own learning-rate multipliers (registry metadata ``lr_mult``)
@@ -212,7 +214,7 @@ class Trainer:
         metrics, collapse = evaluate_with_collapse(
             self.model, split, tokens, image_size=self.settings.image_size,
             batch_size=max(self.settings.batch_size, 64), device=self.device, tta=self.settings.tta,
-            autocast=self.autocast)
+            autocast=self.autocast, transform=self.settings.test_transform)
         if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
             self._save(BEST, state, None)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from itr_bench.data.transforms import TRANSFORMS, build_transform
+from itr_bench.data.transforms import VIEWS, build_transform
 from itr_bench.errors import ItrBenchError
 
 
@@ -10,7 +10,7 @@ def image(h=60, w=90):
 
 
 def test_table_and_unknown_name():
-    assert set(TRANSFORMS) == {"paper-train", "test", "test-full"}
+    assert set(VIEWS) == {"paper-train", "paper-train-squash", "test", "test-squash", "test-full"}
     with pytest.raises(
         ItrBenchError, match="unknown image transform 'paper-trian': did you mean 'paper-train'"
     ):
@@ -23,6 +23,7 @@ def test_test_transforms_are_deterministic_and_normalised():
     assert a.shape == (3, 32, 32) and a.dtype == torch.float32 and torch.equal(a, b)
     full = build_transform("test-full", 32)(image())
     assert full.shape == (3, 32, 48)  # shorter side to 32, aspect kept
+    assert build_transform("test-squash", 32)(image()).shape == (3, 32, 32)
     flat = build_transform("test", 8, mean=(0.5,) * 3, std=(0.5,) * 3)(
         torch.full((3, 20, 20), 255, dtype=torch.uint8)
     )
