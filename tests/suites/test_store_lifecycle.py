@@ -636,3 +636,53 @@ def test_a_half_built_cache_entry_is_removed_on_the_next_build(tmp_path):
     other.mkdir()
     prepared = prepare(dataset, tmp_path, 16, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([prepared.path.name, other.name])
+
+
+# ============================================================================================
+# The same through `itr-bench train --out`
+# ============================================================================================
+
+
+def test_train_into_a_damaged_folder_names_it_and_restarts_with_the_flag(cli, cache, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train", write_train(tmp_path / "a.toml", cache), "--out", out, "--no-progress")[0] == 0
+    (out / "record.json").unlink()
+    (out / "last" / "state.json").write_text('{"state": [], "components": {}}')
+    code, _, err = cli("train", tmp_path / "a.toml", "--out", out, "--no-progress")
+    assert code == 2 and re.search(rf"{re.escape(str(out))}: \S+run/last/state\.json: damaged checkpoint \(no 'state' "
+                                   rf"object\); delete {re.escape(str(out / 'last'))} or rerun with --restart-damaged",
+                                   one_line(err)), err
+    code, _, err = cli("train", tmp_path / "a.toml", "--out", out, "--no-progress", "--restart-damaged")
+    assert code == 0 and (out / "record.json").is_file(), err
+    assert [p.name for p in tmp_path.glob(".run.damaged-*/last/state.json")] == ["state.json"]
+
+
+def test_train_on_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(cli, cache, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    config = write_train(tmp_path / "a.toml", cache, epochs=2)
+    import itr_bench.engine.checkpoint as checkpoint
+
+    real_save, saves = checkpoint.save_file, []
+
+    def disk_fills(tensors, path):
+        saves.append(path)
+        if len(saves) > 2:
+            _no_space()
+        real_save(tensors, path)
+
+    monkeypatch.setattr(checkpoint, "save_file", disk_fills)
+    code, _, err = cli("train", config, "--out", out, "--no-progress")
+    assert code == 2
+    assert re.fullmatch(rf"itr-bench: error: {re.escape(str(out))}/(best|last): no space left on device .*",
+                        one_line(err)), err
+    assert json.loads((out / "last" / "state.json").read_text())["state"]["train"]["global_epoch"] == 1
+    monkeypatch.setattr(checkpoint, "save_file", real_save)
+    assert cli("train", config, "--out", out, "--no-progress")[0] == 0
+    assert len(json.loads((out / "record.json").read_text())["history"]) == 2
+
+
+def test_dry_run_lists_a_damaged_run(cli, store, cache, tmp_path):
+    (folder(store) / "record.json").write_text("{")
+    code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--dry-run")
+    assert code == 0 and out.splitlines()[0].startswith("damaged  synthetic/instance/seed-0"), out
+    assert "record.json: damaged: not valid JSON" in out.splitlines()[0]
