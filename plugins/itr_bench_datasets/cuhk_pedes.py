@@ -28,7 +28,7 @@ class CuhkPedes(Dataset):
     ``instance_id`` is the person, renumbered 0..C-1 within each split (on train: the classes).
     """
 
-    # PAPER.md §3: same separators as Flickr, sentences kept up to 56 words.
+    # docs/paper-recipe.md row 36 (prepare_wordcnn_feature2.m): Flickr's separators, up to 56 words.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=56)
     hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.8, "negatives": "random"}
 

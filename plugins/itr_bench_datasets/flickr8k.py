@@ -39,7 +39,7 @@ class Flickr8k(Dataset):
     that nothing trains or evaluates on; ``unlisted=False`` drops them.
     """
 
-    # The paper's Flickr settings (PAPER.md §3): split on "- space . , ( )", case-sensitive, 32 words.
+    # The paper's Flickr settings (docs/paper-recipe.md row 36): split on "- space . , ( )", case-sensitive, 32 words.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
     hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.75, "negatives": "hardest"}
 

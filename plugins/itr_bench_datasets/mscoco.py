@@ -34,7 +34,7 @@ class MSCOCO(Dataset):
       ``year``: 2014 or 2017 for the official files (default: whichever is present, 2014 first).
     """
 
-    # PAPER.md §3: COCO also splits on '?'.
+    # docs/paper-recipe.md row 36: COCO also splits on '?'.
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()?", lowercase=False, max_words=32)
     hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5, "negatives": "hardest"}
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 OWNER = "text encoder 'dualpath-textcnn'"
 #: Width of the paper's ``fc5_2`` layer.
 HEAD_WIDTH = 2048
-#: The official ``fc2`` (word embedding) learning-rate multiplier (PAPER.md section 1).
+#: The official ``fc2`` (word embedding) learning-rate multiplier (docs/paper-recipe.md row 7).
 LR_MULTIPLIERS: Mapping[str, float] = {"text.embedding": 1e-3}
 #: ``vocabulary`` option: every training word, or (the official ``make_dictionary.m``) only
 #: training words that have a vector.

@@ -1,7 +1,7 @@
 """The paper's deep text CNN: word embedding, 14 bottleneck blocks of 1x2 convs, max pooling.
 
 Everything runs on ``(B, C, 1, L)`` maps, as MatConvNet does on the ``1 x L x V`` one-hot
-sentence. Layer list (PAPER.md section 1, builders ``*_word2_pool.m``):
+sentence. Layer list (docs/paper-recipe.md rows 7-11, builders ``*_word2_pool.m``):
 
 * ``fc2``: 1x1 conv V -> 300 *with bias* (the word embedding), then BN, no ReLU;
 * stage 1: 3 blocks at 256 (first 300->128->128->256 with a projection shortcut, then 256->64->64->256);

@@ -1,4 +1,4 @@
-"""The deep text CNN against PAPER.md section 1: parameter counts, shapes, padding, init."""
+"""The deep text CNN against docs/paper-recipe.md rows 7-11: parameter counts, shapes, padding, init."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def block(cin: int, mid: int, out: int, projection: bool) -> int:
     return params + (cin * out + bn(out) if projection else 0)
 
 
-# PAPER.md's block list, written out by hand.
+# The official builders' block list (docs/paper-recipe.md row 8), written out by hand.
 PAPER_TEXT_BLOCKS = (
     [block(300, 128, 256, True)]
     + [block(256, 64, 256, False)] * 2

@@ -50,3 +50,17 @@ def test_override_replaces_only_terms_a_stage_weights():
     config = RunConfig("synthetic", stages, "a", "b", override_term_weights={"instance_text": 0.5})
     assert [s.term_weights for s in config.stages] == [{}, {"instance_text": 0.5}]
     assert RunConfig("synthetic", stages, "a", "b").stages[1].term_weights == {"instance_text": 0.1}
+
+
+def test_optimiser_input_and_ranking_loss_are_the_papers(planned):
+    for (dataset, run), config in planned.items():
+        assert (config.image_size, config.batch_size, config.sampler) == (224, 32, "epoch")
+        assert config.image_encoder == "dualpath-resnet50" and config.text_encoder == "dualpath-textcnn"
+        assert config.image_options == {"pretrained": True, "trunk_bn_momentum": 0.001}
+        assert config.loss_options["ranking"] == {"form": "paper", "margin": 1.0, "reduction": "mean"}
+        assert config.text_augment and config.negatives is None  # the dataset's own sampler (hint)
+        for stage in config.stages:
+            assert (stage.optimizer, stage.momentum, stage.nesterov, stage.weight_decay, stage.lr) == (
+                "sgd", 0.9, True, 1e-4, 0.1)
+        if run == "instance-then-ranking":
+            assert config.stages[0].lr_mult == {"image.trunk": 0.0} and config.stages[1].lr_mult == {}
