@@ -156,6 +156,9 @@ class EncoderContext:
     image_size: int = 224
     #: The dataset's hints (see :class:`Dataset`).
     hints: Mapping[str, Any] = field(default_factory=dict)
+    #: The run seed: every random choice an encoder makes while it is built (weights, word
+    #: vectors trained on the captions, ...) must derive from it, so seed k is one fixed draw.
+    seed: int = 0
 
 
 @runtime_checkable
@@ -182,6 +185,14 @@ class _Encoder(nn.Module):
         applies to every ``image.*`` group. The default is a single group.
         """
         return {self.group_prefix: [p for p in self.parameters()]}
+
+    def provenance(self) -> dict[str, Any]:
+        """What this encoder did while it was built that a run record must state (JSON-friendly).
+
+        For example where its initial word vectors came from and the seed they were trained
+        with. The default states nothing beyond the run config.
+        """
+        return {}
 
     def features_view(self) -> str:
         """What the ``features`` view is, in a few words, for run records and leaderboards.

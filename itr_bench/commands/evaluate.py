@@ -1,9 +1,10 @@
-"""``itr-bench evaluate CHECKPOINT --dataset NAME --root DIR``: score a trained model on a split."""
+"""``itr-bench evaluate RUN``: score a trained model on a split of the run's own dataset (or another)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,25 +13,29 @@ from . import App, parse_option
 
 @click.command("evaluate")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--dataset", required=True, help="Registered dataset name.")
-@click.option("--root", type=click.Path(path_type=Path), default=None, help="The dataset's local folder.")
+@click.option("--dataset", default=None, help="Registered dataset name (default: the run's own).")
+@click.option("--root", type=click.Path(path_type=Path), default=None,
+              help="The dataset's local folder (default: the run's, for the run's dataset).")
 @click.option("--split", default="test", show_default=True, help="Which split to score.")
-@click.option("--option", "-o", "options", multiple=True, help="Dataset option KEY=VALUE (repeatable).")
+@click.option("--option", "-o", "options", multiple=True,
+              help="Dataset option KEY=VALUE (repeatable); overrides the run's own options for its dataset.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation (image flip, sentence shifts).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
-def command(app: App, checkpoint: Path, dataset: str, root: Path | None, split: str, options: tuple[str, ...],
+def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, split: str, options: tuple[str, ...],
             tta: bool, as_json: bool) -> None:
     """Score CHECKPOINT (a run folder or its best/ or last/ checkpoint) on a dataset split.
 
     The model is rebuilt from the run config stored in the checkpoint (its vocabulary comes
     from the training split the run was trained on, so that data must still be at its root).
+    By default the run's own dataset is scored with the run's own options (size, split, ...);
+    --dataset, --root and -o override them, and the line on stderr says what was scored.
     """
     from ..config import RunConfig, build
+    from ..data.prepare import default_cache_dir, prepare
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import evaluate
     from ..engine.feeding import CaptionTokens
-    from ..data.prepare import default_cache_dir, prepare
     from ..engine.run import build as build_run, create_component, resolve_device
     from .train import format_metrics
 
@@ -42,11 +47,31 @@ def command(app: App, checkpoint: Path, dataset: str, root: Path | None, split: 
     built.model.load_state_dict(components["model"])
     device = resolve_device(config.device)
     model = built.model.to(device)
-    source = create_component(app.registry, "dataset", dataset, "--dataset", root, **dict(map(parse_option, options)))
-    cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
-    prepared = prepare(source, cache, config.image_size)
+    name, source_root, source_options = scored_dataset(config, dataset, root, dict(map(parse_option, options)))
+    if (name, source_root, source_options) == (config.dataset, config.root, config.dataset_options):
+        prepared, label = built.prepared, built.dataset_name  # the run's own data, prepared to build the model
+    else:
+        source = create_component(app.registry, "dataset", name, "--dataset",
+                                  Path(source_root).expanduser() if source_root else None, **source_options)
+        cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+        prepared, label = prepare(source, cache, config.image_size), source.label(name)
     target = prepared.split(split)
+    click.echo(f"scoring {label} {split} ({len(target)} images) with options "
+               f"{json.dumps(source_options, sort_keys=True)}", err=True)
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
     metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=max(config.batch_size, 64),
                        device=device, tta=tta, transform=config.test_transform)
-    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{source.label(dataset)} {split}", metrics))
+    click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{label} {split}", metrics))
+
+
+def scored_dataset(config: Any, dataset: str | None, root: Path | None,
+                   options: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    """Name, root and options of the dataset to score: the run's own, with explicit overrides.
+
+    Another dataset starts from no options (the run's belong to its own dataset).
+    """
+    own = dataset is None or dataset == config.dataset
+    name = config.dataset if own else dataset
+    base_root = config.root if own else None
+    base_options = dict(config.dataset_options) if own else {}
+    return name, str(root) if root is not None else base_root, {**base_options, **options}

@@ -81,8 +81,13 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
         run, state = changed[0]
         more = f" ({len(changed) - 1} more runs changed: --dry-run lists them)" if len(changed) > 1 else ""
         raise refuse(run.label, state, run.folder, more)
-    outcomes = (execute_ray(runs, address=ray_address, policy=policy) if executor == "ray"
-                else execute_local(runs, app.registry, progress=not no_progress, policy=policy))
+    if executor == "ray":
+        outcomes = execute_ray(runs, address=ray_address, policy=policy)
+        for outcome in outcomes:
+            click.echo(outcome_line(outcome), err=True)
+    else:  # one line per run as it ends, with or without progress bars
+        outcomes = execute_local(runs, app.registry, progress=not no_progress, policy=policy,
+                                 on_outcome=lambda outcome: click.echo(outcome_line(outcome), err=True))
     leaderboard_failed = False
     if (store / name).is_dir():  # not when nothing could be written (a read-only store)
         try:
@@ -113,6 +118,24 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
                        + (f" ({bugs} by a bug in code, not in the input)" if bugs else "")
                        + "; the others are recorded; rerun the suite to retry the failed ones", err=True)
         click.get_current_context().exit(2)
+
+
+def outcome_line(outcome) -> str:
+    """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason)."""
+    import json
+
+    from ..suites import RECORD
+
+    line = f"{outcome.status:<7} {outcome.run.label}"
+    if outcome.status == "failed":
+        return f"{line}: {outcome.reason}"
+    try:
+        record = json.loads((outcome.run.folder / RECORD).read_text())
+        line += (f": test rsum {record['test']['rsum']:.1f}, best val epoch {record['best_epoch']}, "
+                 f"{record['wall_seconds']:.0f} s")
+    except (OSError, ValueError, KeyError, TypeError):
+        return line
+    return line + ("; DEGENERATE embeddings" if record.get("degenerate") else "")
 
 
 def _roots(roots: tuple[str, ...], datasets: list[str]) -> dict[str, dict[str, str]]:

@@ -27,6 +27,23 @@ from .negatives import BatchPool, NegativeMining
 
 #: Keep images on the device when the uint8 tensor is at most this large.
 DEVICE_RESIDENT_LIMIT = 4 * 1024**3
+#: How each fit of a view (``itr_bench.data.transforms.ImageView``) shapes the stored image.
+_FITS = {"crop": "central square", "squash": "whole image squashed to a square", "full": "whole image, aspect kept"}
+
+
+def describe_view(name: str, resident: bool) -> str:
+    """What view ``name`` does to an image on the path that applies it, in words, for records."""
+    chosen = view(name)
+    text = f"{name}: {_FITS[chosen.fit]}"
+    if chosen.augment:
+        text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, horizontal flip p=0.5"
+    return text + ("; batched on the device, bilinear" if resident else "; decoded per image, bicubic")
+
+
+def test_view(split: PreparedSplit, image_size: int, transform: str = "test") -> str:
+    """What :func:`test_images` does to ``split``'s images, in words."""
+    return describe_view(transform, view(transform).fit != "full"
+                         and _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,8 @@ class TrainFeed:
             self.dataset = CachedSplit(split, build_transform(transform, image_size))
         self.workers = workers
         self.generator = torch.Generator().manual_seed(seed)
+        #: The crop rule training images really get (the named transform applies only when decoding).
+        self.image_augmentation = describe_view(transform, resident=self.images is not None)
 
     def __len__(self) -> int:
         return self.batches()

@@ -36,11 +36,13 @@ from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import evaluate, evaluate_with_collapse
-from .feeding import CaptionTokens, TrainFeed
+from .feeding import CaptionTokens, TrainFeed, test_view
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
 from .negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
+from .provenance import component_plugins, environment, text_augmentation
+from .runlog import RunLog
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
 RECORD = "record.json"
@@ -130,7 +132,7 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     train = prepared.split("train")
     captions = [c for image_captions in train.table["captions"] for c in image_captions]
     context = EncoderContext(embed_dim=config.embed_dim, train_captions=captions, text=prepared.text,
-                             image_size=config.image_size, hints=dict(prepared.hints))
+                             image_size=config.image_size, hints=dict(prepared.hints), seed=config.seed)
     with own_stream(config.seed):  # image first, then text: a fixed order on a stream of their own
         image = create_component(registry, "image_encoder", config.image_encoder, where, context,
                                  **config.image_options)
@@ -187,9 +189,31 @@ def _autocast(config: RunConfig, device: torch.device):
 
 def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, where: str = "run",
               progress: bool = True, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``config`` into ``out_dir`` (resuming what is there) and return its run record."""
+    """Train ``config`` into ``out_dir`` (resuming what is there) and return its run record.
+
+    ``train.log`` in ``out_dir`` tells the run in lines, including the reason of a failure.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    log = RunLog(out_dir, enabled=int(os.environ.get("RANK", "0")) == 0)  # before the process group exists
+    resuming = (out_dir / "last").exists()
+    log.write(f"{'resuming' if resuming else 'starting'} {where}: seed {config.seed}, config {config_hash(config)}")
+    try:
+        record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context)
+    except BaseException as exc:
+        log.failed(exc)
+        raise
+    log.write(f"finished: best val epoch {record['best_epoch']}; test {_summary(record['test'])}"
+              f"{'; DEGENERATE embeddings' if record['degenerate'] else ''}")
+    return record
+
+
+def _summary(metrics: Mapping[str, float]) -> str:
+    return " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
+def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *, where: str, progress: bool,
+           context: Mapping[str, Any] | None) -> dict[str, Any]:
     started = time.perf_counter()
     git_commit()  # pin the commit this process runs
     seed_everything(config.seed)
@@ -238,7 +262,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                              lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
-                      extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives)
+                      extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives,
+                      on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]))
     state = trainer.fit()
     if world.distributed:
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
@@ -261,6 +286,10 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "weights": weight_record(model.image, model.text),
         "negatives": built.negatives.describe() if built.negatives is not None else None,
+        "augmentation": {"image_train": feed.image_augmentation,
+                         "image_test": test_view(prepared.split("test"), config.image_size, config.test_transform),
+                         "text": text_augmentation(model.text, config.text_augment)},
+        "encoders": {"image": model.image.provenance(), "text": model.text.provenance()},
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
         "test": test,
@@ -279,6 +308,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         "world_size": world.size,
         "itr_bench_version": __version__,
         "git_commit": git_commit(),
+        "plugins": component_plugins(registry, config),
+        "environment": environment(device, world.size),
         "config": config.as_dict(),
         "config_hash": config_hash(config),
     }

@@ -90,6 +90,7 @@ class Trainer:
         progress: bool = True,
         extra_state: Mapping[str, Any] | None = None,
         stage_negatives: Sequence[NegativeMining | None] = (),
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.model, self.stage_losses, self.feed, self.val = model, stage_losses, feed, val
         self.settings, self.out_dir, self.device = settings, Path(out_dir), device
@@ -101,6 +102,8 @@ class Trainer:
         self.extra_state = dict(extra_state or {})
         #: per stage: the negative sampler filling the second half of its batches, or None
         self.stage_negatives = list(stage_negatives) or [None] * len(settings.stages)
+        #: called with each finished epoch's history entry (the run log)
+        self.on_epoch = on_epoch or (lambda record: None)
 
     # ----------------------------------------------------------------------------------------
     def fit(self) -> TrainState:
@@ -119,6 +122,7 @@ class Trainer:
                 if (state.global_epoch + 1) % self.settings.eval_every == 0 or last_epoch:
                     record["val"] = self._validate(state)
                 state.history.append(record)
+                self.on_epoch(record)
                 state.global_epoch += 1
                 state.epoch = epoch + 1
                 if state.epoch == stage.epochs:

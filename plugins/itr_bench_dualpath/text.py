@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -43,7 +43,12 @@ class DualPathTextEncoder(TextEncoder):
     text_augmentation = "shift"
 
     def __init__(
-        self, tokenizer: WordTokenizer, body: TextCNN, head: PaperHead, coverage: Coverage | None = None
+        self,
+        tokenizer: WordTokenizer,
+        body: TextCNN,
+        head: PaperHead,
+        coverage: Coverage | None = None,
+        word_vectors: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.tokenizer = tokenizer
@@ -52,6 +57,15 @@ class DualPathTextEncoder(TextEncoder):
         self.output_dim = head.out_dim
         #: How much of the vocabulary the initial word vectors covered (None: random init).
         self.coverage = coverage
+        #: Where the initial word vectors came from (source, and the word2vec seed when trained).
+        self.word_vectors = dict(word_vectors or {"source": None})
+
+    def provenance(self) -> dict[str, Any]:
+        """The initial word vectors' source and word2vec seed, and how much they covered."""
+        coverage = None if self.coverage is None else {
+            "words": f"{self.coverage.words_covered}/{self.coverage.words}",
+            "tokens": f"{self.coverage.tokens_covered}/{self.coverage.tokens}"}
+        return {"word_vectors": {**self.word_vectors, "coverage": coverage}}
 
     def forward(self, ids: Tensor) -> EncoderOutput:
         return self.head(self.body(ids))
@@ -91,7 +105,7 @@ def dualpath_textcnn(
     word2vec_min_count: int = 5,
     word2vec_limit: int | None = None,
     vocabulary: str = "captions",
-    seed: int = 0,
+    seed: int | None = None,
 ) -> DualPathTextEncoder:
     """The paper's deep text CNN; the vocabulary comes from the training captions only.
 
@@ -101,6 +115,8 @@ def dualpath_textcnn(
     words that have a vector, as the official dictionary did; the default keeps every
     training word and starts the missing ones random. ``width``/``blocks`` shrink the same
     architecture for CPU runs; ``max_words`` overrides the dataset's sentence length.
+    ``seed`` seeds word2vec; by default the run seed (``context.seed``), so every seed of a
+    suite trains its own word vectors and the same seed always the same ones.
     """
     check_width(width, OWNER)
     if not context.train_captions:
@@ -110,6 +126,7 @@ def dualpath_textcnn(
     rate = resolve_dropout(context, dropout, OWNER)
     spec = context.text if max_words is None else dataclasses.replace(context.text, max_words=max_words)
     words = Vocabulary.build(context.train_captions, spec)
+    seed = context.seed if seed is None else seed
     vectors = _word_vectors(
         word2vec, context, spec, word_dim, word2vec_epochs, word2vec_min_count, word2vec_limit, seed
     )
@@ -123,7 +140,9 @@ def dualpath_textcnn(
         initialise_embedding(body.embedding.table.weight, words, vectors) if vectors is not None else None
     )
     head = PaperHead(body.out_dim, context.embed_dim or scaled(HEAD_WIDTH, width), dropout=rate)
-    return DualPathTextEncoder(WordTokenizer(words, spec), body, head, coverage)
+    source = None if word2vec in (None, "none") else str(word2vec)
+    word_vectors = {"source": source, **({"word2vec_seed": seed} if source == "train" else {})}
+    return DualPathTextEncoder(WordTokenizer(words, spec), body, head, coverage, word_vectors)
 
 
 def _word_vectors(

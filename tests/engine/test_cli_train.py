@@ -58,6 +58,22 @@ def test_train_then_evaluate_gives_the_recorded_test_metrics(tmp_path, capsys):
     assert metrics == pytest.approx(record["test"])
 
 
+def test_evaluate_scores_the_runs_own_dataset_and_options_by_default(tmp_path, capsys):
+    """The run used 32/16/16 images (not the dataset's default size): evaluate must score that."""
+    config = write_config(tmp_path)
+    assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == pytest.approx(record["test"])
+    assert "scoring synthetic test (16 images)" in captured.err and '"test": 16' in captured.err
+    # -o overrides one option of the run's own dataset, the others stay the run's
+    assert main(["evaluate", str(tmp_path / "run"), "--json", "-o", "test=8"]) == 0
+    captured = capsys.readouterr()
+    assert "(8 images)" in captured.err and '"train": 32' in captured.err
+
+
 def test_diverging_training_stops_with_a_reason(tmp_path, capsys):
     config = write_config(tmp_path, lr=1e12)
     assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 2

@@ -29,7 +29,8 @@ def test_run_writes_a_complete_record(tmp_path, tiny_registry):
     # the test split is scored with the best-on-val weights
     best_epoch = max(range(4), key=lambda e: record["history"][e]["val"]["rsum"])
     assert record["best_epoch"] == best_epoch + 1
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "record.json", "untrained.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "record.json", "train.log",
+                                                                  "untrained.json"]
 
 
 def test_frozen_trunk_does_not_move_in_stage_one(tmp_path, tiny_registry):

@@ -168,3 +168,24 @@ def test_kill_9_mid_suite_then_rerun_loses_nothing(tmp_path):
         record = json.loads(path.read_text())
         assert record["epochs"] in (1, 4) and len(record["history"]) == record["epochs"]
     assert not list(store.rglob(".*.json*")) and not list(store.rglob(FAILED))
+
+
+def test_run_command_prints_one_line_per_finished_run_without_progress(pm, register_plugin, tmp_path):
+    from click.testing import CliRunner
+
+    from itr_bench.cli import make_cli
+
+    data = suite(tmp_path / "cache", suite={"name": "mini", "datasets": ["synthetic"], "seeds": [0]})
+
+    class MiniSuite:
+        @itr_bench.hookimpl
+        def register_suites(self, register):
+            register("mini", lambda: data)
+
+    register_plugin(TinyPlugin(), "tiny")
+    register_plugin(MiniSuite(), "mini-suite")
+    result = CliRunner().invoke(make_cli(pm), ["run", "mini", "--store", str(tmp_path / "store"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("done")]
+    assert len(lines) == 2 and all(": test rsum " in line and "best val epoch" in line for line in lines)
+    assert "synthetic/instance/seed-0" in lines[0]
