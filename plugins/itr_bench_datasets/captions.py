@@ -38,6 +38,8 @@ class _Image:
     """Rows grouped under one image key."""
 
     row: Row  # the first row naming the image: where errors point
+    #: train/val/test from the split column (None without one).
+    split: str | None
     captions: list[str] = field(default_factory=list)
 
 
@@ -142,15 +144,14 @@ class Captions(Dataset):
 
     def _assign(self, images: Mapping[str, _Image], identity: bool) -> dict[str, str]:
         """Image key -> split: from the split column, else seeded over images (or instances)."""
-        first = next(iter(images.values())).row
-        if first.split is not None:
+        if next(iter(images.values())).split is not None:
             given = [option for option, size in self.sizes.items() if size is not None]
             if given:
                 raise ConfigError(
                     f"{self.source.path}: has a {self.keys.split!r} column, so {given[0]}_size would be "
                     "ignored; drop the option or the column"
                 )
-            return {key: _split_value(image.row) for key, image in images.items()}
+            return {key: image.split for key, image in images.items()}
         units = list(dict.fromkeys(image.row.instance if identity else key for key, image in images.items()))
         counts = {name: _count(size, len(units)) for name, size in self.sizes.items()}
         if counts["val"] + counts["test"] >= len(units):
@@ -189,13 +190,14 @@ def _group(rows: Sequence[Row]) -> dict[str, _Image]:
     names: dict[str, int] = {}
     images: dict[str, _Image] = {}
     for row in rows:
+        split = None if row.split is None else _split_value(row)
         image = by_identity.get(row.identity)
         if image is None:
             names[row.image_key] = names.get(row.image_key, 0) + 1
             unique = row.image_key if names[row.image_key] == 1 else f"{row.image_key}#{names[row.image_key]}"
-            image = by_identity[row.identity] = images[unique] = _Image(row)
+            image = by_identity[row.identity] = images[unique] = _Image(row, split)
         else:
-            for what, mine, theirs in (("split", row.split, image.row.split),
+            for what, mine, theirs in (("split", split, image.split),
                                        ("instance", row.instance, image.row.instance)):
                 if mine != theirs:
                     raise ConfigError(

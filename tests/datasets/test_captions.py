@@ -251,3 +251,13 @@ def test_imagefolder_split_folders_are_the_splits(registry, tmp_path):
     dataset = registry.create("dataset", "captions", tmp_path)
     assert {n: len(s.samples) for n, s in dataset.splits().items()} == {"train": 6, "val": 2, "test": 2}
     assert dataset.split("val").samples[0].image == tmp_path / "validation" / "images" / "006.jpg"
+
+
+def test_split_spellings_of_one_image_agree(registry, tmp_path):
+    rows = caption_rows()
+    assert rows[13]["filepath"] == "images/006.jpg" and rows[13]["split"] == "val"
+    rows[13]["split"] = "Validation"
+    write_images(tmp_path, sorted({r["filepath"] for r in rows}))
+    write_csv(tmp_path / "c.csv", rows)
+    dataset = registry.create("dataset", "captions", tmp_path)
+    assert len(dataset.split("val").samples[0].captions) == 2
