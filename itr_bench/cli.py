@@ -199,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         return _fail(describe_os_error(exc), 2)
+    except MemoryError as exc:  # an allocation the machine cannot hold: say so and what to lower
+        if debug:
+            raise
+        from .failures import describe_failure
+
+        return _fail(describe_failure(exc).line, 2)
 
 
 def _fail(message: str, code: int) -> int:

@@ -44,7 +44,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     where = str(folder)
     config = build(RunConfig, state.get("config", {}), f"{where}/state.json config")
     built = build_run(config, app.registry, where)
-    built.model.load_state_dict(components["model"])
+    load_model_weights(built.model, components, where)
     device = resolve_device(config.device)
     model = built.model.to(device)
     name, source_root, source_options = scored_dataset(config, dataset, root, dict(map(parse_option, options)))
@@ -75,3 +75,19 @@ def scored_dataset(config: Any, dataset: str | None, root: Path | None,
     base_root = config.root if own else None
     base_options = dict(config.dataset_options) if own else {}
     return name, str(root) if root is not None else base_root, {**base_options, **options}
+
+
+def load_model_weights(model, components: dict, where: str) -> None:
+    """The checkpoint's ``model`` tensors into ``model``; a missing or mismatched one is one line."""
+    from ..errors import ItrBenchError
+
+    weights = components.get("model")
+    if not isinstance(weights, dict):
+        raise ItrBenchError(f"{where}: damaged checkpoint: it holds no model tensors")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:  # torch lists every missing, unexpected or mis-shaped tensor
+        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc).strip()]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ItrBenchError(f"{where}: the checkpoint's tensors do not fit the model its config builds: "
+                            f"{' '.join(problems[0].split())[:300]}{more}") from None

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
 from ..atomic import remove_temporaries
+from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
 from ..files import read_json_file
 from ..locking import FolderLock
@@ -110,8 +111,9 @@ def prepare(
     progress: bool = True,
 ) -> PreparedDataset:
     """The prepared cache of ``dataset``, built on the first call and reused afterwards."""
-    if image_size < 8:
-        raise ConfigError(f"image size must be at least 8 pixels, got {image_size}")
+    problem = IMAGE_SIZE.problem(image_size)
+    if problem:
+        raise ConfigError(f"image size {problem} pixels")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / cache_key(dataset, image_size, quality)

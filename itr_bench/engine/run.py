@@ -32,6 +32,7 @@ from ..data.prepare import PreparedDataset, default_cache_dir, prepare
 from ..errors import ConfigError
 from ..registry import Registry
 from ..atomic import write_json
+from ..files import number_table, read_json_file
 from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
 from .distributed import world_info
@@ -326,8 +327,8 @@ def loss_inputs(losses: Mapping[str, Loss]) -> dict[str, str]:
 def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> dict[str, float]:
     """Test metrics of the model before any training: the chance level to show beside results."""
     path = out_dir / UNTRAINED
-    if path.is_file():
-        return json.loads(path.read_text())
+    if path.exists():  # a damaged one is one line naming it (delete it to measure again)
+        return number_table(read_json_file(path), path, "metrics", finite=True)
     metrics = evaluate(model, prepared.split("test"), tokens, **eval_options)
     if world_info().rank == 0:
         write_json(path, metrics)
