@@ -111,9 +111,9 @@ def dualpath_textcnn(
 
     ``word2vec``: ``"train"`` (gensim on the training captions), a word2vec C-format file
     (``.bin``/``.txt``/``.vec``, optionally ``.gz``; the paper used GoogleNews; formats that can
-    carry code, such as gensim pickles, are refused), or None for random init. ``vocabulary="vectors"`` keeps only training
-    words that have a vector, as the official dictionary did; the default keeps every
-    training word and starts the missing ones random. ``width``/``blocks`` shrink the same
+    carry code, such as gensim pickles, are refused), or None for random init.
+    ``vocabulary="vectors"`` keeps only training words that have a vector, as the official
+    dictionary did; the default keeps every training word and starts the missing ones random. ``width``/``blocks`` shrink the same
     architecture for CPU runs; ``max_words`` overrides the dataset's sentence length.
     ``seed`` seeds word2vec; by default the run seed (``context.seed``), so every seed of a
     suite trains its own word vectors and the same seed always the same ones.

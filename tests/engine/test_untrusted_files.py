@@ -174,3 +174,17 @@ def test_read_weights_reads_plain_weights_in_every_safe_format(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(ItrBenchError, match=r"o: cannot read weights file .*bad\.safetensors"):
         read_weights(tmp_path / "bad.safetensors", "o")
+
+
+def test_captions_save_to_disk_folder_whose_arrow_file_is_a_pickle(registry, tmp_path, marker):
+    """A Hugging Face ``save_to_disk`` folder is read as Arrow and JSON: a planted pickle is only bytes."""
+    import datasets
+
+    from itr_bench.errors import ConfigError
+
+    folder = tmp_path / "saved"
+    datasets.Dataset.from_dict({"filepath": ["a.jpg"], "title": ["a dog"]}).save_to_disk(str(folder))
+    for arrow in folder.glob("*.arrow"):
+        plant_pickle(arrow, marker)
+    with pytest.raises(ConfigError, match="cannot load it as a Hugging Face saved dataset"):
+        registry.create("dataset", "captions", folder, image_key="filepath", caption_key="title").splits()
