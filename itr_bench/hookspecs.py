@@ -48,6 +48,12 @@ def register_image_encoders(register: Any) -> None:
     :class:`itr_bench.api.EncoderContext` and the options from the run config, and returns an
     :class:`itr_bench.api.ImageEncoder`: an ``nn.Module`` mapping images ``(B, 3, H, W)`` to
     ``(B, D)`` (or an :class:`itr_bench.api.EncoderOutput`).
+
+    Metadata the core reads (encoders of both kinds): ``lr_mult={group prefix: multiplier}``,
+    the component's own learning-rate multipliers under every stage's; and
+    ``weights=callable(options) -> list[itr_bench.pretrained.PretrainedWeights]``, the
+    pretrained weights the options would load, so a run missing them (or freezing a group
+    that starts random) is refused at plan time and ``itr-bench fetch-weights`` can fetch them.
     """
 
 

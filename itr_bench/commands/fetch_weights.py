@@ -17,7 +17,8 @@ from . import App
 @click.command("fetch-weights")
 @click.argument("suite")
 @click.option("--datasets", default=None, help="Comma-separated subset of the suite's datasets.")
-@click.option("--dry-run", is_flag=True, help="List the weights and whether they are cached; fetch nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="List the weights and whether they are cached; fetch nothing (exit 1 if any is missing).")
 @click.pass_obj
 def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
     """Fetch the pretrained weights SUITE (a registered suite, a suite TOML or a run config TOML) needs."""
@@ -40,6 +41,7 @@ def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
     if not wanted:
         click.echo(f"{suite}: loads no pretrained weights; nothing to fetch", err=True)
         return
+    missing = 0
     for name, weights in wanted.items():
         found = weights.locate()
         if found is None and not dry_run:
@@ -50,6 +52,9 @@ def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
             click.echo(f"fetching {name} ...", err=True)
             found = weights.fetch()
         if found is None:
+            missing += 1
             click.echo(f"missing  {name}  ({weights.where})")
         else:
             click.echo(f"cached   {name}  {found}  sha256:{sha256(found)}")
+    if missing:  # only with --dry-run: a script can tell that runs would be refused
+        click.get_current_context().exit(1)

@@ -85,6 +85,8 @@ def test_fetch_weights_downloads_into_the_hub_cache_once(capsys, registry, hub_c
         return str(path)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    code, out, _ = cli(capsys, "fetch-weights", "paper-ablation", "--dry-run")
+    assert code == 1 and out.split()[:2] == ["missing", RESNET50_HUB] and calls == []
     code, out, err = cli(capsys, "fetch-weights", "paper-ablation")
     assert code == 0, err
     assert calls == [(RESNET50_HUB, "model.safetensors")]
