@@ -120,6 +120,8 @@ class RunConfig:
     name: str = "run"
     root: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    #: keep only the first N images of each split (smoke runs on real data); None: every image
+    images_per_split: int | None = ranged(AT_LEAST_ONE, None)
     seed: int = ranged(SEED, 0)
     image_options: dict[str, Any] = field(default_factory=dict)
     text_options: dict[str, Any] = field(default_factory=dict)

@@ -29,6 +29,7 @@ from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
 from ..config import RunConfig, check_components, check_registered
 from ..data.prepare import PreparedDataset, default_cache_dir, prepare
+from ..data.subset import HeadSubset
 from ..errors import ConfigError
 from ..registry import Registry
 from ..atomic import write_json
@@ -128,6 +129,8 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     check_pretrained(config, registry, where)
     root = Path(config.root).expanduser() if config.root else None
     dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+    if config.images_per_split is not None:
+        dataset = HeadSubset(dataset, config.images_per_split)
     cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
     prepared = prepare(dataset, cache, config.image_size, progress=progress)
     train = prepared.split("train")

@@ -47,3 +47,5 @@ def register_suites(register):
              description="The paper's ablation with its model on Flickr8k, Flickr30k, MSCOCO, CUHK-PEDES")
     register("loss-shootout", lambda: SUITES / "loss-shootout.toml",
              description="Every registered loss alone, same backbone, budget and seeds")
+    register("paper-recipe-smoke", lambda: SUITES / "paper-recipe-smoke.toml",
+             description="Every piece of the paper's recipe on real Flickr8k in under a minute on a CPU (a proof it runs)")
