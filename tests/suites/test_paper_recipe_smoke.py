@@ -85,7 +85,8 @@ def test_paper_recipe_smoke_runs_every_piece(shared_datasets, hub_cache, no_netw
         assert not set(chosen.images.tolist()) & set(anchors.images.tolist())
         assert bool((instance_ids[chosen.images] != instance_ids[anchors.images]).all())
 
-    # The sentence shift: training sentences start at many different slots
+    # The sentence shift: the record names it, and training sentences start at many different slots
+    assert record["augmentation"]["text"] == "shift"
     starts = torch.cat([(a.token_ids != PAD_ID).long().argmax(1) for a, _, _, _ in mined])
     assert len(set(starts.tolist())) > 5
 
