@@ -59,7 +59,8 @@ class FolderState:
     #: for DAMAGED: the cause
     reason: str = ""
 
-    def describe(self, folder: Path) -> str:
+    def describe(self) -> str:
+        """One phrase: the differing keys, the damage, or the status."""
         if self.status == CHANGED:
             return f"trained under another config ({self.source}): {', '.join(map(str, self.changes))}"
         if self.status == DAMAGED:
@@ -245,7 +246,7 @@ def settle(folder: Path, planned: RunConfig, label: str, policy: Policy,
     if not (policy.rerun_changed if state.status == CHANGED else policy.restart_damaged):
         raise refuse(label, state, folder)
     moved = move_aside(folder, state.status)
-    say(f"{label}: {state.describe(folder)}; its files were moved to {moved}; training it from scratch")
+    say(f"{label}: {state.describe()}; its files were moved to {moved}; training it from scratch")
     return FolderState(TODO)
 
 
@@ -271,7 +272,7 @@ def _damaged_path(exc: DamagedRunError, folder: Path) -> Path:
 def refuse(label: str, state: FolderState, folder: Path, more: str = "") -> Exception:
     """The one-line error for a CHANGED or DAMAGED folder, with the ways out (``more`` is appended)."""
     if state.status == CHANGED:
-        return StaleRunError(f"{label}: {state.describe(folder)}; rerun with --rerun-changed to retrain it "
+        return StaleRunError(f"{label}: {state.describe()}; rerun with --rerun-changed to retrain it "
                              f"(the old results are moved aside, to .{folder.name}.changed-<time>){more}")
     return DamagedRunError(f"{label}: {state.reason}; delete {state.source or folder} or rerun with "
                            f"--restart-damaged to retrain it from scratch (the damaged files are moved aside){more}")

@@ -72,7 +72,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
         for line in check_datasets(runs, app.registry):
             click.echo(line, err=True)
         for run, state in zip(runs, states):
-            detail = f"  ({state.describe(run.folder)})" if state.status in (CHANGED, DAMAGED) else ""
+            detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
             click.echo(f"{state.status}  {run.label}  {run.folder}{detail}")
         return
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
