@@ -33,7 +33,7 @@ from ..api import Dataset, Protocol, Split, TextSpec
 from ..atomic import remove_temporaries
 from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
-from ..files import read_json_file
+from ..files import ensure_inside, read_json_file
 from ..locking import FolderLock
 from .checks import check_folds
 from .images import encode_jpeg, open_image, resize_shorter_side
@@ -116,7 +116,7 @@ def prepare(
         raise ConfigError(f"image size {problem} pixels")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / cache_key(dataset, image_size, quality)
+    target = ensure_inside(cache_dir, cache_dir / cache_key(dataset, image_size, quality))
     if (target / META_FILE).is_file():
         return load_prepared(target)
     with FolderLock(target, wait=True):  # parallel workers: one builds, the others wait and reuse it

@@ -188,3 +188,13 @@ def test_captions_save_to_disk_folder_whose_arrow_file_is_a_pickle(registry, tmp
         plant_pickle(arrow, marker)
     with pytest.raises(ConfigError, match="cannot load it as a Hugging Face saved dataset"):
         registry.create("dataset", "captions", folder, image_key="filepath", caption_key="title").splits()
+
+
+def test_the_cache_never_builds_outside_its_folder(registry, tmp_path, monkeypatch):
+    from itr_bench.data import prepare as prepare_module
+
+    monkeypatch.setattr(prepare_module, "cache_key", lambda *args: "../../escaped")
+    source = registry.create("dataset", "synthetic", None, train=4, val=2, test=2, image_size=16)
+    with pytest.raises(ItrBenchError, match="refusing to write outside"):
+        prepare_module.prepare(source, tmp_path / "a" / "cache", 16, progress=False)
+    assert not (tmp_path / "escaped").exists()
