@@ -26,6 +26,18 @@ def test_run_writes_a_complete_record(tmp_path, tiny_registry):
     assert record["protocol"] == "image-caption" and record["seed"] == 0
     assert record["train_pairs_per_second"] > 0 and record["peak_memory_bytes"] > 0
     assert record["config_hash"] and record["config"]["dataset"] == "synthetic"
+    # every term at the first step of each stage: the balance between them as the stage starts
+    starts = record["stage_start_terms"]
+    assert [s["stage"] for s in starts] == [0, 1]
+    assert {"instance_image", "instance_text", "loss"} <= set(starts[0]) and "ranking_i2t" not in starts[0]
+    assert {"ranking_i2t", "ranking_t2i", "instance_image", "instance_text"} <= set(starts[1])
+    assert starts[1]["loss"] == pytest.approx(sum(v for k, v in starts[1].items() if k not in ("stage", "loss")),
+                                              rel=1e-5)
+    # the view each loss trained on, and what the encoders' features are
+    assert [s["inputs"] for s in record["objective"]] == [{"instance": "features"},
+                                                          {"ranking": "normalized", "instance": "features"}]
+    assert record["features_view"] == {"image": "embedding", "text": "embedding"}
+    assert record["init_digest"]["image"] and record["first_batch_digest"]
     # the test split is scored with the best-on-val weights
     best_epoch = max(range(4), key=lambda e: record["history"][e]["val"]["rsum"])
     assert record["best_epoch"] == best_epoch + 1
