@@ -32,6 +32,7 @@ image_size = 16
 batch_size = 16
 device = "cpu"
 cache_dir = "{cache}"
+negatives = "hardest"
 
 [[stages]]
 epochs = 2
