@@ -17,7 +17,7 @@ processes. A loss's terms on process r, L_r, are therefore right when
   global mean. A *sum*-reduced loss (``reduction == "sum"``) is the sum of the shards' sums, so
   its terms are multiplied by W; otherwise its gradients come out W times too small.
 
-Peers shipped gradients off by exactly W (PEERS.md §4): gathering without gradients (W times
+Peers shipped gradients off by exactly W (docs/fair-benchmark.md, "Gradients under data parallelism"): gathering without gradients (W times
 too small), scaling a gathered loss by W once more (W times too large), or leaving a summed
 LOCAL loss unscaled; tests/losses/test_losses_distributed.py catches each of these.
 

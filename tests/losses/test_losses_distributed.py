@@ -4,7 +4,8 @@ Each process encodes its shard of one global batch with a replicated linear "enc
 the loss the way the engine will (``distributed_loss_terms``) and averages parameter gradients
 as DDP does. Values, encoder gradients, the loss's own parameter gradients and the gradients
 reaching the features must equal one process on the whole batch. The peers' mistakes
-(PEERS.md §4) are run too and must come out off by exactly the world size.
+(docs/fair-benchmark.md, "Gradients under data parallelism") are run too and must come out off
+by exactly the world size.
 """
 
 from __future__ import annotations

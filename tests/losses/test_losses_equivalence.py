@@ -143,7 +143,7 @@ def test_siglip_labels_same_instance_pairs_positive(registry):
 
 
 def vsepp_contrastive_loss(im, s, margin, max_violation):
-    """fartashf/vsepp model.py ContrastiveLoss.forward, as PEERS.md §2 gives it."""
+    """fartashf/vsepp model.py ContrastiveLoss.forward (docs/fair-benchmark.md)."""
     scores = im @ s.t()
     diagonal = scores.diag().view(im.size(0), 1)
     d1 = diagonal.expand_as(scores)
