@@ -79,6 +79,8 @@ def record_row(record: dict, path: Path) -> dict:
     """The leaderboard's row of one record, every field checked; problems name ``path`` and the key."""
     row = {key: record.get(key) for key in (*DESCRIPTIVE, "device", "git_commit")}
     row["record"] = str(path)
+    config = record.get("config")  # the registered dataset, which a failed run's note names
+    row["source_dataset"] = config.get("dataset") if isinstance(config, dict) else None
     row["suite"] = "-" if record.get("suite") is None else check_name(record["suite"], str(path), "suite")
     for key in ("dataset", "run"):
         if record.get(key) is None:
@@ -292,6 +294,23 @@ def seeds_table(records: pd.DataFrame, suite: str, dataset: str, runs: Iterable[
                                           *[c for c in ("config_hash", "git_commit") if c in tidy]]]
 
 
+def failures_of(failed: Iterable[dict], suite: str, dataset: str, records: pd.DataFrame | None) -> list[dict]:
+    """The failed-run notes that belong to the leaderboard of ``suite`` on ``dataset``.
+
+    A note names the run's suite and its registered dataset (older notes only the run label,
+    ``<dataset>/<run>/seed-<n>``); a leaderboard is labelled with the dataset's own name, which
+    may differ (``captions`` named ``my-photos``), so the registered names its records came
+    from count too.
+    """
+    sources = {dataset}
+    if records is not None and "source_dataset" in records:
+        mine = records[(records["suite"] == suite) & (records["dataset"] == dataset)]
+        sources |= set(mine["source_dataset"].dropna())
+    return [f for f in failed
+            if f.get("suite", suite) == suite
+            and (f.get("dataset") or f.get("run", "").split("/", 1)[0]) in sources]
+
+
 def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = (),
                        records: pd.DataFrame | None = None) -> list[Path]:
     """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset, and with ``records``
@@ -317,7 +336,7 @@ def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dic
         part = part.dropna(axis=1, how="all")
         write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
         write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",
-                                                     [f for f in failed if f"{dataset}/" in f.get("run", "")]))
+                                                     failures_of(failed, suite, dataset, records)))
         write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}"))
         written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
         if records is not None and not records.empty:

@@ -314,7 +314,8 @@ def _failed(run: PlannedRun, exc: Exception, registry: Registry) -> Outcome:
     if failure.line.startswith(f"{run.label}: "):  # the outcome names the run already
         failure = replace(failure, line=failure.line[len(run.label) + 2:])
     try:
-        write_json(run.folder / FAILED, {"run": run.label, "kind": failure.kind, "reason": failure.line,
+        write_json(run.folder / FAILED, {"run": run.label, "suite": run.suite, "dataset": run.dataset,
+                                         "kind": failure.kind, "reason": failure.line,
                                          "traceback": failure.traceback})
     except Exception as write_error:  # a full or read-only disk: the line still says what failed
         return Outcome(run, "failed", f"{failure.line} (and {FAILED} could not be written: "

@@ -104,3 +104,27 @@ def test_degenerate_seeds_are_counted_and_marked(store, tmp_path):
     md = (out / "new" / "s__synthetic.md").read_text()
     assert "| good (degenerate: 1 of 3 seeds) | 3 |" in md and "| weak | 2 |" in md
     assert "Degenerate:" in md
+
+
+def test_failed_runs_show_on_their_own_board_also_under_a_dataset_given_name(tmp_path):
+    # a `captions` dataset named "my-photos": records carry the name, store folders and failure
+    # notes the registered dataset; a failure of another suite, or of a dataset whose name merely
+    # ends like this one's, belongs elsewhere
+    root = tmp_path / "runs"
+    for seed in (0, 1):
+        write_record(root, "s", "captions", "good", seed, 10.0 + seed)
+        record = root / "s" / "captions" / "good" / f"seed-{seed}" / "record.json"
+        data = json.loads(record.read_text())
+        record.write_text(json.dumps({**data, "dataset": "my-photos", "config": {"dataset": "captions"}}))
+    notes = {("s", "captions", "weak"): "captions/weak/seed-0", ("t", "captions", "other"): "captions/other/seed-0",
+             ("s", "my-captions", "x"): "my-captions/x/seed-0"}
+    for (suite, dataset, run), label in notes.items():
+        folder = root / suite / dataset / run / "seed-0"
+        folder.mkdir(parents=True)
+        (folder / "failed.json").write_text(json.dumps(
+            {"run": label, "suite": suite, "dataset": dataset, "reason": f"{run} broke"}))
+    records = load_records(root)
+    write_leaderboards(aggregate(records), tmp_path / "boards", records.attrs["failed"], records)
+    board = (tmp_path / "boards" / "s__my-photos.md").read_text()
+    assert "weak broke" in board
+    assert "other broke" not in board and "x broke" not in board
