@@ -24,11 +24,11 @@ from . import App
 def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bool, restart_damaged: bool,
             no_progress: bool) -> None:
     """Train the run described by CONFIG, select on val, evaluate test once, write record.json."""
-    import json
     import os
 
     from ..config import check_components, load_run_config
     from ..engine.run import RECORD, train_run
+    from ..files import read_json_file
     from ..locking import FolderLock
     from ..store import DONE, Policy, settle, train_settled
 
@@ -47,7 +47,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bo
         with FolderLock(out_dir):
             if settle(out_dir, config, str(out_dir), policy, say).status == DONE:
                 click.echo(f"{out_dir}: already trained under this config; its record:", err=True)
-                record = json.loads((out_dir / RECORD).read_text())
+                record = read_json_file(out_dir / RECORD)
             else:
                 record = train_settled(out_dir, str(out_dir), policy, say, train)
     click.echo(format_metrics("test", record["test"]))
