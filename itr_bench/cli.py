@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .errors import ItrBenchError, PluginError, describe_os_error
-from .commands import App, parse_option
+from .commands import App, dataset_options_flag
 from .registry import KIND_ALIASES
 from .plugins import PluginManager, call_each, get_plugin_manager, plugin_infos
 
@@ -124,10 +124,10 @@ def plugins_command(app: App, as_json: bool, hooks: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--stats", "stats_of", metavar="DATASET", help="Counts per split of DATASET (with --root).")
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="The dataset's folder, for --stats.")
-@click.option("--option", "-o", "options", multiple=True, help="Dataset option KEY=VALUE, for --stats.")
+@dataset_options_flag("Dataset option, for --stats (repeatable).")
 @click.pass_obj
 def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool, stats_of: str | None,
-                 root: Path | None, options: tuple[str, ...]) -> None:
+                 root: Path | None, options: dict[str, Any]) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of: image-encoders, text-encoders, losses, datasets, suites.
@@ -146,14 +146,14 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool,
     _echo_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
 
 
-def _dataset_stats(app: App, kind: str | None, name: str, root: Path | None, options: tuple[str, ...],
+def _dataset_stats(app: App, kind: str | None, name: str, root: Path | None, options: dict[str, Any],
                    as_json: bool) -> None:
     from .data.stats import dataset_stats
     from .engine.run import create_component
 
     if kind is not None and KIND_ALIASES.get(kind) != "dataset":
         raise click.UsageError("--stats applies to datasets: itr-bench list datasets --stats NAME --root DIR")
-    dataset = create_component(app.registry, "dataset", name, "--stats", root, **dict(map(parse_option, options)))
+    dataset = create_component(app.registry, "dataset", name, "--stats", root, **options)
     rows = dataset_stats(dataset)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

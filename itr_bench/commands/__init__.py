@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
+
+import click
 
 from ..errors import ConfigError
 from ..plugins import PluginManager, load_registry
@@ -33,3 +36,11 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
         return key.replace("-", "_"), value
+
+
+def dataset_options_flag(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--option/-o KEY=VALUE`` flag (repeatable) of every command that builds a dataset; the
+    command gets ``options`` as a dict, each value read by :func:`parse_option` (the last of a
+    repeated key wins)."""
+    return click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help=help,
+                        callback=lambda _ctx, _param, values: dict(map(parse_option, values)))

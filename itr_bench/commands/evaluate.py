@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import App, parse_option
+from . import App, dataset_options_flag
 
 
 @click.command("evaluate")
@@ -17,12 +17,11 @@ from . import App, parse_option
 @click.option("--root", type=click.Path(path_type=Path), default=None,
               help="The dataset's local folder (default: the run's, for the run's dataset).")
 @click.option("--split", default="test", show_default=True, help="Which split to score.")
-@click.option("--option", "-o", "options", multiple=True,
-              help="Dataset option KEY=VALUE (repeatable); overrides the run's own options for its dataset.")
+@dataset_options_flag("Dataset option (repeatable); overrides the run's own options for its dataset.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation (image flip, sentence shifts).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_obj
-def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, split: str, options: tuple[str, ...],
+def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, split: str, options: dict[str, Any],
             tta: bool, as_json: bool) -> None:
     """Score CHECKPOINT (a run folder or its best/ or last/ checkpoint) on a dataset split.
 
@@ -32,9 +31,10 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     --dataset, --root and -o override them, and the line on stderr says what was scored.
     """
     from ..config import RunConfig, build
-    from ..data.prepare import default_cache_dir, prepare
+    from ..data.cache_location import cache_dir
+    from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
-    from ..engine.evaluate import evaluate
+    from ..engine.evaluate import eval_batch_size, evaluate
     from ..engine.feeding import CaptionTokens
     from ..engine.run import build as build_run, create_component, resolve_device
     from .train import format_metrics
@@ -47,19 +47,18 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     load_model_weights(built.model, components, where)
     device = resolve_device(config.device)
     model = built.model.to(device)
-    name, source_root, source_options = scored_dataset(config, dataset, root, dict(map(parse_option, options)))
+    name, source_root, source_options = scored_dataset(config, dataset, root, options)
     if (name, source_root, source_options) == (config.dataset, config.root, config.dataset_options):
         prepared, label = built.prepared, built.dataset_name  # the run's own data, prepared to build the model
     else:
         source = create_component(app.registry, "dataset", name, "--dataset",
                                   Path(source_root).expanduser() if source_root else None, **source_options)
-        cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
-        prepared, label = prepare(source, cache, config.image_size), source.label(name)
+        prepared, label = prepare(source, cache_dir(config.cache_dir), config.image_size), source.label(name)
     target = prepared.split(split)
     click.echo(f"scoring {label} {split} ({len(target)} images) with options "
                f"{json.dumps(source_options, sort_keys=True)}", err=True)
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
-    metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=max(config.batch_size, 64),
+    metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=eval_batch_size(config.batch_size),
                        device=device, tta=tta, transform=config.test_transform)
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{label} {split}", metrics))
 

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import App, parse_option
+from ..data.cache_location import CACHE_LOOKUP
+from . import App, dataset_options_flag
 
 
 @click.command("prepare")
 @click.argument("dataset")
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="The dataset's local folder.")
 @click.option("--image-size", type=int, default=224, show_default=True, help="Shorter side of the cached images.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="Default: $ITR_BENCH_CACHE or ~/.cache/itr-bench.")
-@click.option("--option", "-o", "options", multiple=True, help="Dataset option KEY=VALUE (repeatable), e.g. -o split=karpathy.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help=f"Default: {CACHE_LOOKUP}.")
+@dataset_options_flag("Dataset option (repeatable), e.g. -o split=karpathy.")
 @click.pass_obj
 def command(app: App, dataset: str, root: Path | None, image_size: int, cache_dir: Path | None,
-            options: tuple[str, ...]) -> None:
+            options: dict[str, Any]) -> None:
     """Resize DATASET's images once into an Arrow cache reused by every later run."""
-    from ..data.prepare import default_cache_dir, prepare
+    from ..data.cache_location import cache_dir as resolve_cache_dir
+    from ..data.prepare import prepare
     from ..data.stats import dataset_stats
     from ..engine.run import create_component
 
-    source = create_component(app.registry, "dataset", dataset, "prepare", root, **dict(map(parse_option, options)))
-    prepared = prepare(source, cache_dir or default_cache_dir(), image_size)
+    source = create_component(app.registry, "dataset", dataset, "prepare", root, **options)
+    prepared = prepare(source, resolve_cache_dir(cache_dir), image_size)
     for row in dataset_stats(source):
         click.echo(f"{row['split']:>10}: {row['images']} images, {row['captions']} captions, {row['instances']} instances")
     click.echo(f"prepared {dataset} at {prepared.path}")

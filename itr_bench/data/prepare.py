@@ -82,11 +82,6 @@ class PreparedDataset:
         return self.splits[name]
 
 
-def default_cache_dir() -> Path:
-    """Where prepared datasets live unless a run says otherwise: ``$ITR_BENCH_CACHE`` or ``~/.cache/itr-bench``."""
-    return Path(os.environ.get("ITR_BENCH_CACHE", "~/.cache/itr-bench")).expanduser()
-
-
 def cache_key(dataset: Dataset, image_size: int, quality: int) -> str:
     """Folder name of the cache: readable prefix + hash of everything that shapes its content."""
     fingerprint = dataset.fingerprint()

@@ -22,6 +22,15 @@ from ..metrics import folded_image_caption_metrics, identity_metrics, image_capt
 from .feeding import CaptionTokens, test_images
 from .model import RetrievalModel
 
+#: Evaluation embeds without gradients, so its batches never need to be smaller than this.
+MIN_EVAL_BATCH = 64
+
+
+def eval_batch_size(train_batch_size: int) -> int:
+    """The batch size every evaluation of a run uses (validation, test, ``itr-bench evaluate``):
+    the training batch size, at least :data:`MIN_EVAL_BATCH`. The scores do not depend on it."""
+    return max(train_batch_size, MIN_EVAL_BATCH)
+
 
 @torch.no_grad()
 def embed_split(

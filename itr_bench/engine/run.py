@@ -28,7 +28,8 @@ from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
 from ..config import RunConfig, check_components, check_registered
-from ..data.prepare import PreparedDataset, default_cache_dir, prepare
+from ..data.cache_location import cache_dir
+from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
 from ..registry import Registry
@@ -37,7 +38,7 @@ from ..files import number_table, read_json_file
 from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
 from .distributed import world_info
-from .evaluate import evaluate, evaluate_with_collapse
+from .evaluate import eval_batch_size, evaluate, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed, test_view
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
@@ -131,8 +132,7 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
     if config.images_per_split is not None:
         dataset = HeadSubset(dataset, config.images_per_split)
-    cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
-    prepared = prepare(dataset, cache, config.image_size, progress=progress)
+    prepared = prepare(dataset, cache_dir(config.cache_dir), config.image_size, progress=progress)
     train = prepared.split("train")
     captions = [c for image_captions in train.table["captions"] for c in image_captions]
     context = EncoderContext(embed_dim=config.embed_dim, train_captions=captions, text=prepared.text,
@@ -245,7 +245,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
     if "val" not in prepared.splits or "test" not in prepared.splits:
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
-    eval_options = dict(image_size=config.image_size, batch_size=max(config.batch_size, 64), device=device,
+    eval_options = dict(image_size=config.image_size, batch_size=eval_batch_size(config.batch_size), device=device,
                         tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform)
     untrained = None
     if config.untrained_baseline:

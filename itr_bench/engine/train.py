@@ -27,7 +27,7 @@ from ..data.prepare import PreparedSplit
 from ..store import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
-from .evaluate import evaluate_with_collapse
+from .evaluate import eval_batch_size, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
 from .negatives import NegativeMining
@@ -217,7 +217,7 @@ class Trainer:
         split, tokens = self.val
         metrics, collapse = evaluate_with_collapse(
             self.model, split, tokens, image_size=self.settings.image_size,
-            batch_size=max(self.settings.batch_size, 64), device=self.device, tta=self.settings.tta,
+            batch_size=eval_batch_size(self.settings.batch_size), device=self.device, tta=self.settings.tta,
             autocast=self.autocast, transform=self.settings.test_transform)
         if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
