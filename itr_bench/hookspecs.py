@@ -18,7 +18,12 @@ callable (usually a class) that builds the component; what it is called with is 
 per hook. ``description`` defaults to the first line of the factory's docstring; it is shown
 by ``itr-bench list``. Extra keyword ``metadata`` is stored with the component.
 
-Hooks are called lazily, when a registry is first needed, never at import time.
+Hooks are called lazily, when a registry is first needed, never at import time. Each hook is
+called once per implementing plugin, through pluggy, so that ``register`` files what a plugin
+registers under that plugin's name: plugins come in pluggy's order (``tryfirst``, then the most
+recently registered first, ``trylast`` last) and hook wrappers (``wrapper=True``) run around each
+plugin's call, seeing whose call it is (``register.plugin``) and what it registered
+(``register.registered``). ``ITR_BENCH_TRACE_PLUGINS=1`` prints every hook call to stderr.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ItrBenchError, PluginError, did_you_mean
-from .registry import Registry
+from .registry import ComponentInfo, Registry
 
 #: Entry-point group third-party plugins declare themselves in.
 ENTRY_POINT_GROUP = "itr_bench"
@@ -140,40 +140,79 @@ def _hook_names() -> list[str]:
     return sorted(name for name in dir(hookspecs) if name.startswith("register_"))
 
 
-def call_each(pm: PluginManager, hook_name: str, kwargs_for: Callable[[str], dict[str, Any]]) -> None:
-    """Call one hook plugin by plugin (registration order), naming the plugin on failure.
+def call_each(
+    pm: PluginManager, hook_name: str, kwargs_for: Callable[[str], dict[str, Any]]
+) -> list[tuple[str, list[Any]]]:
+    """Call one hook plugin by plugin, through pluggy, naming the plugin on failure.
 
-    ``kwargs_for(plugin_name)`` gives the hook arguments for that plugin. pluggy's own hook
-    call does not tell implementations apart; calling each one on its own is what lets every
-    component remember its owner.
+    Each plugin's implementation is called through its own :meth:`pluggy.PluginManager.subset_hook_caller`
+    (every other implementing plugin removed) with ``kwargs_for(plugin_name)``, so every component
+    remembers its owner while pluggy still does the calling: the plugins come in pluggy's order
+    (``tryfirst`` first, ``trylast`` last, otherwise the most recently registered first), the hook
+    wrappers of plugins that only wrap run around each plugin's call, and ``ITR_BENCH_TRACE_PLUGINS``
+    traces every call. A plugin that both implements and wraps the same hook wraps only its own call.
+
+    Returns ``(plugin name, results)`` per plugin, as the hook wrappers left the results.
     """
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        kwargs = kwargs_for(impl.plugin_name)
+    caller = getattr(pm.hook, hook_name)
+    impls = caller.get_hookimpls()
+    owners = list(dict.fromkeys(impl.plugin for impl in reversed(impls) if not (impl.wrapper or impl.hookwrapper)))
+    out = []
+    for owner in owners:
+        name = pm.get_name(owner) or "?"
+        subset = pm.subset_hook_caller(hook_name, remove_plugins=[other for other in owners if other is not owner])
         try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            out.append((name, subset(**kwargs_for(name))))
         except ItrBenchError:
             raise
         except Exception as exc:
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-            ) from exc
+            culprit = _raised_by(exc, subset.get_hookimpls()) or name
+            raise PluginError(f"plugin {culprit!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+def _raised_by(exc: BaseException, impls: Iterable[pluggy.HookImpl]) -> str | None:
+    """The plugin whose implementation (a wrapper or the called one) the exception came out of.
+
+    The innermost frame of the traceback that runs one of ``impls`` is where it was raised (or
+    what raised it was called from); a wrapper that fails is named, not the plugin it wrapped.
+    """
+    codes = {getattr(impl.function, "__code__", None): impl.plugin_name for impl in impls}
+    culprit, tb = None, exc.__traceback__
+    while tb is not None:
+        culprit = codes.get(tb.tb_frame.f_code, culprit)
+        tb = tb.tb_next
+    return culprit
 
 
 def load_registry(pm: PluginManager) -> Registry:
     """Call every ``register_*`` hook and collect what the plugins register, with their owners."""
     registry = Registry(REGISTER_HOOKS.values())
     for hook_name, kind in REGISTER_HOOKS.items():
-        call_each(
-            pm, hook_name, lambda owner, kind=kind: {"register": _register_callback(registry, kind, owner)}
-        )
+        call_each(pm, hook_name, lambda owner, kind=kind: {"register": Registrar(registry, kind, owner)})
     return registry
 
 
-def _register_callback(registry: Registry, kind: str, owner: str) -> Callable[..., Any]:
-    def register(name: str, factory: Callable[..., Any], *, description: str | None = None, **metadata: Any):
-        return registry.register(kind, name, factory, plugin=owner, description=description, **metadata)
+class Registrar:
+    """The ``register`` callback one plugin's ``register_*`` hook gets: it files components under that plugin.
 
-    return register
+    A hook wrapper sees whose call it wraps (``register.plugin``) and what that call registered
+    (``register.registered``); traces show it as ``<register loss for plugin 'name'>``.
+    """
+
+    def __init__(self, registry: Registry, kind: str, plugin: str) -> None:
+        self._registry, self.kind, self.plugin = registry, kind, plugin
+        self.registered: list[ComponentInfo] = []
+
+    def __call__(self, name: str, factory: Callable[..., Any], *, description: str | None = None,
+                 **metadata: Any) -> ComponentInfo:
+        info = self._registry.register(self.kind, name, factory, plugin=self.plugin, description=description,
+                                       **metadata)
+        self.registered.append(info)
+        return info
+
+    def __repr__(self) -> str:
+        return f"<register {self.kind} for plugin {self.plugin!r}>"
 
 
 @dataclass(frozen=True)

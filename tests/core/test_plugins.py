@@ -52,7 +52,8 @@ def test_inline_plugin_is_gone_after_its_fixture(pm):
 def test_duplicate_between_plugins_names_both(pm, register_plugin):
     register_plugin(LossPlugin(), "one")
     register_plugin(LossPlugin(), "two")
-    with pytest.raises(DuplicateComponentError, match="'toy' is registered by both 'one' and 'two'"):
+    # pluggy calls the most recently registered plugin first: 'two' holds the name when 'one' asks
+    with pytest.raises(DuplicateComponentError, match="'toy' is registered by both 'two' and 'one'"):
         load_registry(pm)
 
 
@@ -146,7 +147,8 @@ def test_entry_point_clashing_with_builtin_component(fake_entry_points, registry
 
     plugin.register_losses = register_losses
     fake_entry_points(("clash-dist", "1", "clash", plugin))
-    with pytest.raises(DuplicateComponentError, match=f"registered by both '{existing[0].plugin}' and 'clash'"):
+    # third-party plugins are registered after the built-ins, so pluggy calls them first
+    with pytest.raises(DuplicateComponentError, match=f"registered by both 'clash' and '{existing[0].plugin}'"):
         load_registry(get_plugin_manager())
 
 
