@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .data.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .names import check_name
 
@@ -70,6 +71,8 @@ MOMENTUM = Range(0, 1, high_open=True)
 #: a decay multiplies the rate: 0 would stop training, more than 1 grows it.
 DECAY = Range(0, 1, low_open=True)
 WORKERS = Range(0, 1024)
+#: a share of something (0 to all of it).
+FRACTION = Range(0, 1)
 
 
 def ranged(valid: Range, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING) -> Any:
@@ -152,7 +155,13 @@ class RunConfig:
     precision: Literal["fp32", "bf16"] = "bf16"
     channels_last: bool = True
     compile: bool = False
-    workers: int = ranged(WORKERS, 0)
+    #: streaming worker processes that decode the cached JPEGs when a split is not held on the
+    #: device (None: one per CPU core but one, ``itr_bench.data.placement.default_workers``).
+    #: Batches do not depend on it.
+    workers: int | None = ranged(WORKERS, None)
+    #: share of the device's free memory a split's uint8 images may take to be held there
+    #: (0: always stream); see ``itr_bench.data.placement``. Batches do not depend on it.
+    feed_memory_fraction: float = ranged(FRACTION, DEVICE_MEMORY_FRACTION)
     #: evaluate on val every N epochs (and after the last); the best rSum is kept.
     eval_every: int = ranged(AT_LEAST_ONE, 1)
     test_time_augmentation: bool = False

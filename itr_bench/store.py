@@ -29,9 +29,11 @@ from .files import read_json_file
 RECORD, FAILED, UNTRAINED = "record.json", "failed.json", "untrained.json"
 LAST, BEST = "last", "best"
 CHECKPOINT_STATE, CHECKPOINT_TENSORS = "state.json", "tensors.safetensors"
-#: Keys that say where things are, not what ran: the run's name (its folder says it) and the
-#: prepared-data cache (keyed by the dataset's content, so any location gives the same data).
-PLACEMENT_KEYS = frozenset({"name", "cache_dir"})
+#: Keys that say where things are, not what ran: the run's name (its folder says it), the
+#: prepared-data cache (keyed by the dataset's content, so any location gives the same data) and
+#: how images reach the model (streaming workers, the device-memory share: batches are the same
+#: tensors whatever they are, ``tests/data/test_streaming.py``).
+PLACEMENT_KEYS = frozenset({"name", "cache_dir", "workers", "feed_memory_fraction"})
 
 DONE, TODO, CHANGED, DAMAGED = "done", "todo", "changed", "damaged"
 T = TypeVar("T")

@@ -59,7 +59,8 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
                f"{json.dumps(source_options, sort_keys=True)}", err=True)
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
     metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=eval_batch_size(config.batch_size),
-                       device=device, tta=tta, transform=config.test_transform)
+                       device=device, tta=tta, transform=config.test_transform, workers=config.workers,
+                       memory_fraction=config.feed_memory_fraction)
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{label} {split}", metrics))
 
 

@@ -1,9 +1,11 @@
 """Device-resident images: the whole split as one ``uint8`` tensor, augmented in batches.
 
-For sets that fit in accelerator memory (Flickr8k at 224 px is 1.2 GB) nothing is decoded
+For sets that fit in accelerator memory (at 224 px Flickr8k's training split is 0.9 GB,
+Flickr30k's 4.4 GB, COCO's 17 GB; :mod:`itr_bench.data.placement` decides) nothing is decoded
 during training: a batch is an index into the tensor, and the paper's augmentation (random
 resized crop of 0.8-1 of the area, aspect 3/4-4/3, flip) is one ``affine_grid`` +
-``grid_sample`` call on the device, so the input pipeline cannot starve a GPU.
+``grid_sample`` call on the device, so the input pipeline cannot starve a GPU. The streaming
+feed (:mod:`itr_bench.data.streaming`) calls the same :func:`squares` and :func:`crop_batch`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from torchvision.transforms.v2 import functional as TF
 from .prepare import PreparedSplit
 from .transforms import CROP_RATIO, CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD
 
+#: Images decoded per call while a bank is built (bounds the peak beside the bank itself).
+DECODE_CHUNK = 1024
 #: The fits a square tensor can hold (``full`` keeps each image's own shape).
 SQUARE_FITS = ("crop", "squash")
 
@@ -33,30 +37,34 @@ class DeviceImages:
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"expected uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
         self.images = images
-        self.mean = torch.tensor(mean, device=images.device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(std, device=images.device).view(1, 3, 1, 1) * 255
+        self.mean, self.std = normaliser(images.device, mean, std)
 
     @classmethod
     def from_split(
         cls, split: PreparedSplit, device: torch.device | str = "cpu", size: int | None = None, fit: str = "crop"
     ) -> "DeviceImages":
-        """Decode every cached JPEG once (on the GPU when ``device`` is one) into squares.
+        """Decode every cached JPEG once (on the GPU when ``device`` is one) into squares of side ``size``.
 
         ``fit`` (see :class:`~itr_bench.data.transforms.ImageView`): ``crop`` keeps the central
         square, ``squash`` resizes the whole image to a square. ``full`` cannot be held as one
-        tensor (shapes differ): the test feed streams it.
+        tensor (shapes differ): the test feed streams it. ``size`` defaults to the first image's
+        shorter side (``prepare`` stores every image with the same one). Images are decoded
+        :data:`DECODE_CHUNK` at a time, so the peak is the bank plus one chunk, not twice the split.
         """
         if fit not in SQUARE_FITS:
             raise ValueError(f"device-resident images are squares: fit must be one of {SQUARE_FITS}, got {fit!r}")
         device = torch.device(device)
-        data = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in split.table["image"]]
-        decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device if device.type == "cuda" else "cpu")
-        side = size or min(min(image.shape[-2:]) for image in decoded)
-        if fit == "squash":
-            squares = [TF.resize(image, [side, side], antialias=True) for image in decoded]
-        else:
-            squares = [TF.center_crop(TF.resize(image, side, antialias=True), side) for image in decoded]
-        return cls(torch.stack(squares).to(device))
+        column = split.table["image"]
+        bank: Tensor | None = None
+        for start in range(0, len(column), DECODE_CHUNK):
+            decoded = decode_all(jpeg_tensors(column[start : start + DECODE_CHUNK]), device)
+            if bank is None:
+                side = size or min(decoded[0].shape[-2:])
+                bank = torch.empty((len(column), 3, side, side), dtype=torch.uint8, device=device)
+            bank[start : start + len(decoded)] = squares(decoded, side, fit).to(device)
+        if bank is None:
+            raise ValueError("a device-resident bank needs at least one image")
+        return cls(bank)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -67,12 +75,7 @@ class DeviceImages:
 
     def view(self, indices: Tensor, size: int | None = None) -> Tensor:
         """The test view: whole (square) images, resized to ``size`` if given, normalised."""
-        batch = self.images[indices.to(self.device)].float()
-        if size is not None and size != batch.shape[-1]:
-            batch = F.interpolate(
-                batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-            )
-        return (batch - self.mean) / self.std
+        return view_batch(self.images[indices.to(self.device)], size, self.mean, self.std)
 
     def augment(
         self, indices: Tensor, size: int | None = None, generator: torch.Generator | None = None
@@ -87,11 +90,59 @@ class DeviceImages:
         of the whole global batch and apply only their own share: the same global batch then
         gets the same augmentation whatever the number of processes.
         """
-        batch = self.images[indices.to(self.device)].float()
-        n, size = len(batch), size or batch.shape[-1]
-        grid = F.affine_grid(theta.to(self.device, batch.dtype), [n, 3, size, size], align_corners=False)
-        out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return (out - self.mean) / self.std
+        return crop_batch(self.images[indices.to(self.device)], theta, size, self.mean, self.std)
+
+
+def jpeg_tensors(data: Sequence[bytes]) -> list[Tensor]:
+    """Encoded images as the 1-D ``uint8`` tensors :func:`decode_all` takes."""
+    return [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in data]
+
+
+def decode_all(data: list[Tensor], device: torch.device | str = "cpu") -> list[Tensor]:
+    """JPEG tensors -> ``uint8`` ``(3, H, W)`` images in one batched call (nvJPEG on a CUDA ``device``)."""
+    device = torch.device(device)
+    return decode_jpeg(data, mode=ImageReadMode.RGB, device=device if device.type == "cuda" else "cpu")
+
+
+def squares(decoded: Sequence[Tensor], side: int, fit: str = "crop") -> Tensor:
+    """Decoded ``uint8`` images ``(3, H, W)`` -> one ``(n, 3, side, side)`` tensor by ``fit``.
+
+    The one place a stored image becomes a square: the device-resident bank and the streaming
+    feed both call it, so the two paths hand identical squares to :func:`crop_batch`.
+    """
+    if fit not in SQUARE_FITS:
+        raise ValueError(f"squares need a square fit, one of {SQUARE_FITS}, got {fit!r}")
+    if fit == "squash":
+        return torch.stack([TF.resize(image, [side, side], antialias=True) for image in decoded])
+    return torch.stack([TF.center_crop(TF.resize(image, side, antialias=True), side) for image in decoded])
+
+
+def normaliser(device: torch.device | str, mean: Sequence[float] = IMAGENET_MEAN,
+               std: Sequence[float] = IMAGENET_STD) -> tuple[Tensor, Tensor]:
+    """``(mean, std)`` as ``(1, 3, 1, 1)`` tensors in 0..255 units on ``device``."""
+    return (torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255,
+            torch.tensor(std, device=device).view(1, 3, 1, 1) * 255)
+
+
+def view_batch(images: Tensor, size: int | None, mean: Tensor, std: Tensor) -> Tensor:
+    """The test view of a ``uint8`` batch: whole images, resized to ``size`` if given, normalised."""
+    batch = images.float()
+    if size is not None and size != batch.shape[-1]:
+        batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return (batch - mean.to(batch.device)) / std.to(batch.device)
+
+
+def crop_batch(images: Tensor, theta: Tensor, size: int | None, mean: Tensor, std: Tensor) -> Tensor:
+    """The training view of a ``uint8`` batch: resample through the affine crops ``theta``, normalise.
+
+    Each output pixel depends on its own image and crop only, so a batch cropped whole or in
+    pieces (the streaming feed's workers) gives the same numbers.
+    """
+    batch = images.float()
+    n, size = len(batch), size or batch.shape[-1]
+    grid = F.affine_grid(theta.to(batch.device, batch.dtype), [n, 3, size, size], align_corners=False)
+    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return (out - mean.to(out.device)) / std.to(out.device)
 
 
 def random_crops(n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -1,9 +1,10 @@
 """Image views by name: the paper's training augmentation and the deterministic test views.
 
-A run names one for training (``train_transform``) and one for testing (``test_transform``);
-each means the same on the streaming path (a per-image transform of a decoded ``uint8``
-tensor ``(3, H, W)``, :func:`build_transform`) and on the device-resident path (batched on the
-device, :class:`~itr_bench.data.device.DeviceImages`).
+A run names one for training (``train_transform``) and one for testing (``test_transform``).
+Both feeding paths apply a view with the same batched functions (:func:`~itr_bench.data.device.squares`,
+:func:`~itr_bench.data.device.crop_batch`; ``docs/feeding.md``). :func:`build_transform` is
+the per-image torchvision form of a view (bicubic), for code outside the feeds (a user's own
+``DataLoader`` over :class:`~itr_bench.data.cached.CachedSplit`); the feeds do not use it.
 """
 
 from __future__ import annotations

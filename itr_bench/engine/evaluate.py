@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..api import Protocol, as_encoder_output
 from ..collapse import collapse_measures
+from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
 from ..metrics import folded_image_caption_metrics, identity_metrics, image_caption_metrics
 from .feeding import CaptionTokens, test_images
@@ -44,10 +45,13 @@ def embed_split(
     tta: bool = False,
     autocast: Callable[[], object] = nullcontext,
     transform: str = "test",
+    workers: int | None = None,
+    memory_fraction: float = DEVICE_MEMORY_FRACTION,
 ) -> tuple[Tensor, Tensor]:
     """L2-normalised float32 embeddings of every image ``(N, D)`` and caption ``(M, D)``, on CPU.
 
-    ``transform`` is the test view (``test_transform``: centre square, squashed or full image).
+    ``transform`` is the test view (``test_transform``: centre square, squashed or full image);
+    ``workers`` and ``memory_fraction`` as the run's (:func:`~itr_bench.engine.feeding.test_images`).
     """
     was_training = model.training
     model.eval()
@@ -59,7 +63,8 @@ def embed_split(
 
     try:
         images = _in_order([(index, embed(model.image, batch))
-                            for index, batch in test_images(split, image_size, batch_size, device, transform)])
+                            for index, batch in test_images(split, image_size, batch_size, device, transform,
+                                                           workers, memory_fraction)])
         texts = torch.cat([embed(model.text, tokens.ids[i : i + batch_size].to(device))
                            for i in range(0, len(tokens.ids), batch_size)])
     finally:

@@ -3,47 +3,50 @@
 Captions are tokenised once per split (:class:`CaptionTokens`), so a step only indexes a
 tensor. Images come either from a :class:`~itr_bench.data.device.DeviceImages` tensor on the
 training device (augmented there in one batched call: nothing is decoded during training), or,
-for splits too large for that, from a ``DataLoader`` that decodes the cached JPEGs in workers.
+for splits too large for that, from :class:`~itr_bench.data.streaming.StreamingImages`, whose
+worker processes decode the cached JPEGs (:func:`~itr_bench.data.placement.plan_feed` chooses,
+from the device's free memory, and the run record's ``feed`` says which ran and why). Every
+random choice is drawn here, per global batch, from the feed's seeded generator, and both paths
+apply it with the same functions: a batch is the same tensor on either path, with any number of
+workers.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from ..data.cached import CachedSplit
+from ..api import TrainingPairs
 from ..data.device import DeviceImages, random_crops
+from ..data.placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
 from ..data.prepare import PreparedSplit
 from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
-from ..api import TrainingPairs
-from ..data.transforms import build_transform, view
+from ..data.streaming import Request, StreamingImages
+from ..data.transforms import view
 from ..errors import ItrBenchError
 from .negatives import BatchPool, NegativeMining
 
-#: Keep images on the device when the uint8 tensor is at most this large.
-DEVICE_RESIDENT_LIMIT = 4 * 1024**3
 #: How each fit of a view (``itr_bench.data.transforms.ImageView``) shapes the stored image.
 _FITS = {"crop": "central square", "squash": "whole image squashed to a square", "full": "whole image, aspect kept"}
 
 
-def describe_view(name: str, resident: bool) -> str:
-    """What view ``name`` does to an image on the path that applies it, in words, for records."""
+def describe_view(name: str) -> str:
+    """What view ``name`` does to an image, in words, for records (the same on either feeding path)."""
     chosen = view(name)
     text = f"{name}: {_FITS[chosen.fit]}"
     if chosen.augment:
         text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, horizontal flip p=0.5"
-    return text + ("; batched on the device, bilinear" if resident else "; decoded per image, bicubic")
+    return text + "; bilinear resampling, batched"
 
 
 def test_view(split: PreparedSplit, image_size: int, transform: str = "test") -> str:
     """What :func:`test_images` does to ``split``'s images, in words."""
-    return describe_view(transform, view(transform).fit != "full"
-                         and _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT)
+    return describe_view(transform)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ class TrainFeed:
         samples_per_identity: int = 4,
         transform: str = "paper-train",
         augment_ids: Callable[[Tensor, torch.Generator], Tensor] | None = None,
-        workers: int = 0,
+        workers: int | None = None,
+        memory_fraction: float = DEVICE_MEMORY_FRACTION,
+        plan: FeedPlan | None = None,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
@@ -112,16 +117,17 @@ class TrainFeed:
             self.sampler = EpochCaptionSampler(counts, seed=seed)
         self.batched = sampler == "identity"
         self.images: DeviceImages | None = None
-        self.dataset: CachedSplit | None = None
+        self.stream: StreamingImages | None = None
         fit = view(transform).fit  # the same view on either path
-        if _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
-            self.images = DeviceImages.from_split(split, device=device, fit=fit)
+        #: which path feeds the split and why (``plan`` given: chosen by the caller)
+        self.plan = plan or plan_feed(len(split), image_size, device, fraction=memory_fraction, workers=workers)
+        if self.plan.path == "device":
+            self.images = DeviceImages.from_split(split, device=device, size=image_size, fit=fit)
         else:
-            self.dataset = CachedSplit(split, build_transform(transform, image_size))
-        self.workers = workers
+            self.stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=self.plan.workers)
         self.generator = torch.Generator().manual_seed(seed)
-        #: The crop rule training images really get (the named transform applies only when decoding).
-        self.image_augmentation = describe_view(transform, resident=self.images is not None)
+        #: The crop rule training images really get.
+        self.image_augmentation = describe_view(transform)
 
     def __len__(self) -> int:
         return self.batches()
@@ -149,14 +155,32 @@ class TrainFeed:
         if negatives is not None:
             yield from self._paired_batches(negatives)
             return
+        plans = self._plans()
+        if self.stream is None:
+            for index, crops, ids in plans:
+                yield self._batch(self._images(index, crops), ids, index)
+            return
+        ahead, behind = itertools.tee(plans)  # the workers' requests run ahead of the steps
+        loaded = self.stream.stream(Request(index, crops) for index, crops, _ in ahead)
+        for (index, _, ids), images in zip(behind, loaded):
+            yield self._batch(images, ids, index)
+
+    def _plans(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """Per global batch, this process's share: image indices, crops and token ids.
+
+        Everything random is drawn here, for the whole global batch, in one order (text
+        augmentation, then crops), whichever path loads the images.
+        """
+        mine = slice(self.rank, None, self.world_size)  # this process's shard of the global batch
         for keys in self._global_batches():
             index = torch.tensor([k[0] for k in keys], dtype=torch.long)
             caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
             ids = self.augment_ids(self.tokens.select(index, caption), self.generator)
-            crops = random_crops(len(index), self.generator) if self.images is not None else None
-            mine = slice(self.rank, None, self.world_size)  # this process's shard of the global batch
-            yield Batch(self._images(index[mine], None if crops is None else crops[mine]),
-                        ids[mine].to(self.device), self.instance_ids[index[mine]].to(self.device))
+            crops = random_crops(len(index), self.generator)
+            yield index[mine], crops[mine], ids[mine]
+
+    def _batch(self, images: Tensor, ids: Tensor, index: Tensor) -> Batch:
+        return Batch(images, ids.to(self.device), self.instance_ids[index].to(self.device))
 
     def _paired_batches(self, negatives: NegativeMining) -> Iterator[Batch]:
         """Anchors from the epoch's order, negatives from the sampler; each process keeps its
@@ -167,18 +191,17 @@ class TrainFeed:
         mine = slice(self.rank, None, self.world_size)
         for keys in self._global_batches(paired=True):
             anchors = self._pairs(torch.tensor([k[0] for k in keys]), torch.tensor([k[1] for k in keys]))
-            crops = random_crops(len(anchors), self.generator) if self.images is not None else None
+            crops = random_crops(len(anchors), self.generator)
             pool = BatchPool(self.instance_ids, self.generator, self._pairs,
                              lambda: self._images(anchors.images, crops), negatives.embedder)
             chosen = negatives.sampler.choose(anchors, pool)
             if len(chosen) != len(anchors):
                 raise ItrBenchError(f"negative sampler {type(negatives.sampler).__name__} returned "
                                     f"{len(chosen)} pairs for {len(anchors)} anchors")
-            negative_crops = random_crops(len(chosen), self.generator) if self.images is not None else None
+            negative_crops = random_crops(len(chosen), self.generator)
             anchor_images = (pool.anchor_images[mine] if pool.anchor_images is not None
-                             else self._images(anchors.images[mine], None if crops is None else crops[mine]))
-            images = torch.cat([anchor_images, self._images(
-                chosen.images[mine], None if negative_crops is None else negative_crops[mine])])
+                             else self._images(anchors.images[mine], crops[mine]))
+            images = torch.cat([anchor_images, self._images(chosen.images[mine], negative_crops[mine])])
             ids = torch.cat([anchors.token_ids[mine], chosen.token_ids[mine]])
             instance_ids = torch.cat([self.instance_ids[anchors.images[mine]], self.instance_ids[chosen.images[mine]]])
             yield Batch(images, ids.to(self.device), instance_ids.to(self.device))
@@ -200,48 +223,34 @@ class TrainFeed:
         for start in range(0, len(keys) - step + 1, step):  # drop the last partial batch
             yield keys[start : start + step]
 
-    def _images(self, index: Tensor, crops: Tensor | None) -> Tensor:
+    def _images(self, index: Tensor, crops: Tensor) -> Tensor:
         if self.images is not None:
             return self.images.crop(index, crops, self.image_size)
-        assert self.dataset is not None
-        items = [self.dataset[int(i)]["image"] for i in index]
-        return torch.stack(items).to(self.device, non_blocking=True)
+        assert self.stream is not None
+        return self.stream.load(index, crops)
 
 
 def test_images(split: PreparedSplit, image_size: int, batch_size: int, device: torch.device,
-                transform: str = "test", workers: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+                transform: str = "test", workers: int | None = None,
+                memory_fraction: float = DEVICE_MEMORY_FRACTION) -> Iterator[tuple[Tensor, Tensor]]:
     """``(indices, images)`` batches covering every image of a split once, in the test view ``transform``.
 
-    Square views come from a device-resident tensor when the split fits, else from the cache;
-    ``test-full`` keeps each image's aspect, so its batches group images of one stored shape.
+    Square views come from a device-resident tensor when the split fits (:func:`plan_feed`), else
+    are streamed from the cache; ``test-full`` keeps each image's aspect, so it is always
+    streamed, in batches of one stored shape. Both paths give the same tensors.
     """
     fit = view(transform).fit
-    if fit != "full" and _resident_bytes(split, image_size) <= DEVICE_RESIDENT_LIMIT:
-        images = DeviceImages.from_split(split, device=device, fit=fit)
+    plan = plan_feed(len(split), image_size, device, fraction=memory_fraction, workers=workers, square=fit != "full")
+    if plan.path == "device":
+        images = DeviceImages.from_split(split, device=device, size=image_size, fit=fit)
         for start in range(0, len(images), batch_size):
             index = torch.arange(start, min(start + batch_size, len(images)))
-            yield index, images.view(index, image_size)
+            yield index, images.view(index)
         return
-    batches = _by_shape(split, batch_size) if fit == "full" else [
-        list(range(start, min(start + batch_size, len(split)))) for start in range(0, len(split), batch_size)]
-    dataset = CachedSplit(split, build_transform(transform, image_size))
-    loader = DataLoader(_Batches(dataset, batches), batch_size=None, num_workers=workers)
-    for index, images in loader:
-        yield index, images.to(device, non_blocking=True)
-
-
-class _Batches(torch.utils.data.Dataset):
-    """Whole batches (lists of image indices) as items, so a DataLoader's workers decode them."""
-
-    def __init__(self, dataset: CachedSplit, batches: Sequence[list[int]]) -> None:
-        self.dataset, self.batches = dataset, batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
-        index = self.batches[k]
-        return torch.tensor(index, dtype=torch.long), torch.stack([self.dataset[i]["image"] for i in index])
+    batches = [torch.tensor(b, dtype=torch.long) for b in (_by_shape(split, batch_size) if fit == "full" else [
+        list(range(start, min(start + batch_size, len(split)))) for start in range(0, len(split), batch_size)])]
+    stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=min(plan.workers, len(batches)))
+    yield from zip(batches, stream.stream(Request(index) for index in batches))
 
 
 def _by_shape(split: PreparedSplit, batch_size: int) -> list[list[int]]:
@@ -254,7 +263,3 @@ def _by_shape(split: PreparedSplit, batch_size: int) -> list[list[int]]:
             groups.setdefault(image.size, []).append(i)
     return [members[start : start + batch_size] for members in groups.values()
             for start in range(0, len(members), batch_size)]
-
-
-def _resident_bytes(split: PreparedSplit, image_size: int) -> int:
-    return len(split) * 3 * image_size * image_size

@@ -246,7 +246,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
     eval_options = dict(image_size=config.image_size, batch_size=eval_batch_size(config.batch_size), device=device,
-                        tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform)
+                        tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform,
+                        workers=config.workers, memory_fraction=config.feed_memory_fraction)
     untrained = None
     if config.untrained_baseline:
         untrained = _untrained_metrics(out_dir, model, prepared, built.tokens["test"], eval_options)
@@ -254,7 +255,9 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                      image_size=config.image_size, device=device, seed=config.seed, sampler=config.sampler,
                      samples_per_identity=config.samples_per_identity, transform=config.train_transform,
                      augment_ids=model.text.augment_ids if config.text_augment else None,
-                     workers=config.workers, rank=world.rank, world_size=world.size)
+                     workers=config.workers, memory_fraction=config.feed_memory_fraction,
+                     rank=world.rank, world_size=world.size)
+    log.write(f"feed: {feed.plan.path} ({feed.plan.reason})")
     first = next(feed.epoch(0), None)  # deterministic per (seed, epoch): drawing it changes nothing
     pairing["first_batch_digest"] = None if first is None else digest(
         [first.images, first.token_ids, first.instance_ids])
@@ -263,7 +266,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                        for losses in built.stage_losses]
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
-                             lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform)
+                             lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform,
+                             workers=config.workers, feed_memory_fraction=config.feed_memory_fraction)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives,
@@ -290,6 +294,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "weights": weight_record(model.image, model.text),
         "negatives": built.negatives.describe() if built.negatives is not None else None,
+        "feed": feed.plan.as_record(),
         "augmentation": {"image_train": feed.image_augmentation,
                          "image_test": test_view(prepared.split("test"), config.image_size, config.test_transform),
                          "text": text_augmentation(model.text, config.text_augment)},

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ..api import Loss
 from ..config import StageConfig
 from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
+from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
 from ..store import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -68,6 +69,9 @@ class TrainSettings:
     tta: bool = False
     #: the test view validation uses (the run's ``test_transform``)
     test_transform: str = "test"
+    #: streaming workers and the device-memory share for the validation images (the run's)
+    workers: int | None = None
+    feed_memory_fraction: float = DEVICE_MEMORY_FRACTION
     log_every: int = 10
     where: str = "run"
     #: the components' own learning-rate multipliers (registry metadata ``lr_mult``)
@@ -218,7 +222,8 @@ class Trainer:
         metrics, collapse = evaluate_with_collapse(
             self.model, split, tokens, image_size=self.settings.image_size,
             batch_size=eval_batch_size(self.settings.batch_size), device=self.device, tta=self.settings.tta,
-            autocast=self.autocast, transform=self.settings.test_transform)
+            autocast=self.autocast, transform=self.settings.test_transform, workers=self.settings.workers,
+            memory_fraction=self.settings.feed_memory_fraction)
         if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
             self._save(BEST, state, None)

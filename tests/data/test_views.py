@@ -16,6 +16,7 @@ from PIL import Image
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.config import RunConfig
+from itr_bench.data import placement
 from itr_bench.data.prepare import prepare
 from itr_bench.data.transforms import TEST_VIEWS, TRAIN_VIEWS
 from itr_bench.engine import feeding
@@ -59,7 +60,7 @@ def split(tmp_path_factory):
 @pytest.fixture(params=["resident", "streaming"])
 def path(request, monkeypatch):
     if request.param == "streaming":
-        monkeypatch.setattr(feeding, "DEVICE_RESIDENT_LIMIT", 0)
+        monkeypatch.setattr(placement, "free_memory", lambda device: (0, "nothing free (test)"))
     return request.param
 
 

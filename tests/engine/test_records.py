@@ -47,8 +47,11 @@ def test_record_says_what_ran_and_train_log_tells_it(tmp_path, tiny_registry):
     assert record["augmentation"]["text"] == "none"
     assert record["augmentation"]["image_train"] == (
         "paper-train: central square; random resized crop 0.8-1 of the area, aspect 3/4-4/3, "
-        "horizontal flip p=0.5; batched on the device, bilinear")
-    assert record["augmentation"]["image_test"] == "test: central square; batched on the device, bilinear"
+        "horizontal flip p=0.5; bilinear resampling, batched")
+    assert record["augmentation"]["image_test"] == "test: central square; bilinear resampling, batched"
+    # which feeding path ran and why: the tiny split fits any free memory
+    assert record["feed"]["path"] == "device" and record["feed"]["reason"].startswith("fits: ")
+    assert record["feed"]["bytes"] == 64 * 3 * 16 * 16 <= record["feed"]["limit"]
     assert record["plugins"]["tiny"] == {"distribution": None, "version": None,
                                          "components": ["image_encoder:tiny-image", "text_encoder:tiny-text"]}
     assert record["plugins"]["itr_bench_losses"]["components"] == ["loss:instance", "loss:ranking"]
@@ -59,8 +62,9 @@ def test_record_says_what_ran_and_train_log_tells_it(tmp_path, tiny_registry):
     assert env["cpu"] and env["threads"] == torch.get_num_threads() and env["world_size"] == 1
     assert env["timestamp_utc"].endswith("+00:00")
     lines = (tmp_path / "run" / LOG).read_text().splitlines()
-    assert len(lines) == 1 + 4 + 1 and "starting" in lines[0] and lines[-1].split(" ", 1)[1].startswith("finished")
-    assert "stage 2/2 epoch 2/2: loss " in lines[4] and "pairs/s" in lines[4] and "val rsum" in lines[4]
+    assert len(lines) == 1 + 1 + 4 + 1 and "starting" in lines[0] and lines[-1].split(" ", 1)[1].startswith("finished")
+    assert lines[1].split(" ", 1)[1].startswith("feed: device (fits: ")
+    assert "stage 2/2 epoch 2/2: loss " in lines[5] and "pairs/s" in lines[5] and "val rsum" in lines[5]
 
 
 def test_a_failure_leaves_its_reason_in_train_log(tmp_path, tiny_registry):

@@ -1,0 +1,152 @@
+"""The streaming feed: images decoded from the prepared cache by ``DataLoader`` workers, batch by batch.
+
+For splits too large to hold on the device (:mod:`itr_bench.data.placement`). The training
+process draws every random choice of a global batch (which images, which caption, crop offsets,
+flips) from the run's seeded generator and sends each batch to the workers as a
+:class:`Request` (image indices + affine crops): workers never draw anything, so a batch is the
+same tensor with 0, 2 or 16 workers. Workers are persistent, prefetch several requests ahead
+and return pinned memory when the device is CUDA.
+
+What a worker does depends on the device:
+
+* CPU: decode (libjpeg-turbo), make the square (:func:`~itr_bench.data.device.squares`), crop,
+  flip and normalise (:func:`~itr_bench.data.device.crop_batch`): the whole view, in parallel;
+* CUDA: only read the JPEG bytes; the training process decodes the batch in one nvJPEG call on
+  the card and crops there (decoding at ~167 images/s per CPU core cannot keep up with a GPU
+  training at ~2,900 pairs/s), and the host-to-device copy is the compressed bytes.
+
+The square, crop and normalisation are the functions the device-resident bank uses, so both
+paths give identical batches for the same draws (``tests/data/test_streaming.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Dataset as TorchDataset
+
+from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
+from .prepare import PreparedSplit
+from .transforms import IMAGENET_MEAN, IMAGENET_STD
+
+#: Requests each worker holds ahead of the training step.
+PREFETCH = 4
+#: How far a worker takes a request (see :class:`ImageLoader`).
+STAGES = ("bytes", "squares", "view")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One batch to load: image indices, and the affine crops of the training view (None: test view)."""
+
+    index: Tensor
+    theta: Tensor | None = None
+
+
+class ImageLoader(TorchDataset):
+    """The worker side: a :class:`Request` -> its images, as far as ``stage`` says.
+
+    ``stage``: ``"bytes"`` (the JPEGs, decoded later on the device), ``"squares"`` (decoded
+    ``uint8``, one shape per batch) or ``"view"`` (the finished ``float32`` batch).
+    """
+
+    def __init__(self, split: PreparedSplit, *, side: int, fit: str, stage: str,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+        self.images = split.table.select_columns(["image"])  # memory-mapped: cheap to pickle to workers
+        self.side, self.fit, self.stage = side, fit, stage
+        self.mean, self.std = mean, std
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, request: Request) -> tuple[Request, Tensor | list[Tensor]]:
+        data = self.images[request.index.tolist()]["image"]
+        if self.stage == "bytes":
+            return request, jpeg_tensors(data)
+        images = shape(decode_all(jpeg_tensors(data)), self.side, self.fit)
+        if self.stage == "view":
+            return request, finish(images, request.theta, self.side, *normaliser("cpu", self.mean, self.std))
+        return request, images
+
+
+def shape(decoded: Sequence[Tensor], side: int, fit: str) -> Tensor:
+    """Decoded images -> one ``uint8`` batch: squares, or (``full``) the images as they are, resized
+    so the shorter side is ``side`` (a ``full`` request holds images of one shape)."""
+    if fit in SQUARE_FITS:
+        return squares(decoded, side, fit)
+    from torchvision.transforms.v2 import functional as TF
+
+    return torch.stack([TF.resize(image, side, antialias=True) for image in decoded])
+
+
+def finish(images: Tensor, theta: Tensor | None, side: int, mean: Tensor, std: Tensor) -> Tensor:
+    """A ``uint8`` batch -> the model's input: cropped through ``theta`` (training) or whole (test)."""
+    if theta is None:
+        return view_batch(images, None, mean, std)
+    return crop_batch(images, theta, side, mean, std)
+
+
+class _Requests(Sampler[Request]):
+    """The loader's sampler: whatever requests the feed hands it for the next pass."""
+
+    def __init__(self) -> None:
+        self.pending: Iterable[Request] = ()
+
+    def __iter__(self) -> Iterator[Request]:
+        return iter(self.pending)
+
+
+def _as_is(item):
+    return item
+
+
+class StreamingImages:
+    """Batches of ``split``'s images in a view, decoded by ``workers`` persistent processes.
+
+    ``stage`` is how far workers go (:class:`ImageLoader`); by default ``bytes`` on CUDA (the
+    training process decodes each batch in one nvJPEG call) and ``view`` on the CPU.
+    """
+
+    def __init__(self, split: PreparedSplit, *, side: int, fit: str, device: torch.device, workers: int,
+                 stage: str | None = None,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+        self.side, self.fit, self.device, self.workers = side, fit, device, workers
+        stage = stage or ("bytes" if device.type == "cuda" else "view")
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        self.source = ImageLoader(split, side=side, fit=fit, stage=stage, mean=mean, std=std)
+        self.mean, self.std = normaliser(device, mean, std)
+        self.requests = _Requests()
+        self.loader = DataLoader(self.source, sampler=self.requests, batch_size=None, collate_fn=_as_is,
+                                 num_workers=workers, persistent_workers=workers > 0,
+                                 prefetch_factor=PREFETCH if workers > 0 else None,
+                                 pin_memory=device.type == "cuda")
+
+    def stream(self, requests: Iterable[Request]) -> Iterator[Tensor]:
+        """The batch of each request, in order; workers run ahead by up to ``PREFETCH`` requests each.
+
+        ``requests`` is consumed lazily, ahead of the batches returned: the random draws that
+        shape it must not depend on what the caller does with earlier batches.
+        """
+        self.requests.pending = requests
+        for request, loaded in self.loader:
+            yield self._on_device(request, loaded)
+
+    def load(self, index: Tensor, theta: Tensor | None = None) -> Tensor:
+        """One batch now, split among the workers (for draws that depend on the model, e.g. negatives)."""
+        parts = max(1, min(self.workers, len(index)))
+        pieces = [Request(i, None if theta is None else t) for i, t in
+                  zip(index.tensor_split(parts), theta.tensor_split(parts) if theta is not None else [None] * parts)]
+        return torch.cat(list(self.stream(pieces)))
+
+    def _on_device(self, request: Request, loaded: Tensor | list[Tensor]) -> Tensor:
+        if isinstance(loaded, list):
+            loaded = shape(decode_all(loaded, self.device), self.side, self.fit)
+        loaded = loaded.to(self.device, non_blocking=True)
+        if loaded.dtype != torch.uint8:  # finished in the worker
+            return loaded
+        return finish(loaded, request.theta, self.side, self.mean, self.std)
