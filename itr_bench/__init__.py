@@ -1,15 +1,17 @@
 """itr-bench: benchmark image-text retrieval losses fairly.
 
-Plugin authors need only ``itr_bench.hookimpl`` and the contracts in :mod:`itr_bench.api`.
+Plugin authors need only ``itr_bench.hookimpl``, ``itr_bench.lazy`` (factories imported on first
+use, so listing plugins stays fast) and the contracts in :mod:`itr_bench.api`.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from .hookspecs import hookimpl
+from .lazy_import import lazy
 
 try:
     __version__ = _version("itr-bench")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["__version__", "hookimpl", "lazy"]

@@ -9,11 +9,14 @@ Each projects to ``EncoderContext.embed_dim`` with a linear layer when its width
 from __future__ import annotations
 
 import itr_bench
+from itr_bench import lazy
 
-from .hf_text import hf_text_encoder
-from .minilm import minilm_text_encoder
-from .timm_image import timm_image_encoder
 from .timm_weights import declare_timm_weights
+
+# The encoders' modules (torch, timm, transformers) are imported when an encoder is first built.
+hf_text_encoder = lazy(".hf_text:hf_text_encoder", __name__)
+minilm_text_encoder = lazy(".minilm:minilm_text_encoder", __name__)
+timm_image_encoder = lazy(".timm_image:timm_image_encoder", __name__)
 
 
 @itr_bench.hookimpl

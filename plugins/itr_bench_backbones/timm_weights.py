@@ -18,14 +18,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from itr_bench.errors import ItrBenchError, did_you_mean
 from itr_bench.pretrained import PretrainedWeights
 from itr_bench.weights import read_weights
+
+if TYPE_CHECKING:  # registration (declare_timm_weights) must not import torch
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class TimmModel:
 def find_cached_weights(model_name: str, cache_dir: str | Path | None = None) -> Path | None:
     """The locally cached weight file of ``model_name`` (``arch`` or ``arch.tag``), if any."""
     import timm
+    import torch
     from huggingface_hub import try_to_load_from_cache
 
     cfg = timm.models.get_pretrained_cfg(model_name)
@@ -127,6 +129,7 @@ def create_timm_model(
 
 def _where(model_name: str) -> str:
     import timm
+    import torch
 
     cfg = timm.models.get_pretrained_cfg(model_name)
     if cfg is None:
@@ -141,6 +144,8 @@ def state_dict_of(stored: Any, owner: str, path: str | Path) -> dict[str, torch.
 
     A training checkpoint that nests its weights under ``state_dict`` or ``model`` is unwrapped.
     """
+    import torch
+
     for key in ("state_dict", "model"):
         if isinstance(stored, Mapping) and isinstance(stored.get(key), Mapping):
             stored = stored[key]
@@ -156,6 +161,7 @@ def fetch_timm_weights(model_name: str) -> Path:
     hub's ``checkpoints/``: exactly where :func:`find_cached_weights` looks.
     """
     import timm
+    import torch
     from huggingface_hub import hf_hub_download
 
     cfg = timm.models.get_pretrained_cfg(model_name)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 
 import itr_bench
+from itr_bench import lazy
 
-from .captions import Captions
-from .cuhk_pedes import CuhkPedes
-from .flickr8k import Flickr8k
-from .flickr30k import Flickr30k
-from .mscoco import MSCOCO
-from .synthetic import Synthetic
+# Each dataset's module is imported when the dataset is first built, not when it is registered.
+Captions = lazy(".captions:Captions", __name__)
+CuhkPedes = lazy(".cuhk_pedes:CuhkPedes", __name__)
+Flickr8k = lazy(".flickr8k:Flickr8k", __name__)
+Flickr30k = lazy(".flickr30k:Flickr30k", __name__)
+MSCOCO = lazy(".mscoco:MSCOCO", __name__)
+Synthetic = lazy(".synthetic:Synthetic", __name__)
 
 
 @itr_bench.hookimpl

@@ -12,16 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import itr_bench
+from itr_bench import lazy
 from itr_bench_backbones.timm_weights import declare_timm_weights
 
-from .image import dualpath_image, dualpath_resnet50
-from .text import LR_MULTIPLIERS, dualpath_textcnn
+from .text_rates import LR_MULTIPLIERS
 from .trunk_rates import PAPER_TRUNK_LR_MULT
+
+# The encoders' modules (torch, timm, gensim) are imported when an encoder is first built.
+dualpath_image = lazy(".image:dualpath_image", __name__)
+dualpath_resnet50 = lazy(".image:dualpath_resnet50", __name__)
+dualpath_textcnn = lazy(".text:dualpath_textcnn", __name__)
 
 
 @itr_bench.hookimpl
 def register_image_encoders(register):
     register("dualpath-resnet50", dualpath_resnet50, lr_mult=dict(PAPER_TRUNK_LR_MULT),
+             description="The paper's image path: ResNet-50 + fc1 (2048) + fc1_1 (2048), BN, ReLU, dropout.",
              weights=declare_timm_weights(model_option=None, default_model="resnet50", default_pretrained=False))
     register(
         "dualpath-image",
@@ -33,7 +39,8 @@ def register_image_encoders(register):
 
 @itr_bench.hookimpl
 def register_text_encoders(register):
-    register("dualpath-textcnn", dualpath_textcnn, lr_mult=dict(LR_MULTIPLIERS))
+    register("dualpath-textcnn", dualpath_textcnn, lr_mult=dict(LR_MULTIPLIERS),
+             description="The paper's deep text CNN; the vocabulary comes from the training captions only.")
 
 
 SUITES = Path(__file__).parent / "suites"

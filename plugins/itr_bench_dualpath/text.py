@@ -15,6 +15,7 @@ from itr_bench.data.text import Vocabulary, WordTokenizer
 from itr_bench.errors import ItrBenchError
 
 from .head import PaperHead, check_width, resolve_dropout, scaled
+from .text_rates import LR_MULTIPLIERS
 from .textcnn import PAPER_BLOCKS, WORD_DIM, TextCNN
 from .tta import random_shift, shift_sum
 from .word2vec import Coverage, initialise_embedding, load_word_vectors, restrict_to_vectors, train_word2vec
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 OWNER = "text encoder 'dualpath-textcnn'"
 #: Width of the paper's ``fc5_2`` layer.
 HEAD_WIDTH = 2048
-#: The official ``fc2`` (word embedding) learning-rate multiplier (docs/paper-recipe.md row 7).
-LR_MULTIPLIERS: Mapping[str, float] = {"text.embedding": 1e-3}
 #: ``vocabulary`` option: every training word, or (the official ``make_dictionary.m``) only
 #: training words that have a vector.
 VOCABULARIES: Mapping[str, Callable[[Vocabulary, KeyedVectors], Vocabulary]] = {

@@ -49,8 +49,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # registration reads the rates below without importing torch
+    from torch import nn
 
 #: The paper's Stage II learning-rate multipliers for the image trunk, by group (see above).
 PAPER_TRUNK_LR_MULT: Mapping[str, float] = MappingProxyType({
@@ -68,6 +70,8 @@ def trunk_groups(trunk: nn.Module, prefix: str = "image.trunk") -> dict[str, lis
     filters), ``filters`` (every other convolution's), ``bn_scale``, ``bn_shift``, and ``other``
     (anything else, e.g. conv biases; empty for timm's ResNets). Every parameter is in one group.
     """
+    from torch import nn
+
     groups: dict[str, list[nn.Parameter]] = {name: [] for name in ("conv1", "filters", "bn_scale", "bn_shift", "other")}
     placed: set[int] = set()
     first_conv = True
@@ -87,6 +91,8 @@ def trunk_groups(trunk: nn.Module, prefix: str = "image.trunk") -> dict[str, lis
 def set_bn_momentum(trunk: nn.Module, momentum: float) -> None:
     """Running-statistics momentum of every BN layer in ``trunk`` (PyTorch's convention: the
     weight of the new batch statistics, MatConvNet's moments learningRate)."""
+    from torch import nn
+
     for module in trunk.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum = momentum

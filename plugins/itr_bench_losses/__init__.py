@@ -7,54 +7,66 @@ under data parallelism.
 
 from __future__ import annotations
 
+import importlib
+
 import itr_bench
+from itr_bench import lazy
 
-from .cmpc import CmpcLoss
-from .cmpm import CmpmLoss
-from .infonce import InfoNCELoss
-from .instance import InstanceLoss
-from .negatives import NEGATIVE_SAMPLERS, HardestNegatives, RandomNegatives
-from .ranking import CandidatePool, hardest_candidates, hardest_captions, ranking
-from .siglip import SigLipLoss
-from .triplet import TripletLoss
+#: Importable from the package, as before; each is imported from its module on first access
+#: (PEP 562), so registering the losses imports no torch.
+_EXPORTS = {
+    "CandidatePool": "ranking",
+    "CmpcLoss": "cmpc",
+    "CmpmLoss": "cmpm",
+    "HardestNegatives": "negatives",
+    "InfoNCELoss": "infonce",
+    "InstanceLoss": "instance",
+    "RandomNegatives": "negatives",
+    "SigLipLoss": "siglip",
+    "TripletLoss": "triplet",
+    "hardest_candidates": "ranking",
+    "hardest_captions": "ranking",
+    "ranking": "ranking",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "CandidatePool",
-    "CmpcLoss",
-    "CmpmLoss",
-    "HardestNegatives",
-    "InfoNCELoss",
-    "InstanceLoss",
-    "RandomNegatives",
-    "SigLipLoss",
-    "TripletLoss",
-    "hardest_candidates",
-    "hardest_captions",
-    "ranking",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
 
 
 #: (name, factory, one-line description) of every loss this plugin registers.
 LOSSES = (
     (
         "instance",
-        InstanceLoss,
+        lazy(".instance:InstanceLoss", __name__),
         "The paper's instance loss: softmax over instances, W_share shared by both paths",
     ),
     (
         "ranking",
-        ranking,
+        lazy(".ranking:ranking", __name__),
         "Bidirectional hinge on cosine: the paper's (default), VSE++ sum or hardest negative",
     ),
-    ("infonce", InfoNCELoss, "CLIP's symmetric InfoNCE with a learnable temperature"),
-    ("siglip", SigLipLoss, "SigLIP's pairwise sigmoid loss with a learnable scale and bias"),
-    ("cmpm", CmpmLoss, "Cross-modal projection matching, L1 (original) or L2 (PyTorch ports) targets"),
-    ("cmpc", CmpcLoss, "Cross-modal projection classification with a norm-softmax classifier"),
+    ("infonce", lazy(".infonce:InfoNCELoss", __name__), "CLIP's symmetric InfoNCE with a learnable temperature"),
+    ("siglip", lazy(".siglip:SigLipLoss", __name__), "SigLIP's pairwise sigmoid loss with a learnable scale and bias"),
+    ("cmpm", lazy(".cmpm:CmpmLoss", __name__),
+     "Cross-modal projection matching, L1 (original) or L2 (PyTorch ports) targets"),
+    ("cmpc", lazy(".cmpc:CmpcLoss", __name__), "Cross-modal projection classification with a norm-softmax classifier"),
     (
         "triplet",
-        TripletLoss,
+        lazy(".triplet:TripletLoss", __name__),
         "Cross-modal triplet margin loss on cosine similarity (pytorch-metric-learning)",
     ),
+)
+
+#: (name, factory, one-line description) of every negative sampler (see negatives.py).
+NEGATIVE_SAMPLERS = (
+    ("hardest", lazy(".negatives:HardestNegatives", __name__),
+     "The paper's Flickr/COCO negatives: hardest of 256 captions outside the batch, scored in eval mode"),
+    ("random", lazy(".negatives:RandomNegatives", __name__),
+     "A random training pair of another instance (the paper's CUHK-PEDES rand_diff_class)"),
 )
 
 

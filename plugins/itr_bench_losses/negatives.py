@@ -101,11 +101,3 @@ def other_instance_images(instance_ids: Tensor, anchor_images: Tensor, generator
         images[clash] = torch.multinomial(allowed, 1, generator=generator).squeeze(1)
     return images
 
-
-#: (name, factory, description) of every sampler this plugin registers.
-NEGATIVE_SAMPLERS = (
-    ("hardest", HardestNegatives,
-     "The paper's Flickr/COCO negatives: hardest of 256 captions outside the batch, scored in eval mode"),
-    ("random", RandomNegatives,
-     "A random training pair of another instance (the paper's CUHK-PEDES rand_diff_class)"),
-)
