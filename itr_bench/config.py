@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from .data.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
+from .metric_declarations import DECLARED, DEFAULT_SELECT
 from .names import check_name
 
 # ============================================================================================
@@ -162,8 +163,11 @@ class RunConfig:
     #: share of the device's free memory a split's uint8 images may take to be held there
     #: (0: always stream); see ``itr_bench.data.placement``. Batches do not depend on it.
     feed_memory_fraction: float = ranged(FRACTION, DEVICE_MEMORY_FRACTION)
-    #: evaluate on val every N epochs (and after the last); the best rSum is kept.
+    #: evaluate on val every N epochs (and after the last); the best ``select_metric`` is kept.
     eval_every: int = ranged(AT_LEAST_ONE, 1)
+    #: the declared metric (itr_bench.metric_declarations) whose best validation value chooses
+    #: the epoch that is tested; which way is better is declared with it.
+    select_metric: str = DEFAULT_SELECT
     test_time_augmentation: bool = False
     #: where prepared datasets are cached (default: $ITR_BENCH_CACHE or ~/.cache/itr-bench).
     cache_dir: str | None = None
@@ -301,6 +305,7 @@ def _check_values(instance: Any, where: str, path: str) -> None:
         if not instance.stages:
             raise ConfigError(f"{where}: {_join(path, 'stages')}: a run needs at least one stage")
         check_name(instance.name, where, _join(path, "name"))
+        DECLARED.selection(instance.select_metric, where, _join(path, "select_metric"))
 
 
 def check_components(config: RunConfig, registry: Any, where: str, path: str = "") -> None:

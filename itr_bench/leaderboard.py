@@ -7,8 +7,10 @@ collapsed (``degenerate`` in their records, see :mod:`itr_bench.collapse`) says 
 ``degenerate`` column and as a mark in the Markdown and the chart; records older than that flag
 count as not flagged, and a suite none of whose records has it gets no column. Every run is also
 compared with the suite's baseline run seed by seed (``itr_bench.stats``): the mean paired
-difference in rSum and R@1 each way, its 95% t-interval and a mark (better / worse / no
-difference). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
+difference in each metric declared ``paired`` (rSum and R@1 each way), its 95% t-interval and a
+mark (better / worse / no difference). Which metrics are columns, their order, the sort (the
+first declared, best first), which way is better and the chart's range all come from the metric
+declarations (:mod:`itr_bench.metric_declarations`). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
 editing them by hand is pointless, the next generation overwrites them.
 """
 
@@ -24,30 +26,21 @@ from .atomic import remove_temporaries, write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
 from .locking import FolderLock
+from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
 from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 
-#: Metric columns, in the order they appear in every leaderboard (those a protocol lacks are left out).
-METRICS = ("rsum", "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "map", "minp",
-           "i2t_medr", "t2i_medr", "i2t_meanr", "t2i_meanr")
-#: Metrics where lower is better.
-LOWER_IS_BETTER = {"i2t_medr", "t2i_medr", "i2t_meanr", "t2i_meanr"}
 KEYS = ("suite", "dataset", "run")
 DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs")
 COST = ("train_pairs_per_second", "wall_seconds")
 #: Per row: how many of its seeds' records say their val or test embeddings collapsed.
 DEGENERATE = "degenerate"
-#: Metrics compared with the suite's baseline run, seed by seed.
-PAIRED = ("rsum", "i2t_r1", "t2i_r1")
-#: The range a metric can take; the chart's whiskers never leave it.
-BOUNDS = {"rsum": (0.0, 600.0), **{f"{d}_r{k}": (0.0, 100.0) for d in ("i2t", "t2i") for k in (1, 5, 10)},
-          "map": (0.0, 100.0), "minp": (0.0, 100.0)}
 
 
-def load_records(run_dir: Path | str) -> pd.DataFrame:
+def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataFrame:
     """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
@@ -70,7 +63,7 @@ def load_records(run_dir: Path | str) -> pd.DataFrame:
         rows.append(row)
     failed = [failure(read_json_file(p), p) for p in result_files(run_dir, "failed.json")]
     frame = pd.DataFrame(rows)
-    _check_same_metrics(frame)
+    _check_same_metrics(frame, metrics)
     frame.attrs["failed"] = failed
     return frame
 
@@ -137,11 +130,11 @@ def failure(data: dict, path: Path) -> dict:
     return data
 
 
-def _check_same_metrics(frame: pd.DataFrame) -> None:
+def _check_same_metrics(frame: pd.DataFrame, declared: MetricSet) -> None:
     """Every seed of a (suite, dataset, run) reports the same metrics; else the means mix seed sets."""
     if frame.empty:
         return
-    metrics = [c for c in frame.columns if c in METRICS or c.startswith("untrained_")]
+    metrics = [c for c in frame.columns if c in declared or c.startswith("untrained_")]
     for _, group in frame.groupby(list(KEYS), sort=False):
         for metric in metrics:
             present = group[metric].notna()
@@ -184,11 +177,11 @@ def _view(view: str | None, features_view: dict[str, str]) -> str:
     return f"@features({what})"
 
 
-def aggregate(records: pd.DataFrame) -> pd.DataFrame:
-    """Mean, 95% CI half-width and n per (suite, dataset, run); best rSum first."""
+def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataFrame:
+    """Mean, 95% CI half-width and n per (suite, dataset, run); best first by the first declared metric."""
     if records.empty:
         return pd.DataFrame()
-    metrics = [m for m in METRICS if m in records]
+    metrics = [m for m in declared.names if m in records]
     chance = [f"untrained_{m}" for m in metrics if f"untrained_{m}" in records]
     rows = []
     for key, group in records.groupby(list(KEYS), sort=False):
@@ -209,14 +202,16 @@ def aggregate(records: pd.DataFrame) -> pd.DataFrame:
                 row[col] = group[col].astype(float).mean()
         rows.append(row)
     table = pd.DataFrame(rows)
-    table = table.merge(paired_against_baseline(records), on=list(KEYS), how="left")
-    sort = "rsum" if "rsum" in table else None
-    if sort:
-        table = table.sort_values([*KEYS[:2], sort], ascending=[True, True, False], kind="stable")
+    table = table.merge(paired_against_baseline(records, declared), on=list(KEYS), how="left")
+    sort = declared.primary
+    if sort.name in table:
+        table = table.sort_values([*KEYS[:2], sort.name], ascending=[True, True, not sort.higher_is_better],
+                                  kind="stable")
     if "paired_n" in table:
         table["paired_n"] = table["paired_n"].astype("Int64")
     paired = [c for c in ("baseline", "baseline_rule", "paired_n",
-                          *[f"{m}{s}" for m in PAIRED for s in ("_diff", "_diff_low", "_diff_high", "_vs_baseline")])
+                          *[f"{m}{s}" for m in declared.paired for s in ("_diff", "_diff_low", "_diff_high",
+                                                                         "_vs_baseline")])
               if c in table]
     columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *paired, *chance,
                *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table], DEGENERATE]
@@ -256,8 +251,8 @@ def choose_baseline(records: pd.DataFrame) -> tuple[str, str]:
     return sorted(runs)[0], "first by name"
 
 
-def paired_against_baseline(records: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the baseline, and for each of :data:`PAIRED` the mean paired difference from it
+def paired_against_baseline(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataFrame:
+    """Per run: the baseline, and for each metric declared ``paired`` the mean paired difference from it
     (``<metric>_diff``), its 95% t-interval (``_diff_low``, ``_diff_high``) and a mark
     (``<metric>_vs_baseline``: better / worse / no difference / untested; ``baseline`` on its row)."""
     rows = []
@@ -267,25 +262,26 @@ def paired_against_baseline(records: pd.DataFrame) -> pd.DataFrame:
         for run, runs in group.groupby("run", sort=False):
             row = {"suite": suite, "dataset": dataset, "run": run, "baseline": baseline, "baseline_rule": rule}
             mine = runs.set_index("seed")
-            for metric in (m for m in PAIRED if m in group):
+            for metric in (m for m in declared.paired if m in group):
                 if run == baseline:
                     row[f"{metric}_vs_baseline"] = BASELINE
                     continue
                 diff = paired_difference(mine[metric].dropna().to_dict(), reference[metric].dropna().to_dict(),
-                                         higher_is_better=metric not in LOWER_IS_BETTER)
+                                         higher_is_better=declared[metric].higher_is_better)
                 row.update({"paired_n": diff.n, f"{metric}_diff": diff.mean, f"{metric}_diff_low": diff.low,
                             f"{metric}_diff_high": diff.high, f"{metric}_vs_baseline": diff.mark})
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def seeds_table(records: pd.DataFrame, suite: str, dataset: str, runs: Iterable[str]) -> pd.DataFrame:
+def seeds_table(records: pd.DataFrame, suite: str, dataset: str, runs: Iterable[str],
+                declared: MetricSet = DECLARED) -> pd.DataFrame:
     """Tidy per-seed results of one leaderboard: one row per run x seed x metric, with the config
     hash and commit, in the leaderboard's run order (for a user's own statistics in pandas)."""
     part = records[(records["suite"] == suite) & (records["dataset"] == dataset)]
     order = {run: i for i, run in enumerate(runs)}
     part = part.assign(_order=part["run"].map(order)).sort_values(["_order", "seed"], kind="stable")
-    metrics = [m for m in METRICS if m in part and part[m].notna().any()]
+    metrics = [m for m in declared.names if m in part and part[m].notna().any()]
     ids = [c for c in ("suite", "dataset", "run", "seed", "config_hash", "git_commit") if c in part]
     tidy = part[ids + metrics].melt(id_vars=ids, value_vars=metrics, var_name="metric", value_name="value")
     tidy["_metric"] = tidy["metric"].map({m: i for i, m in enumerate(metrics)})
@@ -312,7 +308,7 @@ def failures_of(failed: Iterable[dict], suite: str, dataset: str, records: pd.Da
 
 
 def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterable[dict] = (),
-                       records: pd.DataFrame | None = None) -> list[Path]:
+                       records: pd.DataFrame | None = None, declared: MetricSet = DECLARED) -> list[Path]:
     """Write ``<suite>__<dataset>.{csv,md,png}`` for each suite and dataset, and with ``records``
     the per-seed ``<suite>__<dataset>__seeds.csv``; returns the paths."""
     out_dir = Path(out_dir)
@@ -322,11 +318,11 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
         check_name(dataset, "leaderboard", "dataset")
     with FolderLock(out_dir, wait=True):  # parallel suite workers finish at once: one writer at a time
         remove_temporaries(out_dir)  # of a writer killed mid-write
-        return _write_leaderboards(table, out_dir, failed, records)
+        return _write_leaderboards(table, out_dir, failed, records, declared)
 
 
 def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dict],
-                        records: pd.DataFrame | None) -> list[Path]:
+                        records: pd.DataFrame | None, declared: MetricSet) -> list[Path]:
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
         if suite != "-":
@@ -336,23 +332,24 @@ def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dic
         part = part.dropna(axis=1, how="all")
         write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
         write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",
-                                                     failures_of(failed, suite, dataset, records)))
-        write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}"))
+                                                     failures_of(failed, suite, dataset, records), declared))
+        write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}", declared=declared))
         written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
         if records is not None and not records.empty:
             seeds = stem.with_name(f"{stem.name}__seeds.csv")
-            write_text(seeds, seeds_table(records, suite, dataset, part["run"]).to_csv(index=False,
-                                                                                       float_format="%.4f"))
+            write_text(seeds, seeds_table(records, suite, dataset, part["run"], declared).to_csv(
+                index=False, float_format="%.4f"))
             written.append(seeds)
     return written
 
 
-def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str:
+def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declared: MetricSet = DECLARED) -> str:
     """A Markdown table: run, n, then ``mean ± ci`` per metric, the paired difference from the
-    baseline with its mark, then the chance level and the objective."""
-    metrics = [m for m in METRICS if m in part]
-    paired = [m for m in PAIRED if f"{m}_vs_baseline" in part]
-    header = ["run", "n", *metrics, *[f"Δ {m} vs baseline" for m in paired], "untrained rsum", "objective"]
+    baseline with its mark, then the chance level (of the first declared metric) and the objective."""
+    metrics = [m for m in declared.names if m in part]
+    paired = [m for m in declared.paired if f"{m}_vs_baseline" in part]
+    chance = declared.primary
+    header = ["run", "n", *metrics, *[f"Δ {m} vs baseline" for m in paired], f"untrained {chance.name}", "objective"]
     lines = [f"### {title}", ""]
     if unreliable(part):
         lines += ["**n < 3: intervals unreliable.**", ""]
@@ -360,10 +357,12 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = ()) -> str
     for _, row in part.iterrows():
         cells = [_run_label(row), str(row["n"])]
         for metric in metrics:
-            ci = row.get(f"{metric}_ci95", math.nan)
-            cells.append(f"{row[metric]:.1f}" + (f" ± {ci:.1f}" if isinstance(ci, float) and not math.isnan(ci) else ""))
-        cells += [_paired_cell(row, metric) for metric in paired]
-        cells.append(f"{row['untrained_rsum']:.1f}" if "untrained_rsum" in row else "-")
+            ci, spec = row.get(f"{metric}_ci95", math.nan), declared[metric].format
+            cells.append(f"{row[metric]:{spec}}"
+                         + (f" ± {ci:{spec}}" if isinstance(ci, float) and not math.isnan(ci) else ""))
+        cells += [_paired_cell(row, metric, declared[metric].format) for metric in paired]
+        untrained = f"untrained_{chance.name}"
+        cells.append(f"{row[untrained]:{chance.format}}" if untrained in row else "-")
         cells.append(str(row.get("objective", "")))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
@@ -394,7 +393,7 @@ def _baseline_phrase(part: pd.DataFrame) -> str:
     return f"{baseline}, {why}"
 
 
-def _paired_cell(row: pd.Series, metric: str) -> str:
+def _paired_cell(row: pd.Series, metric: str, spec: str) -> str:
     mark = row.get(f"{metric}_vs_baseline")
     if not isinstance(mark, str):
         return "-"
@@ -403,13 +402,14 @@ def _paired_cell(row: pd.Series, metric: str) -> str:
     mean, low, high = (row.get(f"{metric}_diff{s}", math.nan) for s in ("", "_low", "_high"))
     if mean is None or math.isnan(mean):
         return mark
-    interval = "" if low is None or math.isnan(low) else f" [{low:+.1f}, {high:+.1f}]"
-    return f"{mean:+.1f}{interval} {mark}"
+    interval = "" if low is None or math.isnan(low) else f" [{low:+{spec}}, {high:+{spec}}]"
+    return f"{mean:+{spec}}{interval} {mark}"
 
 
-def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
-    """PNG bytes: ``metric`` per run with 95% CI bars (clipped to the metric's range), the untrained
-    level as a dashed line, and each run's paired verdict against the baseline beside its bar."""
+def chart(part: pd.DataFrame, title: str, metric: str | None = None, declared: MetricSet = DECLARED) -> bytes:
+    """PNG bytes: ``metric`` (default: the first declared) per run with 95% CI bars (clipped to the
+    metric's range), the untrained level as a dashed line, and each run's paired verdict against
+    the baseline beside its bar."""
     import io
 
     import matplotlib
@@ -417,9 +417,10 @@ def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metric = metric or declared.primary.name
     part = part.iloc[::-1]  # best at the top
     fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(part) + 1.6), dpi=110)
-    errors = whiskers(part, metric) if f"{metric}_ci95" in part else None
+    errors = whiskers(part, metric, declared) if f"{metric}_ci95" in part else None
     flagged = part[DEGENERATE].fillna(0) > 0 if DEGENERATE in part else pd.Series(False, index=part.index)
     labels = [_run_label(row) for _, row in part.iterrows()]
     if f"{metric}_vs_baseline" in part:  # the verdict under each run's name
@@ -432,7 +433,8 @@ def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
     if f"untrained_{metric}" in part:
         ax.axvline(part[f"untrained_{metric}"].mean(), color="#C44E52", linestyle="--", label="untrained (chance)")
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlabel(f"test {metric}: mean over seeds, 95% CI; under each run: paired Δ {metric} vs the baseline",
+    label = declared[metric].label if metric in declared else metric
+    ax.set_xlabel(f"test {label}: mean over seeds, 95% CI; under each run: paired Δ {label} vs the baseline",
                   fontsize=8)
     ax.set_title(title + ("\nn < 3: intervals unreliable" if unreliable(part) else ""), fontsize=10)
     fig.tight_layout()
@@ -442,10 +444,10 @@ def chart(part: pd.DataFrame, title: str, metric: str = "rsum") -> bytes:
     return buffer.getvalue()
 
 
-def whiskers(part: pd.DataFrame, metric: str) -> list[pd.Series]:
-    """``[below, above]`` lengths of each row's 95% CI whisker, cut at the metric's possible range
-    (:data:`BOUNDS`: rSum never below 0 or above 600), so a wide interval never draws the impossible."""
-    low, high = BOUNDS.get(metric, (-math.inf, math.inf))
+def whiskers(part: pd.DataFrame, metric: str, declared: MetricSet = DECLARED) -> list[pd.Series]:
+    """``[below, above]`` lengths of each row's 95% CI whisker, cut at the metric's declared range
+    (rSum never below 0 or above 600), so a wide interval never draws the impossible."""
+    low, high = declared[metric].bounds if metric in declared else (-math.inf, math.inf)
     ci = part[f"{metric}_ci95"].fillna(0).astype(float)
     mean = part[metric].astype(float)
     return [ci.clip(upper=mean - low).clip(lower=0), ci.clip(upper=high - mean).clip(lower=0)]
@@ -459,10 +461,10 @@ def _chart_mark(row: pd.Series, metric: str) -> str:
     return f"({mark})" if mean is None or math.isnan(mean) else f"({mean:+.1f}: {mark})"
 
 
-def render_text(table: pd.DataFrame) -> str:
+def render_text(table: pd.DataFrame, declared: MetricSet = DECLARED) -> str:
     """The leaderboard for the terminal: one block per suite and dataset."""
     blocks = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):
         part = part.dropna(axis=1, how="all")
-        blocks.append(markdown(part, f"{suite} on {dataset}"))
+        blocks.append(markdown(part, f"{suite} on {dataset}", declared=declared))
     return "\n".join(blocks)

@@ -14,21 +14,22 @@ with no sort, bounded in memory by processing ``chunk`` queries at a time, so 5,
 takes tens of seconds. Identity ranks sort each query's gallery, negatives before matches within
 a tie (a stable sort after placing negatives first).
 
-Conventions (the paper's ``compute_AP_short.m``): R@K is the percentage of queries whose first
-correct item is within the top K; medR is the smallest K at which that fraction exceeds 0.5
-(VSE++ scripts use ``floor(median(rank)) + 1``, which differs by one on some even-sized sets);
-meanR is the mean 1-based rank of the first correct item.
+The metrics computed from these ranks, and their conventions (the paper's ``compute_AP_short.m``),
+are declared once in :mod:`itr_bench.metric_declarations`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-DEFAULT_KS: tuple[int, ...] = (1, 5, 10)
+from .metric_declarations import DECLARED, IDENTITY, IMAGE_CAPTION, MetricSet, Ranks, mean_rank, median_rank, recall_at
+
+__all__ = ["folded_image_caption_metrics", "identity_metrics", "identity_ranks", "image_caption_metrics",
+           "image_caption_ranks", "mean_rank", "median_rank", "recall_at"]
+
 DEFAULT_CHUNK = 512
 
 
@@ -115,53 +116,22 @@ def identity_ranks(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: i
     return {"rank": torch.cat(ranks), "ap": torch.cat(aps), "inp": torch.cat(inps)}
 
 
-def recall_at(ranks: Tensor, ks: Sequence[int] = DEFAULT_KS) -> dict[int, float]:
-    """R@K in percent from 0-based ranks of the first correct item."""
-    return {k: 100.0 * (ranks < k).double().mean().item() for k in ks}
-
-
-def median_rank(ranks: Tensor) -> float:
-    """Smallest K with more than half the queries' first match within the top K (the paper's)."""
-    ordered = (ranks + 1).sort().values
-    return float(ordered[len(ordered) // 2].item())
-
-
-def mean_rank(ranks: Tensor) -> float:
-    return (ranks + 1).double().mean().item()
-
-
-def image_caption_metrics(
-    sim: Tensor, caption_image: Tensor, ks: Sequence[int] = DEFAULT_KS, chunk: int = DEFAULT_CHUNK
-) -> dict[str, float]:
-    """i2t and t2i R@K, medR, meanR and rSum (the sum of the six R@1/5/10)."""
+def image_caption_metrics(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT_CHUNK,
+                          metrics: MetricSet = DECLARED) -> dict[str, float]:
+    """The declared image-caption metrics: i2t and t2i R@K, medR, meanR and rSum."""
     i2t, t2i = image_caption_ranks(sim, caption_image, chunk)
-    metrics: dict[str, float] = {}
-    for direction, ranks in (("i2t", i2t), ("t2i", t2i)):
-        for k, value in recall_at(ranks, ks).items():
-            metrics[f"{direction}_r{k}"] = value
-        metrics[f"{direction}_medr"] = median_rank(ranks)
-        metrics[f"{direction}_meanr"] = mean_rank(ranks)
-    metrics["rsum"] = sum(metrics[f"{d}_r{k}"] for d in ("i2t", "t2i") for k in ks)
-    return metrics
+    return metrics.compute(Ranks(IMAGE_CAPTION, t2i=t2i, i2t=i2t))
 
 
-def identity_metrics(
-    sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, ks: Sequence[int] = DEFAULT_KS, chunk: int = DEFAULT_CHUNK
-) -> dict[str, float]:
-    """Text->image person-search metrics: R@K, medR, meanR, mAP and mINP (percent), rSum of R@K."""
+def identity_metrics(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: int = DEFAULT_CHUNK,
+                     metrics: MetricSet = DECLARED) -> dict[str, float]:
+    """The declared text->image person-search metrics: R@K, medR, meanR, mAP and mINP (percent), rSum."""
     per_query = identity_ranks(sim, query_ids, gallery_ids, chunk)
-    metrics = {f"t2i_r{k}": v for k, v in recall_at(per_query["rank"], ks).items()}
-    metrics["t2i_medr"] = median_rank(per_query["rank"])
-    metrics["t2i_meanr"] = mean_rank(per_query["rank"])
-    metrics["map"] = 100.0 * per_query["ap"].mean().item()
-    metrics["minp"] = 100.0 * per_query["inp"].mean().item()
-    metrics["rsum"] = sum(metrics[f"t2i_r{k}"] for k in ks)
-    return metrics
+    return metrics.compute(Ranks(IDENTITY, t2i=per_query["rank"], ap=per_query["ap"], inp=per_query["inp"]))
 
 
-def folded_image_caption_metrics(
-    sim: Tensor, caption_image: Tensor, folds: int, ks: Sequence[int] = DEFAULT_KS, chunk: int = DEFAULT_CHUNK
-) -> dict[str, float]:
+def folded_image_caption_metrics(sim: Tensor, caption_image: Tensor, folds: int, chunk: int = DEFAULT_CHUNK,
+                                 metrics: MetricSet = DECLARED) -> dict[str, float]:
     """Mean of :func:`image_caption_metrics` over ``folds`` consecutive parts of the images.
 
     COCO 1K: five folds of 1,000 images, each with its own captions (``evaluate1K.m``). When the
@@ -175,5 +145,5 @@ def folded_image_caption_metrics(
     results = []
     for lo, hi in zip(bounds, bounds[1:]):
         captions = ((caption_image >= lo) & (caption_image < hi)).nonzero().squeeze(1)
-        results.append(image_caption_metrics(sim[lo:hi][:, captions], caption_image[captions] - lo, ks, chunk))
+        results.append(image_caption_metrics(sim[lo:hi][:, captions], caption_image[captions] - lo, chunk, metrics))
     return {key: sum(r[key] for r in results) / folds for key in results[0]}

@@ -121,9 +121,11 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
 
 
 def outcome_line(outcome) -> str:
-    """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason)."""
+    """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason);
+    the test metric is the first declared one, and the epoch says its metric when that is another."""
     import json
 
+    from ..metric_declarations import DECLARED, DEFAULT_SELECT
     from ..suites import RECORD
 
     line = f"{outcome.status:<7} {outcome.run.label}"
@@ -131,7 +133,9 @@ def outcome_line(outcome) -> str:
         return f"{line}: {outcome.reason}"
     try:
         record = json.loads((outcome.run.folder / RECORD).read_text())
-        line += (f": test rsum {record['test']['rsum']:.1f}, best val epoch {record['best_epoch']}, "
+        shown, selected = DECLARED.primary.name, record.get("select_metric", DEFAULT_SELECT)
+        by = f" by {selected}" if selected != shown else ""
+        line += (f": test {shown} {record['test'][shown]:.1f}, best val epoch {record['best_epoch']}{by}, "
                  f"{record['wall_seconds']:.0f} s")
     except (OSError, ValueError, KeyError, TypeError):
         return line

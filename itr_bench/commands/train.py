@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import App
+
+if TYPE_CHECKING:
+    from ..metric_declarations import MetricSet
 
 
 @click.command("train")
@@ -30,6 +34,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bo
     from ..engine.run import RECORD, train_run
     from ..files import read_json_file
     from ..locking import FolderLock
+    from ..metric_declarations import DEFAULT_SELECT
     from ..store import DONE, Policy, settle, train_settled
 
     config = load_run_config(config_path)
@@ -53,10 +58,13 @@ def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bo
     click.echo(format_metrics("test", record["test"]))
     if record.get("untrained"):
         click.echo(format_metrics("untrained", record["untrained"]))
-    click.echo(f"best val epoch {record['best_epoch']}; record: {out_dir / RECORD}")
+    click.echo(f"best val epoch {record['best_epoch']} (by {record.get('select_metric', DEFAULT_SELECT)}); "
+               f"record: {out_dir / RECORD}")
 
 
-def format_metrics(label: str, metrics: dict[str, float]) -> str:
-    """One line: ``label: rsum 123.4 | i2t_r1 12.3 ...``."""
-    ordered = ["rsum", *[k for k in metrics if k != "rsum"]]
-    return f"{label}: " + " | ".join(f"{k} {metrics[k]:.2f}" for k in ordered if k in metrics)
+def format_metrics(label: str, metrics: dict[str, float], declared: MetricSet | None = None) -> str:
+    """One line: ``label: rsum 123.4 | i2t_r1 12.3 ...``, in the declared metrics' order
+    (:data:`~itr_bench.metric_declarations.DECLARED` unless given), then any others."""
+    from ..metric_declarations import DECLARED
+
+    return f"{label}: " + " | ".join(f"{k} {v:.2f}" for k, v in (declared or DECLARED).ordered(metrics))

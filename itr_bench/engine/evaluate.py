@@ -19,6 +19,7 @@ from ..api import Protocol, as_encoder_output
 from ..collapse import collapse_measures
 from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
+from ..metric_declarations import DECLARED, MetricSet
 from ..metrics import folded_image_caption_metrics, identity_metrics, image_caption_metrics
 from .feeding import CaptionTokens, test_images
 from .model import RetrievalModel
@@ -81,37 +82,42 @@ def _in_order(parts: list[tuple[Tensor, Tensor]]) -> Tensor:
     return out
 
 
-def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
+def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
+                   metrics: MetricSet) -> dict[str, float]:
     sim = images @ texts.T
     if split.folds > 1:
-        return folded_image_caption_metrics(sim, tokens.caption_image, split.folds)
-    return image_caption_metrics(sim, tokens.caption_image)
+        return folded_image_caption_metrics(sim, tokens.caption_image, split.folds, metrics=metrics)
+    return image_caption_metrics(sim, tokens.caption_image, metrics=metrics)
 
 
-def _identity(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
+def _identity(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
+              metrics: MetricSet) -> dict[str, float]:
     gallery_ids = torch.tensor(split.table["instance_id"], dtype=torch.long)
-    return identity_metrics(texts @ images.T, gallery_ids[tokens.caption_image], gallery_ids)
+    return identity_metrics(texts @ images.T, gallery_ids[tokens.caption_image], gallery_ids, metrics=metrics)
 
 
 #: Protocol -> scoring function.
-PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTokens], dict[str, float]]] = {
+PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTokens, MetricSet], dict[str, float]]] = {
     Protocol.IMAGE_CAPTION: _image_caption,
     Protocol.IDENTITY: _identity,
 }
 
 
-def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens) -> dict[str, float]:
-    """The split's protocol metrics from its embeddings."""
-    return PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens)
+def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
+          metrics: MetricSet = DECLARED) -> dict[str, float]:
+    """The split's protocol metrics (those of ``metrics`` its protocol reports) from its embeddings."""
+    return PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens, metrics)
 
 
-def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, **embed_options) -> dict[str, float]:
+def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *, metrics: MetricSet = DECLARED,
+             **embed_options) -> dict[str, float]:
     """Embed ``split`` and score it."""
-    return evaluate_with_collapse(model, split, tokens, **embed_options)[0]
+    return evaluate_with_collapse(model, split, tokens, metrics=metrics, **embed_options)[0]
 
 
-def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens,
+def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *,
+                           metrics: MetricSet = DECLARED,
                            **embed_options) -> tuple[dict[str, float], dict[str, float]]:
     """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.collapse.collapse_measures`)."""
     images, texts = embed_split(model, split, tokens, **embed_options)
-    return score(split, images, texts, tokens), collapse_measures(images, texts)
+    return score(split, images, texts, tokens, metrics), collapse_measures(images, texts)

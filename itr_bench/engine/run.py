@@ -32,6 +32,7 @@ from ..data.cache_location import cache_dir
 from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
+from ..metric_declarations import DECLARED
 from ..registry import Registry
 from ..atomic import write_json
 from ..files import number_table, read_json_file
@@ -213,7 +214,16 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
 
 
 def _summary(metrics: Mapping[str, float]) -> str:
-    return " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+    return " ".join(f"{k} {v:.4g}" for k, v in DECLARED.ordered(metrics))
+
+
+def check_selectable(name: str, protocol: str, dataset: str, where: str) -> None:
+    """The selection metric is one the validation split's protocol reports (mAP is identity-only)."""
+    metric = DECLARED.selection(name, where)
+    if protocol not in metric.protocols:
+        reported = [m.name for m in DECLARED if m.selectable and protocol in m.protocols]
+        raise ConfigError(f"{where}: select_metric: {name!r} is not reported under dataset {dataset!r}'s "
+                          f"{protocol} protocol; choose one of: {', '.join(reported)}")
 
 
 def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *, where: str, progress: bool,
@@ -245,6 +255,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
     if "val" not in prepared.splits or "test" not in prepared.splits:
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
+    check_selectable(config.select_metric, prepared.split("val").protocol.value, built.dataset_name, where)
     eval_options = dict(image_size=config.image_size, batch_size=eval_batch_size(config.batch_size), device=device,
                         tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform,
                         workers=config.workers, memory_fraction=config.feed_memory_fraction)
@@ -267,7 +278,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
     settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
                              eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
                              lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform,
-                             workers=config.workers, feed_memory_fraction=config.feed_memory_fraction)
+                             workers=config.workers, feed_memory_fraction=config.feed_memory_fraction,
+                             select_metric=config.select_metric)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives,
@@ -301,6 +313,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "encoders": {"image": model.image.provenance(), "text": model.text.provenance()},
         "epochs": config.total_epochs,
         "best_epoch": state.best_epoch + 1,
+        "select_metric": config.select_metric,
         "test": test,
         "val": state.best,
         "untrained": untrained,

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..metric_declarations import DECLARED
+
 LOG = "train.log"
 #: Epoch-record keys that are not loss terms.
 _NOT_TERMS = {"stage", "epoch", "global_epoch", "steps", "seconds", "pairs_per_second", "lr", "val"}
@@ -44,7 +46,7 @@ class RunLog:
                  f"{_numbers(terms)}", f"{record['pairs_per_second']:.0f} pairs/s", f"lr {record['lr']:.4g}"]
         if record.get("val"):
             val = record["val"]
-            parts.append(f"val {_numbers({'rsum': val.get('rsum'), **val})}")
+            parts.append(f"val {_numbers(dict(DECLARED.ordered(val)))}")
         self.write(" | ".join(parts))
 
     def failed(self, exc: BaseException) -> None:

@@ -1,7 +1,8 @@
 """The training loop: stages of epochs, validation-based selection, checkpoints, resume.
 
 One :class:`Trainer` trains one run. After every epoch it writes ``last/`` (everything needed
-to resume); after every validation that improves rSum it writes ``best/`` (the weights). A run
+to resume); after every validation that improves the run's ``select_metric`` (a declared metric,
+:mod:`itr_bench.metric_declarations`; rSum by default) it writes ``best/`` (the weights). A run
 killed at any moment restarts from ``last/`` and continues with the same batches it would have
 seen. The test split is never looked at here.
 """
@@ -25,6 +26,7 @@ from ..config import StageConfig
 from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
 from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
+from ..metric_declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
 from ..store import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
@@ -36,7 +38,6 @@ from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 
 LAST, BEST = "last", "best"
-SELECT_METRIC = "rsum"
 
 
 @dataclass
@@ -76,6 +77,9 @@ class TrainSettings:
     where: str = "run"
     #: the components' own learning-rate multipliers (registry metadata ``lr_mult``)
     lr_mult_defaults: Mapping[str, float] = field(default_factory=dict)
+    #: the metrics validation computes, and the one of them that chooses the best epoch
+    metrics: MetricSet = DECLARED
+    select_metric: str = DEFAULT_SELECT
 
 
 class Trainer:
@@ -108,6 +112,8 @@ class Trainer:
         self.stage_negatives = list(stage_negatives) or [None] * len(settings.stages)
         #: called with each finished epoch's history entry (the run log)
         self.on_epoch = on_epoch or (lambda record: None)
+        #: the metric that chooses the best epoch (checked before any training)
+        self.select = settings.metrics.selection(settings.select_metric, settings.where)
 
     # ----------------------------------------------------------------------------------------
     def fit(self) -> TrainState:
@@ -223,8 +229,8 @@ class Trainer:
             self.model, split, tokens, image_size=self.settings.image_size,
             batch_size=eval_batch_size(self.settings.batch_size), device=self.device, tta=self.settings.tta,
             autocast=self.autocast, transform=self.settings.test_transform, workers=self.settings.workers,
-            memory_fraction=self.settings.feed_memory_fraction)
-        if not state.best or metrics[SELECT_METRIC] > state.best[SELECT_METRIC]:
+            memory_fraction=self.settings.feed_memory_fraction, metrics=self.settings.metrics)
+        if improves(metrics, state.best, self.select):
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
             self._save(BEST, state, None)
         return metrics
@@ -261,6 +267,12 @@ class Trainer:
         if state.stage < len(self.settings.stages) and state.epoch == 0:
             components.pop("optimizer", None)  # a new stage starts with a fresh optimizer
         return state, components
+
+
+def improves(metrics: Mapping[str, float], best: Mapping[str, float], select: Metric) -> bool:
+    """Whether validation ``metrics`` beat the ``best`` so far by ``select`` (the first always
+    does; a tie keeps the earlier epoch)."""
+    return not best or select.better(metrics[select.name], best[select.name])
 
 
 def peak_memory_bytes(device: torch.device) -> int:
