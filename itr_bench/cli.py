@@ -45,7 +45,15 @@ def make_cli(pm: PluginManager) -> click.Group:
     @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
     @click.pass_context
     def cli(ctx: click.Context, debug: bool) -> None:
-        """Benchmark image-text retrieval losses: same backbone, same budget, several seeds."""
+        """Benchmark image-text retrieval losses: same backbone, same budget, several seeds.
+
+        Examples:
+
+        \b
+          itr-bench run quickstart          # the paper's ablation, synthetic data
+          itr-bench list losses             # what is registered, by which plugin
+          itr-bench run --help              # each command's help and examples
+        """
         ctx.obj = App(pm, debug=debug or bool(os.environ.get(DEBUG_ENV)))
 
     for command in _builtin_commands():
@@ -98,12 +106,19 @@ def _builtin_commands() -> list[click.Command]:
 # --------------------------------------------------------------------------------------------
 
 
-@click.command("plugins")
+@click.command("plugins", short_help="List installed plugins, their versions and their hooks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--hook", "hooks", multiple=True, metavar="HOOK", help="Only plugins implementing HOOK.")
 @click.pass_obj
 def plugins_command(app: App, as_json: bool, hooks: tuple[str, ...]) -> None:
-    """List installed plugins: name, version and the hooks each implements."""
+    """List installed plugins: name, version, where each comes from and the hooks it implements.
+
+    Examples:
+
+    \b
+      itr-bench plugins
+      itr-bench plugins --hook register_losses --json
+    """
     infos = [i for i in plugin_infos(app.pm) if not hooks or set(hooks) & set(i.hooks)]
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -118,7 +133,7 @@ def plugins_command(app: App, as_json: bool, hooks: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@click.command("list")
+@click.command("list", short_help="List registered components with their plugin and description.")
 @click.argument("kind", required=False, metavar="[KIND]")
 @click.option("--filter", "pattern", metavar="GLOB", help="Only names matching GLOB, e.g. 'info*'.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -130,7 +145,14 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool,
                  root: Path | None, options: dict[str, Any]) -> None:
     """List registered components, optionally of one KIND.
 
-    KIND is one of: image-encoders, text-encoders, losses, datasets, suites.
+    KIND is one of: image-encoders, text-encoders, losses, negative-samplers, datasets, suites.
+
+    Examples:
+
+    \b
+      itr-bench list losses
+      itr-bench list --filter 'dualpath*' --json
+      itr-bench list datasets --stats flickr8k --root data/flickr8k
     """
     if stats_of is not None:
         _dataset_stats(app, kind, stats_of, root, options, as_json)

@@ -11,7 +11,7 @@ import click
 from . import App, dataset_options_flag
 
 
-@click.command("evaluate")
+@click.command("evaluate", short_help="Score a trained run on a split of its dataset or another.")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--dataset", default=None, help="Registered dataset name (default: the run's own).")
 @click.option("--root", type=click.Path(path_type=Path), default=None,
@@ -29,6 +29,12 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from the training split the run was trained on, so that data must still be at its root).
     By default the run's own dataset is scored with the run's own options (size, split, ...);
     --dataset, --root and -o override them, and the line on stderr says what was scored.
+
+    Examples:
+
+    \b
+      itr-bench evaluate runs/my-run --split test --tta
+      itr-bench evaluate runs/my-run --dataset flickr30k --root data/flickr30k
     """
     from ..config import RunConfig, build
     from ..data.cache_location import cache_dir

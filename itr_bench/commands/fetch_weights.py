@@ -14,14 +14,23 @@ import click
 from . import App
 
 
-@click.command("fetch-weights")
+@click.command("fetch-weights", short_help="Download the pretrained weights a suite needs.")
 @click.argument("suite")
 @click.option("--datasets", default=None, help="Comma-separated subset of the suite's datasets.")
 @click.option("--dry-run", is_flag=True,
               help="List the weights and whether they are cached; fetch nothing (exit 1 if any is missing).")
 @click.pass_obj
 def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
-    """Fetch the pretrained weights SUITE (a registered suite, a suite TOML or a run config TOML) needs."""
+    """Fetch the pretrained weights SUITE (a registered suite, a suite TOML or a run config TOML) needs.
+
+    Runs never download: run this once on a machine that is online.
+
+    Examples:
+
+    \b
+      itr-bench fetch-weights paper-ablation --dry-run   # cached or missing
+      itr-bench fetch-weights paper-ablation --datasets flickr8k
+    """
     from ..config import load_run_config, read_toml
     from ..suites import expand, load_suite
     from ..pretrained import declared, sha256

@@ -7,11 +7,18 @@ from pathlib import Path
 import click
 
 
-@click.command("leaderboard")
+@click.command("leaderboard", short_help="Aggregate run records into CSV, Markdown and PNG tables.")
 @click.argument("run_dir", type=click.Path(path_type=Path), default=Path("runs"), required=False)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True)
 def command(run_dir: Path, out_dir: Path) -> None:
-    """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG."""
+    """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG.
+
+    Examples:
+
+    \b
+      itr-bench leaderboard runs/quickstart --out boards
+      itr-bench leaderboard leaderboards/records --out leaderboards
+    """
     from ..errors import ItrBenchError
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
 

@@ -57,7 +57,7 @@ SCAFFOLDS: dict[str, Scaffold] = {
 }
 
 
-@click.command("new-plugin")
+@click.command("new-plugin", short_help="Create a ready-to-install plugin package with its tests.")
 @click.argument("kind", type=click.Choice(["loss", "dataset", "encoder"]))
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
@@ -70,6 +70,12 @@ def command(app: App, kind: str, name: str, directory: Path, modality: str | Non
 
     It holds pyproject.toml with the itr_bench entry point, a module with the hook and a working
     component to edit, a README, and tests that run itr-bench's test kit on it.
+
+    Examples:
+
+    \b
+      itr-bench new-plugin loss my-hinge
+      itr-bench new-plugin encoder my-bow --modality text --dir plugins
     """
     if modality is not None and kind != "encoder":
         raise click.UsageError(f"--modality applies to encoders, not to a {kind}")

@@ -9,7 +9,7 @@ import click
 from . import App, parse_option
 
 
-@click.command("run")
+@click.command("run", short_help="Run a suite's runs x datasets x seeds, then its leaderboard.")
 @click.argument("suite")
 @click.option("--root", "roots", multiple=True, metavar="[DATASET=]DIR",
               help="A dataset's local folder (repeatable); DIR alone when the suite has one dataset.")
@@ -42,6 +42,13 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
 
     A run is only reused or resumed when its stored config equals the planned one; several
     processes may run one suite on one store at once and share its runs.
+
+    Examples:
+
+    \b
+      itr-bench run quickstart
+      itr-bench run paper-ablation --datasets flickr8k --root data/flickr8k --dry-run
+      itr-bench run my-suite.toml --seeds 0,1 --store runs
     """
     from ..errors import ConfigError, ItrBenchError, describe_os_error
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards

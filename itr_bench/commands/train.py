@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..metric_declarations import MetricSet
 
 
-@click.command("train")
+@click.command("train", short_help="Train one run from a TOML config, resuming what is there.")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Run folder (default: runs/<CONFIG name>). An unfinished run there under the same "
@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 @click.pass_obj
 def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bool, restart_damaged: bool,
             no_progress: bool) -> None:
-    """Train the run described by CONFIG, select on val, evaluate test once, write record.json."""
+    """Train the run described by CONFIG, select on val, evaluate test once, write record.json.
+
+    Examples:
+
+    \b
+      itr-bench train my-run.toml                      # into runs/my-run
+      itr-bench train my-run.toml --out runs/try-2 --no-progress
+    """
     import os
 
     from ..config import check_components, load_run_config
