@@ -220,14 +220,22 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def load_run_config(path: Path | str) -> RunConfig:
     """A run config from a TOML file with a ``[run]`` table and ``[[stages]]``."""
+    return build(RunConfig, read_run_mapping(path), str(path))
+
+
+def read_run_mapping(path: Path | str) -> dict[str, Any]:
+    """A run config file's keys as one mapping (``[run]``'s and ``stages``), not yet checked:
+    what command-line overrides apply to before :func:`build`."""
     path = Path(path)
     data = read_toml(path)
     unknown = set(data) - {"run", "stages"}
     if unknown:
         key = sorted(unknown)[0]
         raise ConfigError(f"{path}: {key}: unknown table, {did_you_mean(key, ['run', 'stages'])}")
-    merged = {**data.get("run", {}), "stages": data.get("stages", [])}
-    return build(RunConfig, merged, str(path))
+    run = data.get("run", {})
+    if not isinstance(run, Mapping):
+        raise ConfigError(f"{path}: run: expected a table, got {_kind(run)}")
+    return {**run, "stages": data.get("stages", [])}
 
 
 def build(cls: type, data: Any, where: str, path: str = "") -> Any:

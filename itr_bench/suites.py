@@ -37,6 +37,8 @@ from .failures import describe_failure
 from .files import ensure_inside
 from .locking import FolderLock
 from .names import check_name
+from .overrides import Overrides, blamed_on
+from .overrides import apply as apply_overrides
 from .registry import Registry
 from .pretrained import check_pretrained
 from .store import DONE, FAILED, LAST, RECORD, FolderState, Policy, inspect_folder, settle, train_settled
@@ -99,11 +101,15 @@ def expand(
     only_datasets: Iterable[str] | None = None,
     check_weights: bool = True,
     fetch_hint: str | None = None,
+    overrides: Overrides = Overrides(),
+    notes: list[str] | None = None,
 ) -> list[PlannedRun]:
     """Every (run, dataset, seed) of the suite as a validated :class:`PlannedRun`.
 
     ``datasets`` adds per-dataset keys from the command line (``root``) over the file's;
-    ``seeds`` and ``only_datasets`` override the suite's lists. ``check_weights`` refuses, now
+    ``seeds`` and ``only_datasets`` override the suite's lists; ``overrides`` (``--set``,
+    ``--set-run``) apply to each run over all of the suite's layers, and what they change
+    beyond their own keys is appended to ``notes`` (once each). ``check_weights`` refuses, now
     rather than after data preparation, runs whose pretrained weights are missing or that
     freeze a random trunk (:func:`itr_bench.pretrained.check_pretrained`; ``fetch_hint`` is the
     command the message shows); ``itr-bench fetch-weights`` plans without it.
@@ -132,6 +138,8 @@ def expand(
     planned, seen = [], set()
     entries = _expand_each_loss(runs, registry, where)
     baseline = baseline_of(suite, entries, where)
+    run_names = [entry.get("name") for entry in entries if isinstance(entry.get("name"), str)]
+    overrides.check_runs(run_names)
     for index, entry in enumerate(entries):
         run_name = entry.get("name")
         if not isinstance(run_name, str) or not run_name:
@@ -144,10 +152,15 @@ def expand(
             for seed in seed_list:
                 merged = _merge(defaults, per_dataset.get(dataset, {}), (datasets or {}).get(dataset, {}), entry,
                                 {"dataset": dataset, "seed": seed})
-                config = build(RunConfig, merged, where, f"runs[{index}]")
-                check_components(config, registry, where, f"runs[{index}]")
-                if check_weights:
-                    check_pretrained(config, registry, where, f"runs[{index}]", fetch_hint)
+                own = overrides.for_run(run_name, run_names)
+                merged, changed = apply_overrides(merged, own, f"the suite's run {run_name!r}")
+                if notes is not None:
+                    notes.extend(note for note in changed if note not in notes)
+                with blamed_on(own, where, f"runs[{index}]"):
+                    config = build(RunConfig, merged, where, f"runs[{index}]")
+                    check_components(config, registry, where, f"runs[{index}]")
+                    if check_weights:
+                        check_pretrained(config, registry, where, f"runs[{index}]", fetch_hint)
                 folder = ensure_inside(store, store / name / dataset / run_name / f"seed-{seed}")
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
     return planned

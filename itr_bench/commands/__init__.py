@@ -44,3 +44,29 @@ def dataset_options_flag(help: str) -> Callable[[Callable[..., Any]], Callable[.
     repeated key wins)."""
     return click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help=help,
                         callback=lambda _ctx, _param, values: dict(map(parse_option, values)))
+
+
+#: What ``--set`` means, for every command that takes it.
+SET_HELP = ("Override a run-config key, dotted into tables and lists (repeatable); the value is TOML, "
+            "a bare word a string: --set stages.0.epochs=2, --set loss_options.infonce.temperature=0.05, "
+            "--set 'image_options={backbone=\"resnet18\"}', --set device=cuda.")
+
+
+def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``run`` and ``train`` share: ``--set`` and how a run folder's state is settled.
+
+    The command receives ``overrides`` (the ``--set`` texts, read by
+    :class:`itr_bench.overrides.Overrides`), ``rerun_changed``, ``restart_damaged`` and ``no_progress``.
+    """
+    options = [
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
+        click.option("--rerun-changed", is_flag=True,
+                     help="Retrain a run whose folder was trained under another config (the old folder is moved "
+                          "aside, not deleted). Without it such a run is refused."),
+        click.option("--restart-damaged", is_flag=True,
+                     help="Retrain from scratch a run whose record or checkpoint is damaged (moved aside, not deleted)."),
+        click.option("--no-progress", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f

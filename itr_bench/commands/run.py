@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import App, parse_option
+from . import App, training_options
 
 
 @click.command("run", short_help="Run a suite's runs x datasets x seeds, then its leaderboard.")
@@ -15,9 +15,9 @@ from . import App, parse_option
               help="A dataset's local folder (repeatable); DIR alone when the suite has one dataset.")
 @click.option("--datasets", default=None, help="Comma-separated subset of the suite's datasets.")
 @click.option("--seeds", default=None, help="Comma-separated seeds instead of the suite's.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a run-config key of every run over the suite's defaults (repeatable), "
-                   "e.g. --set device=cuda.")
+@click.option("--set-run", "run_overrides", multiple=True, metavar="RUN.KEY=VALUE",
+              help="Like --set, for one run of the suite only (after every --set), e.g. "
+                   "--set-run ranking-only.stages.0.lr=0.05.")
 @click.option("--store", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Run store: one folder per run with its record.json.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
@@ -27,17 +27,12 @@ from . import App, parse_option
 @click.option("--dry-run", is_flag=True,
               help="Validate (each dataset's annotations are read, not its images) and list the runs "
                    "(done, todo, changed, damaged) without training.")
-@click.option("--rerun-changed", is_flag=True,
-              help="Retrain runs whose stored config differs from the planned one (their old folder is "
-                   "moved aside, not deleted). Without it such runs are refused.")
-@click.option("--restart-damaged", is_flag=True,
-              help="Retrain from scratch runs whose record or checkpoint is damaged (moved aside, not deleted).")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@training_options
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
-            overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
-            leaderboard_dir: Path | None, dry_run: bool, rerun_changed: bool, restart_damaged: bool,
-            no_progress: bool) -> None:
+            run_overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
+            leaderboard_dir: Path | None, dry_run: bool, overrides: tuple[str, ...], rerun_changed: bool,
+            restart_damaged: bool, no_progress: bool) -> None:
     """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed.
 
     A run is only reused or resumed when its stored config equals the planned one; several
@@ -50,23 +45,23 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run paper-ablation --datasets flickr8k --root data/flickr8k --dry-run
       itr-bench run my-suite.toml --seeds 0,1 --store runs
     """
-    from ..errors import ConfigError, ItrBenchError, describe_os_error
+    from ..errors import ItrBenchError, describe_os_error
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
+    from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
     from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
 
     data, where = load_suite(suite, app.registry)
     suite_datasets = datasets.split(",") if datasets else list(data.get("suite", {}).get("datasets", []))
     per_dataset = _roots(roots, suite_datasets)
-    for key, value in map(parse_option, overrides):
-        if key in ("stages", "dataset", "seed"):
-            raise ConfigError(f"--set {key}: cannot be overridden from the command line")
-        for dataset in suite_datasets:
-            per_dataset.setdefault(dataset, {})[key] = value
+    changes = Overrides.parse(overrides, run_overrides, SUITE_FORBIDDEN)
     seed_list = [int(s) for s in seeds.split(",")] if seeds else None
+    notes: list[str] = []
     runs = expand(data, app.registry, where, store, datasets=per_dataset, seeds=seed_list,
                   only_datasets=datasets.split(",") if datasets else None,
-                  fetch_hint=f"itr-bench fetch-weights {suite}")
+                  fetch_hint=f"itr-bench fetch-weights {suite}", overrides=changes, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     name = runs[0].suite
     states = [run.state() for run in runs]
     counts = {status: sum(state.status == status for state in states) for status in (DONE, CHANGED, DAMAGED)}

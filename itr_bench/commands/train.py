@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import App
+from . import App, training_options
 
 if TYPE_CHECKING:
     from ..metric_declarations import MetricSet
@@ -18,15 +18,11 @@ if TYPE_CHECKING:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Run folder (default: runs/<CONFIG name>). An unfinished run there under the same "
                    "config is resumed; a finished one is shown.")
-@click.option("--rerun-changed", is_flag=True,
-              help="If the run folder was trained under another config, move it aside and train anew "
-                   "(without it, that is refused).")
-@click.option("--restart-damaged", is_flag=True,
-              help="If the run folder's record or checkpoint is damaged, move it aside and train from scratch.")
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--seed", type=int, default=None, help="The run's seed instead of the config's.")
+@training_options
 @click.pass_obj
-def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bool, restart_damaged: bool,
-            no_progress: bool) -> None:
+def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None, overrides: tuple[str, ...],
+            rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
     """Train the run described by CONFIG, select on val, evaluate test once, write record.json.
 
     Examples:
@@ -34,18 +30,27 @@ def command(app: App, config_path: Path, out_dir: Path | None, rerun_changed: bo
     \b
       itr-bench train my-run.toml                      # into runs/my-run
       itr-bench train my-run.toml --out runs/try-2 --no-progress
+      itr-bench train my-run.toml --out runs/short --set stages.0.epochs=2 --seed 1
     """
     import os
 
-    from ..config import check_components, load_run_config
+    from ..config import RunConfig, build, check_components, read_run_mapping
     from ..engine.run import RECORD, train_run
     from ..files import read_json_file
     from ..locking import FolderLock
     from ..metric_declarations import DEFAULT_SELECT
+    from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
     from ..store import DONE, Policy, settle, train_settled
 
-    config = load_run_config(config_path)
-    check_components(config, app.registry, str(config_path))
+    changes = list(Overrides.parse(overrides, forbidden=TRAIN_FORBIDDEN).every)
+    if seed is not None:
+        changes.append(Override("--seed", str(seed), ("seed",), seed))
+    data, notes = apply(read_run_mapping(config_path), changes, str(config_path))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    with blamed_on(changes, str(config_path)):
+        config = build(RunConfig, data, str(config_path))
+        check_components(config, app.registry, str(config_path))
     out_dir = out_dir or Path("runs") / config_path.stem
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
     say = lambda message: click.echo(message, err=True)  # noqa: E731

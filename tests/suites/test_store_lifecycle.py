@@ -203,6 +203,34 @@ def test_dry_run_shows_changed_beside_done(cli, store, cache, tmp_path):
     assert "(1 already finished, 1 changed)" in err
 
 
+def test_an_override_plans_a_changed_run_never_reuses_a_stale_one(cli, store, cache, tmp_path):
+    """Runs are keyed by their config: --set changes it like an edit of the file does."""
+    suite, before = write_suite(tmp_path / "mini.toml", cache), records(store)
+    code, out, err = cli("run", suite, "--store", store, "--no-progress", "--set", "stages.0.epochs=2")
+    assert code == 2 and re.search(r"synthetic/instance/seed-0: trained under another config \(\S+\): "
+                                   r"stages\[0\]\.epochs 1 -> 2; rerun with --rerun-changed", one_line(err)), err
+    code, out, err = cli("run", suite, "--store", store, "--dry-run", "--set-run", "ranking.stages.0.lr=0.05")
+    assert code == 0 and out.splitlines()[0].startswith("done  synthetic/instance/seed-0"), err
+    assert out.splitlines()[1].startswith("changed  synthetic/ranking/seed-0") and "stages[0].lr 0.1 -> 0.05" in out
+    assert records(store) == before
+    # an override equal to what the run used is the same config: the finished run is reused
+    code, out, err = cli("run", suite, "--store", store, "--no-progress", "--set", "stages.0.epochs=1",
+                         "--set", "loss_options.ranking.margin=0.2")
+    assert code == 0 and err.count("skipped") == 2 and records(store) == before, err
+
+
+def test_train_takes_the_same_overrides_and_refuses_a_changed_folder(cli, cache, tmp_path):
+    out, config = tmp_path / "run", write_train(tmp_path / "a.toml", cache)
+    assert cli("train", config, "--out", out, "--no-progress", "--seed", "3", "--set", "stages.0.lr=0.05")[0] == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["config"]["seed"] == 3 and record["config"]["stages"][0]["lr"] == 0.05
+    code, _, err = cli("train", config, "--out", out, "--no-progress", "--seed", "3", "--set", "stages.0.epochs=2",
+                       "--set", "stages.0.lr=0.05")
+    assert code == 2 and re.search(r"record\.json\): stages\[0\]\.epochs 1 -> 2; rerun", one_line(err)), err
+    code, _, err = cli("train", config, "--out", out, "--no-progress")  # the file alone is another config too
+    assert code == 2 and re.search(r"seed 3 -> 0, stages\[0\]\.lr 0\.05 -> 0\.1;", one_line(err)), err
+
+
 def test_rerun_changed_retrains_and_moves_the_old_results_aside(cli, store, cache, tmp_path):
     old = folder(store) / "record.json"
     old_bytes, ranking = old.read_bytes(), (folder(store, "ranking") / "record.json").read_bytes()
