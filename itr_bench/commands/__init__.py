@@ -52,14 +52,28 @@ SET_HELP = ("Override a run-config key, dotted into tables and lists (repeatable
             "--set 'image_options={backbone=\"resnet18\"}', --set device=cuda.")
 
 
-def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def set_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--set KEY=VALUE`` (repeatable): the command gets the texts as ``overrides``."""
+    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+
+
+def set_run_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--set-run RUN.KEY=VALUE`` (repeatable) of the commands that plan a suite: ``run_overrides``."""
+    return click.option("--set-run", "run_overrides", multiple=True, metavar="RUN.KEY=VALUE",
+                        help="Like --set, for one run of the suite only (after every --set), e.g. "
+                             "--set-run ranking-only.stages.0.lr=0.05.")
+
+
+def training_options(*after_set: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options ``run`` and ``train`` share: ``--set`` and how a run folder's state is settled.
 
     The command receives ``overrides`` (the ``--set`` texts, read by
-    :class:`itr_bench.overrides.Overrides`), ``rerun_changed``, ``restart_damaged`` and ``no_progress``.
+    :class:`itr_bench.overrides.Overrides`), ``rerun_changed``, ``restart_damaged`` and
+    ``no_progress``; ``after_set`` are a command's own options shown right after ``--set``.
     """
     options = [
-        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
+        set_option(),
+        *after_set,
         click.option("--rerun-changed", is_flag=True,
                      help="Retrain a run whose folder was trained under another config (the old folder is moved "
                           "aside, not deleted). Without it such a run is refused."),
@@ -67,6 +81,10 @@ def training_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Retrain from scratch a run whose record or checkpoint is damaged (moved aside, not deleted)."),
         click.option("--no-progress", is_flag=True, help="No progress bars."),
     ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import App
+from . import App, set_option, set_run_option
 
 
 @click.command("fetch-weights", short_help="Download the pretrained weights a suite needs.")
@@ -19,11 +19,15 @@ from . import App
 @click.option("--datasets", default=None, help="Comma-separated subset of the suite's datasets.")
 @click.option("--dry-run", is_flag=True,
               help="List the weights and whether they are cached; fetch nothing (exit 1 if any is missing).")
+@set_option()
+@set_run_option()
 @click.pass_obj
-def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
+def command(app: App, suite: str, datasets: str | None, dry_run: bool, overrides: tuple[str, ...],
+            run_overrides: tuple[str, ...]) -> None:
     """Fetch the pretrained weights SUITE (a registered suite, a suite TOML or a run config TOML) needs.
 
-    Runs never download: run this once on a machine that is online.
+    Runs never download: run this once on a machine that is online. Give it the same
+    --set/--set-run as the run: an override can change the weights a run loads.
 
     Examples:
 
@@ -31,17 +35,25 @@ def command(app: App, suite: str, datasets: str | None, dry_run: bool) -> None:
       itr-bench fetch-weights paper-ablation --dry-run   # cached or missing
       itr-bench fetch-weights paper-ablation --datasets flickr8k
     """
-    from ..config import load_run_config, read_toml
+    from ..config import RunConfig, build, read_run_mapping, read_toml
+    from ..errors import ConfigError
+    from ..overrides import SUITE_FORBIDDEN, TRAIN_FORBIDDEN, Overrides, apply, blamed_on
     from ..suites import expand, load_suite
     from ..pretrained import declared, sha256
 
     path = Path(suite)
     if suite.endswith(".toml") and "run" in read_toml(path):
-        configs = [load_run_config(path)]
+        if run_overrides:
+            raise ConfigError(f"--set-run {run_overrides[0]}: {suite} is one run: use --set")
+        changes = Overrides.parse(overrides, forbidden=TRAIN_FORBIDDEN).every
+        data, _ = apply(read_run_mapping(path), changes, suite)
+        with blamed_on(changes, suite):
+            configs = [build(RunConfig, data, suite)]
     else:
         data, where = load_suite(suite, app.registry)
         configs = [run.config for run in expand(data, app.registry, where, Path("runs"), check_weights=False,
-                                                only_datasets=datasets.split(",") if datasets else None)]
+                                                only_datasets=datasets.split(",") if datasets else None,
+                                                overrides=Overrides.parse(overrides, run_overrides, SUITE_FORBIDDEN))]
     wanted = {}
     for config in configs:
         for _, weights in declared(config, app.registry):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import App, training_options
+from . import App, set_run_option, training_options
 
 
 @click.command("run", short_help="Run a suite's runs x datasets x seeds, then its leaderboard.")
@@ -15,9 +15,6 @@ from . import App, training_options
               help="A dataset's local folder (repeatable); DIR alone when the suite has one dataset.")
 @click.option("--datasets", default=None, help="Comma-separated subset of the suite's datasets.")
 @click.option("--seeds", default=None, help="Comma-separated seeds instead of the suite's.")
-@click.option("--set-run", "run_overrides", multiple=True, metavar="RUN.KEY=VALUE",
-              help="Like --set, for one run of the suite only (after every --set), e.g. "
-                   "--set-run ranking-only.stages.0.lr=0.05.")
 @click.option("--store", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Run store: one folder per run with its record.json.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
@@ -27,7 +24,7 @@ from . import App, training_options
 @click.option("--dry-run", is_flag=True,
               help="Validate (each dataset's annotations are read, not its images) and list the runs "
                    "(done, todo, changed, damaged) without training.")
-@training_options
+@training_options(set_run_option())
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
             run_overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
@@ -59,7 +56,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     notes: list[str] = []
     runs = expand(data, app.registry, where, store, datasets=per_dataset, seeds=seed_list,
                   only_datasets=datasets.split(",") if datasets else None,
-                  fetch_hint=f"itr-bench fetch-weights {suite}", overrides=changes, notes=notes)
+                  fetch_hint=fetch_command(suite, datasets, overrides, run_overrides), overrides=changes, notes=notes)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     name = runs[0].suite
@@ -142,6 +139,15 @@ def outcome_line(outcome) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         return line
     return line + ("; DEGENERATE embeddings" if record.get("degenerate") else "")
+
+
+def fetch_command(suite: str, datasets: str | None, overrides: tuple[str, ...], run_overrides: tuple[str, ...]) -> str:
+    """The ``itr-bench fetch-weights`` line that plans the same runs (overrides can change the weights)."""
+    import shlex
+
+    return shlex.join(["itr-bench", "fetch-weights", suite, *(["--datasets", datasets] if datasets else []),
+                       *(part for text in overrides for part in ("--set", text)),
+                       *(part for text in run_overrides for part in ("--set-run", text))])
 
 
 def _roots(roots: tuple[str, ...], datasets: list[str]) -> dict[str, dict[str, str]]:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
               help="Run folder (default: runs/<CONFIG name>). An unfinished run there under the same "
                    "config is resumed; a finished one is shown.")
 @click.option("--seed", type=int, default=None, help="The run's seed instead of the config's.")
-@training_options
+@training_options()
 @click.pass_obj
 def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None, overrides: tuple[str, ...],
             rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:

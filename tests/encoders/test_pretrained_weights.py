@@ -98,6 +98,22 @@ def test_fetch_weights_downloads_into_the_hub_cache_once(capsys, registry, hub_c
     assert expand(data, registry, where, tmp_path)  # the plan-time check now finds them
 
 
+PRETRAINED = ["--set", "image_options.pretrained=true", "--set", "image_options.trunk_width=1.0"]
+
+
+def test_overrides_reach_the_weights_check_and_fetch_weights(capsys, hub_cache, tmp_path):
+    """An override can make a run load weights: run names the flag and the fetch line repeats it."""
+    code, out, err = cli(capsys, "fetch-weights", "quickstart", "--dry-run")
+    assert code == 0 and "loads no pretrained weights" in err
+    code, out, err = cli(capsys, "fetch-weights", "quickstart", "--dry-run", *PRETRAINED)
+    assert code == 1 and out.split()[0] == "missing" and "resnet18" in out, out + err
+    code, out, err = cli(capsys, "run", "quickstart", "--dry-run", "--store", str(tmp_path / "store"), *PRETRAINED)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("itr-bench: error: --set image_options.trunk_width=1.0: image_options: needs pretrained")
+    assert ("'itr-bench fetch-weights quickstart --set image_options.pretrained=true "
+            "--set image_options.trunk_width=1.0'") in err
+
+
 def _suite(path: Path | str, registry):
     return load_suite(str(path), registry)
 
