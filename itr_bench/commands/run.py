@@ -41,6 +41,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run quickstart
       itr-bench run paper-ablation --datasets flickr8k --root data/flickr8k --dry-run
       itr-bench run my-suite.toml --seeds 0,1 --store runs
+      itr-bench run quickstart --seeds 0 --set stages.0.epochs=1 --set-run ranking-only.stages.0.lr=0.05
     """
     from ..errors import ItrBenchError, describe_os_error
     from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
