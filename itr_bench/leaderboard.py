@@ -28,6 +28,7 @@ from .files import ensure_inside, number_table, read_json_file
 from .locking import FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
+from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
 from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
@@ -52,8 +53,8 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataF
     if not run_dir.is_dir():
         raise ItrBenchError(f"{run_dir}: no such run folder")
     rows, seen = [], {}
-    for path in result_files(run_dir, "record.json"):
-        row = record_row(read_json_file(path), path)
+    for path in result_files(run_dir, RECORD):
+        row = record_row(read_record(path, required=("dataset", "run", "test")), path)
         key = (row["suite"], row["dataset"], row["run"], row["seed"])
         if key in seen:
             raise ItrBenchError(
@@ -61,65 +62,34 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataF
                 f"{key[2]!r}, seed {key[3]}; keep one (a seed counted twice would shrink the interval)")
         seen[key] = path
         rows.append(row)
-    failed = [failure(read_json_file(p), p) for p in result_files(run_dir, "failed.json")]
+    failed = [failure(read_json_file(p), p) for p in result_files(run_dir, FAILED)]
     frame = pd.DataFrame(rows)
     _check_same_metrics(frame, metrics)
     frame.attrs["failed"] = failed
     return frame
 
 
-def record_row(record: dict, path: Path) -> dict:
-    """The leaderboard's row of one record, every field checked; problems name ``path`` and the key."""
+def record_row(record: RunRecord, path: Path) -> dict:
+    """The leaderboard's row of one record read by :func:`~itr_bench.run_record.read_record`
+    (every field it uses checked); problems name ``path`` and the key."""
+    check_field(path, "seed", record.get("seed"))  # null is not a seed
     row = {key: record.get(key) for key in (*DESCRIPTIVE, "device", "git_commit")}
     row["record"] = str(path)
     config = record.get("config")  # the registered dataset, which a failed run's note names
     row["source_dataset"] = config.get("dataset") if isinstance(config, dict) else None
-    row["suite"] = "-" if record.get("suite") is None else check_name(record["suite"], str(path), "suite")
-    for key in ("dataset", "run"):
-        if record.get(key) is None:
-            raise ItrBenchError(f"{path}: {key}: missing (an incomplete record is never counted)")
-        row[key] = check_name(record[key], str(path), key)
-    seed = record.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ItrBenchError(f"{path}: seed: expected an integer, got {seed!r}")
-    row["seed"] = seed
-    if record.get("test") is None:
-        raise ItrBenchError(f"{path}: test: missing (an incomplete record is never counted)")
-    test = number_table(record["test"], path, "test", finite=True)
-    if not test:
-        raise ItrBenchError(f"{path}: test: no metrics (an incomplete record is never counted)")
-    row.update(test)
+    row["suite"] = "-" if record.get("suite") is None else record["suite"]
+    row.update({key: record[key] for key in ("dataset", "run", "seed")})
+    row.update(number_table(record["test"], path, "test", finite=True))
     untrained = record.get("untrained")
     if untrained is not None:
         row.update({f"untrained_{m}": v for m, v in number_table(untrained, path, "untrained", finite=True).items()})
-    for key in COST:
-        value = record.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
-        row[key] = value
-    row.update(_pairing_fields(record, path))
+    row.update({key: record.get(key) for key in (*COST, "config_hash", "run_index", "baseline")})
     try:
         row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
     except (AttributeError, TypeError, ValueError):
         raise ItrBenchError(f"{path}: objective: expected a list of stage tables") from None
-    flag = record.get(DEGENERATE)  # absent in records older than the flag: unknown, not flagged
-    if flag is not None and not isinstance(flag, bool):
-        raise ItrBenchError(f"{path}: {DEGENERATE}: expected true or false, got {flag!r}")
-    row[DEGENERATE] = flag
+    row[DEGENERATE] = record.get(DEGENERATE)  # absent in records older than the flag: unknown, not flagged
     return row
-
-
-def _pairing_fields(record: dict, path: Path) -> dict:
-    """``config_hash``, ``run_index`` and ``baseline`` (None in records made before they existed)."""
-    fields = {"config_hash": record.get("config_hash"), "run_index": record.get("run_index"),
-              "baseline": record.get("baseline")}
-    index = fields["run_index"]
-    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
-        raise ItrBenchError(f"{path}: run_index: expected an integer, got {index!r}")
-    for key in ("config_hash", "baseline"):
-        if fields[key] is not None and not isinstance(fields[key], str):
-            raise ItrBenchError(f"{path}: {key}: expected a string, got {fields[key]!r}")
-    return fields
 
 
 def failure(data: dict, path: Path) -> dict:

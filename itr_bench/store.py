@@ -25,10 +25,8 @@ from .atomic import remove_temporaries
 from .config import RunConfig, StageConfig
 from .errors import DamagedRunError, ItrBenchError, StaleRunError
 from .files import read_json_file
+from .run_record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
 
-RECORD, FAILED, UNTRAINED = "record.json", "failed.json", "untrained.json"
-LAST, BEST = "last", "best"
-CHECKPOINT_STATE, CHECKPOINT_TENSORS = "state.json", "tensors.safetensors"
 #: Keys that say where things are, not what ran: the run's name (its folder says it), the
 #: prepared-data cache (keyed by the dataset's content, so any location gives the same data) and
 #: how images reach the model (streaming workers, the device-memory share: batches are the same
@@ -141,7 +139,7 @@ def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
     folder = Path(folder)
     record = folder / RECORD
     if record.exists() or record.is_symlink():
-        stored = _read_object(record)
+        stored = _read_object(record, read_record)
         if isinstance(stored, str):
             return FolderState(DAMAGED, source=record, reason=stored)
         if not isinstance(stored.get("config"), Mapping):  # every record stores the config it ran
@@ -181,10 +179,11 @@ def _compare(stored: Mapping[str, Any], planned: RunConfig, source: Path, same: 
     return FolderState(CHANGED, tuple(changes), source) if changes else FolderState(same)
 
 
-def _read_object(path: Path) -> dict[str, Any] | str:
-    """The JSON object in ``path``, or why it is not one (one line naming the file)."""
+def _read_object(path: Path, read: Callable[[Path], Any] = read_json_file) -> dict[str, Any] | str:
+    """The JSON object in ``path`` (a record: with its fields checked), or why it is not one (one
+    line naming the file)."""
     try:
-        return read_json_file(path)
+        return read(path)
     except ItrBenchError as exc:
         return str(exc)
 

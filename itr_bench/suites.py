@@ -41,7 +41,8 @@ from .overrides import Overrides, blamed_on
 from .overrides import apply as apply_overrides
 from .registry import Registry
 from .pretrained import check_pretrained
-from .store import DONE, FAILED, LAST, RECORD, FolderState, Policy, inspect_folder, settle, train_settled
+from .run_record import FAILED, LAST, RECORD
+from .store import DONE, FolderState, Policy, inspect_folder, settle, train_settled
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline"}
 TOP_KEYS = {"suite", "defaults", "datasets", "runs"}

@@ -43,9 +43,10 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..engine.evaluate import eval_batch_size, evaluate
     from ..engine.feeding import CaptionTokens
     from ..engine.run import build as build_run, create_component, resolve_device
+    from ..run_record import BEST
     from .train import format_metrics
 
-    folder = checkpoint / "best" if (checkpoint / "best").is_dir() else checkpoint
+    folder = checkpoint / BEST if (checkpoint / BEST).is_dir() else checkpoint
     components, state = load_checkpoint(folder)
     where = str(folder)
     config = build(RunConfig, state.get("config", {}), f"{where}/state.json config")

@@ -123,21 +123,20 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
 def outcome_line(outcome) -> str:
     """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason);
     the test metric is the first declared one, and the epoch says its metric when that is another."""
-    import json
-
+    from ..errors import ItrBenchError
     from ..metric_declarations import DECLARED, DEFAULT_SELECT
-    from ..suites import RECORD
+    from ..run_record import RECORD, read_record
 
     line = f"{outcome.status:<7} {outcome.run.label}"
     if outcome.status == "failed":
         return f"{line}: {outcome.reason}"
     try:
-        record = json.loads((outcome.run.folder / RECORD).read_text())
+        record = read_record(outcome.run.folder / RECORD)
         shown, selected = DECLARED.primary.name, record.get("select_metric", DEFAULT_SELECT)
         by = f" by {selected}" if selected != shown else ""
         line += (f": test {shown} {record['test'][shown]:.1f}, best val epoch {record['best_epoch']}{by}, "
                  f"{record['wall_seconds']:.0f} s")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ItrBenchError, KeyError, TypeError):  # the line says what it can; the leaderboard says why
         return line
     return line + ("; DEGENERATE embeddings" if record.get("degenerate") else "")
 

@@ -35,10 +35,10 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     import os
 
     from ..config import RunConfig, build, check_components, read_run_mapping
-    from ..engine.run import RECORD, train_run
-    from ..files import read_json_file
+    from ..engine.run import train_run
     from ..locking import FolderLock
     from ..metric_declarations import DEFAULT_SELECT
+    from ..run_record import RECORD, read_record
     from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
     from ..store import DONE, Policy, settle, train_settled
 
@@ -64,7 +64,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
         with FolderLock(out_dir):
             if settle(out_dir, config, str(out_dir), policy, say).status == DONE:
                 click.echo(f"{out_dir}: already trained under this config; its record:", err=True)
-                record = read_json_file(out_dir / RECORD)
+                record = read_record(out_dir / RECORD)
             else:
                 record = train_settled(out_dir, str(out_dir), policy, say, train)
     click.echo(format_metrics("test", record["test"]))

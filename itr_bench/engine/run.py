@@ -34,6 +34,7 @@ from ..data.subset import HeadSubset
 from ..errors import ConfigError
 from ..metric_declarations import DECLARED
 from ..registry import Registry
+from ..run_record import LAST, RECORD, UNTRAINED, RunRecord
 from ..atomic import write_json
 from ..files import number_table, read_json_file
 from ..pretrained import check_pretrained, component_lr_mult, weight_record
@@ -49,10 +50,8 @@ from .provenance import component_plugins, environment, text_augmentation
 from .runlog import RunLog
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
-RECORD = "record.json"
 #: The splits a run uses (a dataset may have more, e.g. Flickr8k's captioned but unlisted images).
 RUN_SPLITS = ("train", "val", "test")
-UNTRAINED = "untrained.json"
 #: Offset of the losses' random stream from the run seed (any constant: it only has to differ).
 LOSS_STREAM = 104_729
 
@@ -201,7 +200,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(out_dir, enabled=int(os.environ.get("RANK", "0")) == 0)  # before the process group exists
-    resuming = (out_dir / "last").exists()
+    resuming = (out_dir / LAST).exists()
     log.write(f"{'resuming' if resuming else 'starting'} {where}: seed {config.seed}, config {config_hash(config)}")
     try:
         record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context)
@@ -290,8 +289,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
     best, _ = load_checkpoint(out_dir / BEST, device=device)
     model.load_state_dict(best["model"])
     test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"], **eval_options)
-    record = {
-        **dict(context or {}),
+    record: RunRecord = {
+        **dict(context or {}),  # type: ignore[typeddict-item]  # the suite's fields (RunRecord has them)
         "run": config.name,
         "dataset": built.dataset_name,
         "protocol": prepared.split("test").protocol.value,

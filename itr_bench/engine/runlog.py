@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..metric_declarations import DECLARED
+from ..run_record import LOG
 
-LOG = "train.log"
 #: Epoch-record keys that are not loss terms.
 _NOT_TERMS = {"stage", "epoch", "global_epoch", "steps", "seconds", "pairs_per_second", "lr", "val"}
 

@@ -27,6 +27,7 @@ from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError,
 from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
 from ..metric_declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
+from ..run_record import BEST, LAST
 from ..store import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
@@ -37,7 +38,6 @@ from .negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 
-LAST, BEST = "last", "best"
 
 
 @dataclass

@@ -4,6 +4,7 @@ import pytest
 from tiny_models import tiny_config
 
 from itr_bench.engine.run import train_run
+from itr_bench.run_record import FIELDS, RECORD, RunRecord, read_record
 
 
 @pytest.mark.parametrize("metric", ["i2t_r1", "t2i_meanr"])
@@ -17,5 +18,8 @@ def test_the_select_metric_chooses_the_epoch_its_way_and_is_recorded(tmp_path, t
     by_rsum = min(range(len(val)), key=lambda i: (-val[i]["rsum"], i)) + 1
     assert record["select_metric"] == metric and record["best_epoch"] == chosen
     assert record["val"] == val[chosen - 1]
+    # the engine writes the one record definition: declared fields only, the required ones present
+    assert set(record) <= FIELDS and RunRecord.__required_keys__ <= set(record)
+    assert read_record(tmp_path / "run" / RECORD)["select_metric"] == metric
     # negative controls: on this seed the default (rSum) or the wrong direction picks another epoch
     assert by_rsum != chosen if not lower_is_better else opposite != chosen

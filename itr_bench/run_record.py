@@ -1,0 +1,190 @@
+"""A run folder and its ``record.json``, defined once: the file names, every field, the reader.
+
+The engine writes a :class:`RunRecord`; the store, the leaderboard and the ``train`` and ``run``
+commands read it back with :func:`read_record`. Records are never rewritten, so readers meet
+every format ever written: the fields marked *newer* are absent from older records (those
+committed under ``leaderboards/records`` lack them), and every reader treats an absent field as
+unknown, never as an error. A field present with the wrong type is one line naming the file and
+the key (:class:`~itr_bench.errors.ItrBenchError`), whichever reader meets it.
+
+This module imports neither torch nor pandas: every reader can afford it. (No ``from __future__
+import annotations`` here: :class:`RunRecord`'s ``Required`` fields must be visible at run time.)
+"""
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Required, TypedDict
+
+from .errors import ItrBenchError
+from .files import number_table, read_json_file
+from .names import check_name
+
+# --------------------------------------------------------------------------------------------
+# The files of a run folder (``<store>/<suite>/<dataset>/<run>/seed-<n>/`` or ``train --out``)
+# --------------------------------------------------------------------------------------------
+
+#: The finished run's record, written atomically and last: its presence marks the run done.
+RECORD = "record.json"
+#: A suite run's failure note (``run``, ``suite``, ``dataset``, ``reason``).
+FAILED = "failed.json"
+#: The untrained model's test metrics, kept so a resumed run does not measure them again.
+UNTRAINED = "untrained.json"
+#: The run told in plain lines (:mod:`itr_bench.engine.runlog`).
+LOG = "train.log"
+#: Checkpoint folders: ``last/`` (everything to resume) and ``best/`` (the selected weights).
+LAST, BEST = "last", "best"
+#: A checkpoint folder's two files (:mod:`itr_bench.engine.checkpoint`).
+CHECKPOINT_STATE, CHECKPOINT_TENSORS = "state.json", "tensors.safetensors"
+
+
+class RunRecord(TypedDict, total=False):
+    """The fields of ``record.json``. *Required*: in every record ever written; the rest may be absent."""
+
+    # ---- which run -------------------------------------------------------------------------
+    #: the run's name in its suite (the config's ``name``)
+    run: Required[str]
+    #: the name results carry: the dataset's own (``dataset_options.name``), else its registered name
+    dataset: Required[str]
+    seed: Required[int]
+    #: the suite the run belongs to (absent for ``itr-bench train``)
+    suite: str
+    #: *newer*: the run's place in its suite, and the suite's baseline run (paired comparisons)
+    run_index: int
+    baseline: str
+    # ---- what ran ------------------------------------------------------------------------------
+    protocol: str
+    folds: int
+    image_encoder: str
+    text_encoder: str
+    #: per stage: epochs, losses and weights, term weights, lr multipliers; *newer*: the view each
+    #: loss trained on (``inputs``), effective lr per group (``lr_groups``), the negative sampler
+    objective: list[dict[str, Any]]
+    #: *newer*: what the ``features`` view holds per encoder
+    features_view: dict[str, str]
+    #: *newer*: where each encoder's pretrained weights came from
+    weights: dict[str, Any]
+    #: *newer*: the negative sampler, its options and who chose it
+    negatives: dict[str, Any] | None
+    #: *newer*: how batches were fed (device-held or streamed)
+    feed: dict[str, Any]
+    #: *newer*: the crops and text augmentation actually applied
+    augmentation: dict[str, str]
+    #: *newer*: what the encoders did while built (word-vector source, seeds)
+    encoders: dict[str, Any]
+    epochs: int
+    # ---- results -----------------------------------------------------------------------------
+    #: the 1-based epoch whose validation ``select_metric`` was best; its weights were tested
+    best_epoch: int
+    #: *newer*: the declared metric that chose it (absent: ``rsum``, the only rule then)
+    select_metric: str
+    #: test metrics of the selected epoch (:mod:`itr_bench.metric_declarations`)
+    test: Required[dict[str, float]]
+    #: validation metrics of the selected epoch
+    val: dict[str, float]
+    #: test metrics of the model before training (the chance level); None when not measured
+    untrained: dict[str, float] | None
+    #: *newer*: whether the validation or test embeddings collapsed, and the measures behind it
+    degenerate: bool
+    collapse: dict[str, Any]
+    #: one entry per epoch: loss terms, pairs/s, learning rate, validation metrics
+    history: list[dict[str, Any]]
+    #: *newer*: every term's value at the first step of each stage
+    stage_start_terms: list[dict[str, Any]]
+    #: *newer*: digests that show two runs of a seed started alike
+    init_digest: dict[str, str]
+    first_batch_digest: str | None
+    # ---- cost and provenance -------------------------------------------------------------------
+    train_pairs_per_second: float | None
+    train_seconds: float
+    wall_seconds: float
+    peak_memory_bytes: int
+    device: str
+    world_size: int
+    itr_bench_version: str
+    git_commit: str | None
+    #: *newer*: each plugin that supplied a component; the software and machine
+    plugins: dict[str, Any]
+    environment: dict[str, Any]
+    #: the run config as run (:class:`itr_bench.config.RunConfig`), and a short hash of it
+    config: Required[dict[str, Any]]
+    config_hash: str
+
+
+#: Every field a record may hold.
+FIELDS = frozenset(RunRecord.__annotations__)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+#: What an incomplete record says (the leaderboard never counts one).
+INCOMPLETE = "an incomplete record is never counted"
+
+
+def _number(path: Path, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
+
+
+def _integer(path: Path, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ItrBenchError(f"{path}: {key}: expected an integer, got {value!r}")
+
+
+def _string(path: Path, key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ItrBenchError(f"{path}: {key}: expected a string, got {value!r}")
+
+
+def _name(path: Path, key: str, value: Any) -> None:
+    check_name(value, str(path), key)
+
+
+def _metrics(path: Path, key: str, value: Any) -> None:
+    number_table(value, path, key, finite=True)
+
+
+def _flag(path: Path, key: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ItrBenchError(f"{path}: {key}: expected true or false, got {value!r}")
+
+
+def _table(path: Path, key: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ItrBenchError(f"{path}: {key}: expected a table, got {value!r}"[:300])
+
+
+def _stages(path: Path, key: str, value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(s, Mapping) for s in value):
+        raise ItrBenchError(f"{path}: {key}: expected a list of stage tables")
+
+
+#: The fields readers rely on, checked in this order when present (null counts as absent).
+CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
+    "suite": _name, "dataset": _name, "run": _name, "seed": _integer, "test": _metrics, "untrained": _metrics,
+    "train_pairs_per_second": _number, "wall_seconds": _number, "run_index": _integer, "config_hash": _string,
+    "baseline": _string, "objective": _stages, "degenerate": _flag, "select_metric": _string, "config": _table,
+}
+
+
+def check_field(path: Path | str, key: str, value: Any) -> None:
+    """``value`` has the type field ``key`` of :data:`CHECKS` takes; otherwise one line naming both."""
+    CHECKS[key](Path(path), key, value)
+
+
+def read_record(path: Path | str, required: tuple[str, ...] = ()) -> RunRecord:
+    """The record in ``path``: a JSON object whose fields in :data:`CHECKS` have their types and
+    whose ``required`` fields are present (a required ``test`` also non-empty); otherwise one line
+    naming the file and the key."""
+    path = Path(path)
+    record = read_json_file(path)
+    for key in required:
+        if record.get(key) is None:
+            raise ItrBenchError(f"{path}: {key}: missing ({INCOMPLETE})")
+    for key, check in CHECKS.items():
+        if record.get(key) is not None:
+            check(path, key, record[key])
+        if key == "test" and key in required and not record[key]:
+            raise ItrBenchError(f"{path}: test: no metrics ({INCOMPLETE})")
+    return record  # type: ignore[return-value]  # checked above, field by field
