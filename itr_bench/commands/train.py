@@ -38,8 +38,8 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     from ..engine.run import train_run
     from ..locking import FolderLock
     from ..metric_declarations import DEFAULT_SELECT
-    from ..run_record import RECORD, read_record
     from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
+    from ..run_record import RECORD, read_record
     from ..store import DONE, Policy, settle, train_settled
 
     changes = list(Overrides.parse(overrides, forbidden=TRAIN_FORBIDDEN).every)
