@@ -5,6 +5,7 @@ import pytest
 from itr_bench.errors import ConfigError, ItrBenchError
 from itr_bench.files import ensure_inside, number_table, read_json_file
 from itr_bench.names import check_name, is_safe_name
+from itr_bench.run_record import RECORD
 
 DAMAGED = {
     "not utf-8": (lambda p: p.write_bytes(b'{"a": "\xff\xfe"}'), "not UTF-8 text"),
@@ -21,7 +22,7 @@ DAMAGED = {
 @pytest.mark.parametrize("case", DAMAGED)
 def test_damaged_json_is_one_line_naming_the_file(tmp_path, case):
     damage, message = DAMAGED[case]
-    path = tmp_path / "record.json"
+    path = tmp_path / RECORD
     damage(path)
     with pytest.raises(ItrBenchError) as info:
         read_json_file(path)

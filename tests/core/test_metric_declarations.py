@@ -20,6 +20,7 @@ from itr_bench.leaderboard import aggregate, load_records, markdown, seeds_table
 from itr_bench.metric_declarations import (
     DECLARED, IDENTITY, IMAGE_CAPTION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, Metric, MetricSet, recall_at)
 from itr_bench.metrics import identity_metrics, image_caption_metrics
+from itr_bench.run_record import RECORD
 
 #: A metric the built-ins do not have, declared in one place.
 R2 = Metric("i2t_r2", "R@2 image-to-text", IMAGE_TO_TEXT, frozenset({IMAGE_CAPTION}),
@@ -85,7 +86,7 @@ def _records(root, extra: dict[str, list[float]]):
             folder = root / "s" / "synthetic" / run / f"seed-{seed}"
             folder.mkdir(parents=True)
             test = {"rsum": 100.0 + value, "i2t_r1": 10.0, "t2i_r1": 10.0, "i2t_r2": value, "worst_rank": value}
-            (folder / "record.json").write_text(json.dumps({
+            (folder / RECORD).write_text(json.dumps({
                 "suite": "s", "dataset": "synthetic", "run": run, "seed": seed, "baseline": "base",
                 "objective": [], "test": test, "untrained": {"rsum": 1.0, "worst_rank": 50.0}}))
     return root

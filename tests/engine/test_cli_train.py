@@ -6,6 +6,7 @@ import json
 import pytest
 
 from itr_bench.cli import main
+from itr_bench.run_record import RECORD
 
 CONFIG = """
 [run]
@@ -48,7 +49,7 @@ def test_train_then_evaluate_gives_the_recorded_test_metrics(tmp_path, capsys):
     assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("test: rsum ") and "untrained: rsum" in out
-    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    record = json.loads((tmp_path / "run" / RECORD).read_text())
     stage1, stage2 = (stage["lr_groups"] for stage in record["objective"])  # effective multipliers
     assert stage1["image.trunk.filters"] == stage1["image.trunk.bn_scale"] == 0.0 and stage1["image.head"] == 1.0
     assert stage2["image.trunk.filters"] == 1.0 and stage2["text.embedding"] == 1e-3
@@ -62,7 +63,7 @@ def test_evaluate_scores_the_runs_own_dataset_and_options_by_default(tmp_path, c
     """The run used 32/16/16 images (not the dataset's default size): evaluate must score that."""
     config = write_config(tmp_path)
     assert main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
-    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    record = json.loads((tmp_path / "run" / RECORD).read_text())
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "run"), "--json"]) == 0
     captured = capsys.readouterr()
@@ -120,6 +121,6 @@ def test_a_run_loads_planted_weights_offline_and_records_file_and_hash(tmp_path,
     assert "pretrained = true" in text and "allow_frozen_random" not in text
     (tmp_path / "run.toml").write_text(text)
     assert main(["train", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
-    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    record = json.loads((tmp_path / "run" / RECORD).read_text())
     digest = hashlib.sha256(planted.read_bytes()).hexdigest()
     assert record["weights"]["image.trunk"] == {"file": str(planted), "sha256": digest}

@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 from itr_bench.cli import main
 from itr_bench.commands.evaluate import load_model_weights
 from itr_bench.errors import ItrBenchError
+from itr_bench.run_record import RECORD, UNTRAINED
 
 from .test_cli_train import write_config
 
@@ -104,10 +105,10 @@ def test_load_model_weights_reports_all_mismatches_in_one_line():
 def train_over(trained, tmp_path, content):
     out = tmp_path / "run"
     out.mkdir()
-    (out / "untrained.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    (out / UNTRAINED).write_bytes(content if isinstance(content, bytes) else content.encode())
     config = write_config(tmp_path)
     shutil.copytree(trained / "cache", tmp_path / "cache")
-    return main(["train", str(config), "--out", str(out), "--no-progress"]), out / "untrained.json"
+    return main(["train", str(config), "--out", str(out), "--no-progress"]), out / UNTRAINED
 
 
 @pytest.mark.parametrize("content", ['{"rsum": 12.5, "i2t', "[1, 2]", b"\xff\xfe\x00\x01"])
@@ -127,8 +128,8 @@ def test_train_refuses_an_untrained_json_with_wrong_values(trained, tmp_path, ca
     out = tmp_path / "run"
     shutil.copytree(trained / "run", out)
     assert (out / "last").is_dir()
-    (out / "record.json").unlink()
-    path = out / "untrained.json"
+    (out / RECORD).unlink()
+    path = out / UNTRAINED
     path.write_text(content)
     capsys.readouterr()
     code = main(["train", str(write_config(trained)), "--out", str(out), "--no-progress"])

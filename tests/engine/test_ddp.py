@@ -15,6 +15,7 @@ from tiny_models import TinyPlugin, tiny_config
 from itr_bench.engine.checkpoint import load_checkpoint
 from itr_bench.engine.run import train_run
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.run_record import RECORD
 
 STAGES = [{"epochs": 2, "losses": {"infonce": 1.0, "instance": 0.5}, "lr": 0.05},
           {"epochs": 1, "losses": {"ranking": 1.0}, "lr": 0.02}]
@@ -67,7 +68,7 @@ def test_two_processes_match_one_process_on_the_global_batch(tmp_path):
         assert torch.allclose(value, b["model"][key], atol=2e-5, rtol=1e-4), key
     assert any("logit_scale" in key or "log_scale" in key or "scale" in key for key in a["model"]), \
         "the comparison should include a loss parameter (InfoNCE's temperature)"
-    ddp_record = (tmp_path / "ddp" / "record.json").read_text()
+    ddp_record = (tmp_path / "ddp" / RECORD).read_text()
     assert '"world_size": 2' in ddp_record
     assert single["world_size"] == 1
 

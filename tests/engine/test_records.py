@@ -16,6 +16,7 @@ from itr_bench.engine.provenance import VOLATILE_FIELDS, text_augmentation, with
 from itr_bench.engine.run import train_run
 from itr_bench.engine.runlog import LOG
 from itr_bench.errors import ItrBenchError
+from itr_bench.run_record import RECORD
 
 ROOT = Path(__file__).resolve().parents[2]
 DUALPATH = """
@@ -113,7 +114,7 @@ def _train_in_a_fresh_process(tmp_path, name, seed, hash_seed):
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-m", "itr_bench.cli", "train", str(config), "--out", str(tmp_path / name),
                     "--no-progress"], check=True, env=env, capture_output=True)
-    return json.loads((tmp_path / name / "record.json").read_text())
+    return json.loads((tmp_path / name / RECORD).read_text())
 
 
 @pytest.mark.slow

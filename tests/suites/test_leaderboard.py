@@ -9,6 +9,7 @@ from scipy import stats
 
 from itr_bench.cli import main
 from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
+from itr_bench.run_record import FAILED, RECORD
 
 
 def write_record(root, suite, dataset, run, seed, rsum, untrained=3.0, protocol="image-caption"):
@@ -20,7 +21,7 @@ def write_record(root, suite, dataset, run, seed, rsum, untrained=3.0, protocol=
               "objective": [{"epochs": 3, "losses": {"instance": 1.0}, "lr_mult": {"image.trunk": 0.0}}],
               "test": test, "untrained": {"rsum": untrained}, "train_pairs_per_second": 100.0,
               "wall_seconds": 5.0}
-    (folder / "record.json").write_text(json.dumps(record))
+    (folder / RECORD).write_text(json.dumps(record))
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_leaderboard_errors_are_one_line(tmp_path, capsys):
     assert "no finished runs" in capsys.readouterr().err
     bad = tmp_path / "bad" / "x"
     bad.mkdir(parents=True)
-    (bad / "record.json").write_text("{")
+    (bad / RECORD).write_text("{")
     assert main(["leaderboard", str(tmp_path / "bad")]) == 2
     assert "record.json: damaged: not valid JSON" in capsys.readouterr().err
 
@@ -95,7 +96,7 @@ def test_degenerate_seeds_are_counted_and_marked(store, tmp_path):
     write_leaderboards(aggregate(load_records(store)), out / "old")
     assert "degenerate" not in pd.read_csv(out / "old" / "s__synthetic.csv")  # older records: no flag, no column
     for seed in range(3):
-        path = store / "s" / "synthetic" / "good" / f"seed-{seed}" / "record.json"
+        path = store / "s" / "synthetic" / "good" / f"seed-{seed}" / RECORD
         record = json.loads(path.read_text())
         path.write_text(json.dumps({**record, "degenerate": seed == 1}))
     write_leaderboards(aggregate(load_records(store)), out / "new")
@@ -113,7 +114,7 @@ def test_failed_runs_show_on_their_own_board_also_under_a_dataset_given_name(tmp
     root = tmp_path / "runs"
     for seed in (0, 1):
         write_record(root, "s", "captions", "good", seed, 10.0 + seed)
-        record = root / "s" / "captions" / "good" / f"seed-{seed}" / "record.json"
+        record = root / "s" / "captions" / "good" / f"seed-{seed}" / RECORD
         data = json.loads(record.read_text())
         record.write_text(json.dumps({**data, "dataset": "my-photos", "config": {"dataset": "captions"}}))
     notes = {("s", "captions", "weak"): "captions/weak/seed-0", ("t", "captions", "other"): "captions/other/seed-0",
@@ -121,7 +122,7 @@ def test_failed_runs_show_on_their_own_board_also_under_a_dataset_given_name(tmp
     for (suite, dataset, run), label in notes.items():
         folder = root / suite / dataset / run / "seed-0"
         folder.mkdir(parents=True)
-        (folder / "failed.json").write_text(json.dumps(
+        (folder / FAILED).write_text(json.dumps(
             {"run": label, "suite": suite, "dataset": dataset, "reason": f"{run} broke"}))
     records = load_records(root)
     write_leaderboards(aggregate(records), tmp_path / "boards", records.attrs["failed"], records)

@@ -13,6 +13,7 @@ import pytest
 from itr_bench.cli import main
 from itr_bench.errors import ItrBenchError
 from itr_bench.leaderboard import write_leaderboards
+from itr_bench.run_record import RECORD
 
 from .test_leaderboard import write_record
 
@@ -38,8 +39,8 @@ def write(folder, content, name="record.json"):
 
 
 def as_folder(root):
-    (root / SEED0 / "record.json").unlink()
-    (root / SEED0 / "record.json").mkdir()
+    (root / SEED0 / RECORD).unlink()
+    (root / SEED0 / RECORD).mkdir()
 
 
 CASES = {

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from itr_bench.leaderboard import aggregate, chart, load_records, markdown, whiskers, write_leaderboards
+from itr_bench.run_record import RECORD
 from itr_bench.stats import paired_difference
 
 BASE = [10.0, 14.0, 12.0, 11.0, 13.5]
@@ -25,7 +26,7 @@ def write_record(root, run, seed, rsum, *, suite="s", dataset="synthetic", index
               "test": {"rsum": rsum, "i2t_r1": rsum / 6, "t2i_r1": rsum / 7 + seed / 10}, "untrained": {"rsum": 3.0}}
     if index is not None:
         record.update(run_index=index, baseline=baseline)
-    (folder / "record.json").write_text(json.dumps(record))
+    (folder / RECORD).write_text(json.dumps(record))
 
 
 def expected(run, base):

@@ -16,6 +16,7 @@ from itr_bench.data.prepare import prepare
 from itr_bench.errors import ConfigError, ItrBenchError
 from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.run_record import RECORD
 from itr_bench.suites import check_datasets, execute_local, expand
 from itr_bench_datasets.synthetic import all_scenes, caption, render
 from tiny_models import TinyPlugin
@@ -62,7 +63,7 @@ def test_the_given_name_labels_records_folders_stay_and_leaderboards(tiny_regist
     assert check_datasets(runs, tiny_registry) == [
         "dataset my-photos (captions): train 32, val 4, test 4 images; test: image-caption, 1 fold"]
     assert [o.status for o in execute_local(runs, tiny_registry, progress=False)] == ["done"]
-    record = json.loads((runs[0].folder / "record.json").read_text())
+    record = json.loads((runs[0].folder / RECORD).read_text())
     assert record["dataset"] == "my-photos" and record["config"]["dataset"] == "captions"
     assert "hardest" in json.dumps(record["negatives"])
     records = load_records(tmp_path / "store" / "mine")
@@ -192,6 +193,6 @@ def test_loss_shootout_on_a_200_image_csv(tmp_path, capsys):
     board = pd.read_csv(tmp_path / "store" / "loss-shootout" / "leaderboard" / "loss-shootout__my-shapes.csv")
     assert sorted(board["run"]) == registry.names("loss") and set(board["dataset"]) == {"my-shapes"}
     assert "loss-shootout on my-shapes" in out
-    record = json.loads(next((tmp_path / "store").rglob("record.json")).read_text())
+    record = json.loads(next((tmp_path / "store").rglob(RECORD)).read_text())
     assert record["dataset"] == "my-shapes" and record["folds"] == 1
     assert record["test"]["rsum"] >= 0 and len(record["history"]) == 1

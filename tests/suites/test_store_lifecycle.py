@@ -29,6 +29,7 @@ from itr_bench.engine.run import train_run
 from itr_bench.errors import StaleRunError
 from itr_bench.locking import FolderLock, lock_path
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.run_record import FAILED, RECORD
 from itr_bench.suites import expand, load_suite
 from tiny_models import TinyImage, TinyPlugin, tiny_config
 
@@ -152,7 +153,7 @@ def make_unfinished(store: Path, cache: Path, tmp_path: Path, epochs: int = 1) -
     shutil.rmtree(planned.folder)
     train_run(planned.config, registry, planned.folder, where=planned.label, progress=False,
               context={"suite": "mini"})
-    (planned.folder / "record.json").unlink()
+    (planned.folder / RECORD).unlink()
     return planned.folder
 
 
@@ -163,7 +164,7 @@ def one_line(err: str, prefix: str = "itr-bench: error: ") -> str:
 
 
 def records(store: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("record.json"))}
+    return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob(RECORD))}
 
 
 # ============================================================================================
@@ -222,7 +223,7 @@ def test_an_override_plans_a_changed_run_never_reuses_a_stale_one(cli, store, ca
 def test_train_takes_the_same_overrides_and_refuses_a_changed_folder(cli, cache, tmp_path):
     out, config = tmp_path / "run", write_train(tmp_path / "a.toml", cache)
     assert cli("train", config, "--out", out, "--no-progress", "--seed", "3", "--set", "stages.0.lr=0.05")[0] == 0
-    record = json.loads((out / "record.json").read_text())
+    record = json.loads((out / RECORD).read_text())
     assert record["config"]["seed"] == 3 and record["config"]["stages"][0]["lr"] == 0.05
     code, _, err = cli("train", config, "--out", out, "--no-progress", "--seed", "3", "--set", "stages.0.epochs=2",
                        "--set", "stages.0.lr=0.05")
@@ -232,17 +233,17 @@ def test_train_takes_the_same_overrides_and_refuses_a_changed_folder(cli, cache,
 
 
 def test_rerun_changed_retrains_and_moves_the_old_results_aside(cli, store, cache, tmp_path):
-    old = folder(store) / "record.json"
-    old_bytes, ranking = old.read_bytes(), (folder(store, "ranking") / "record.json").read_bytes()
+    old = folder(store) / RECORD
+    old_bytes, ranking = old.read_bytes(), (folder(store, "ranking") / RECORD).read_bytes()
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache, epochs=2), "--store", store,
                          "--rerun-changed", "--no-progress")
     assert code == 0, err
     moved = re.search(r"synthetic/instance/seed-0: trained under another config .*moved to (\S+);", err)
     assert moved, err
-    assert (Path(moved[1]) / "record.json").read_bytes() == old_bytes  # kept, not deleted
+    assert (Path(moved[1]) / RECORD).read_bytes() == old_bytes  # kept, not deleted
     assert Path(moved[1]).name.startswith(".seed-0.changed-")
     assert json.loads(old.read_text())["epochs"] == 2
-    assert (folder(store, "ranking") / "record.json").read_bytes() == ranking  # the unchanged run is reused
+    assert (folder(store, "ranking") / RECORD).read_bytes() == ranking  # the unchanged run is reused
     csv = (store / "mini" / "leaderboard" / "mini__synthetic.csv").read_text()
     assert re.search(r"^mini,synthetic,instance,1,", csv, re.M), csv  # the moved-aside record is not counted
 
@@ -254,17 +255,17 @@ def test_unfinished_run_under_another_config_is_not_resumed(cli, store, cache, t
     assert code == 2
     assert re.search(r"synthetic/instance/seed-0: trained under another config \(\S+/last/state\.json\): "
                      r"stages\[0\]\.epochs 1 -> 2", one_line(err)), err
-    assert (run / "last").is_dir() and not (run / "record.json").exists()
+    assert (run / "last").is_dir() and not (run / RECORD).exists()
 
 
 def test_same_config_resumes_and_reuses(cli, store, cache, tmp_path):
     run = make_unfinished(store, cache, tmp_path)
-    ranking = (folder(store, "ranking") / "record.json").read_bytes()
+    ranking = (folder(store, "ranking") / RECORD).read_bytes()
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--no-progress")
     assert code == 0, err
-    record = json.loads((run / "record.json").read_text())
+    record = json.loads((run / RECORD).read_text())
     assert len(record["history"]) == 1  # resumed from last/: no epoch trained twice
-    assert (folder(store, "ranking") / "record.json").read_bytes() == ranking
+    assert (folder(store, "ranking") / RECORD).read_bytes() == ranking
 
 
 TRAIN_CONFIG = """
@@ -295,16 +296,16 @@ def write_train(path: Path, cache: Path, epochs=1, lr=0.1) -> Path:
 def test_train_into_a_folder_of_another_config_is_refused_or_retrained(cli, cache, tmp_path):
     out = tmp_path / "run"
     assert cli("train", write_train(tmp_path / "a.toml", cache), "--out", out, "--no-progress")[0] == 0
-    first = (out / "record.json").read_bytes()
+    first = (out / RECORD).read_bytes()
     code, _, err = cli("train", write_train(tmp_path / "b.toml", cache, epochs=2), "--out", out, "--no-progress")
     assert code == 2 and re.search(rf"{re.escape(str(out))}: trained under another config \(\S+record\.json\): "
                                    r"stages\[0\]\.epochs 1 -> 2; rerun with --rerun-changed", one_line(err)), err
-    assert (out / "record.json").read_bytes() == first
+    assert (out / RECORD).read_bytes() == first
     code, _, err = cli("train", tmp_path / "b.toml", "--out", out, "--no-progress", "--rerun-changed")
     assert code == 0, err
-    record = json.loads((out / "record.json").read_text())
+    record = json.loads((out / RECORD).read_text())
     assert record["epochs"] == 2 and len(record["history"]) == 2  # trained anew, not extended
-    assert [(p / "record.json").read_bytes() for p in tmp_path.glob(".run.changed-*")] == [first]
+    assert [(p / RECORD).read_bytes() for p in tmp_path.glob(".run.changed-*")] == [first]
     code, stdout, err = cli("train", tmp_path / "b.toml", "--out", out, "--no-progress")
     assert code == 0 and "already trained under this config" in err and stdout.startswith("test: rsum")
 
@@ -312,7 +313,7 @@ def test_train_into_a_folder_of_another_config_is_refused_or_retrained(cli, cach
 def test_killed_train_resumed_with_other_lr_and_epochs_is_refused(cli, cache, tmp_path):
     out = tmp_path / "run"
     assert cli("train", write_train(tmp_path / "a.toml", cache), "--out", out, "--no-progress")[0] == 0
-    (out / "record.json").unlink()  # as if killed after the last checkpoint
+    (out / RECORD).unlink()  # as if killed after the last checkpoint
     code, _, err = cli("train", write_train(tmp_path / "b.toml", cache, epochs=2, lr=0.05), "--out", out)
     assert code == 2
     assert re.search(r"last/state\.json\): stages\[0\]\.epochs 1 -> 2, stages\[0\]\.lr 0\.1 -> 0\.05", one_line(err))
@@ -322,14 +323,14 @@ def test_the_trainer_itself_never_extends_a_run_of_another_config(pm, register_p
     register_plugin(TinyPlugin(), "tiny")
     registry = load_registry(pm)
     train_run(tiny_config(tmp_path / "cache"), registry, tmp_path / "run", progress=False)
-    (tmp_path / "run" / "record.json").unlink()
+    (tmp_path / "run" / RECORD).unlink()
     with pytest.raises(StaleRunError, match=r"run/last: trained under another config: seed 0 -> 1"):
         train_run(tiny_config(tmp_path / "cache", seed=1), registry, tmp_path / "run", progress=False)
 
 
 def test_a_code_change_alone_does_not_invalidate_a_run(store, tmp_path):
     """A record from an older version: other itr-bench version and commit, a config key it did not know."""
-    path = folder(store) / "record.json"
+    path = folder(store) / RECORD
     record = json.loads(path.read_text())
     record.update(itr_bench_version="0.0.1", git_commit="0" * 40)
     record["config"].pop("test_time_augmentation")  # written before that key existed: its default ran
@@ -365,16 +366,16 @@ FAILURE_CASES = {
         r"--restart-damaged",
     ),
     "record.json is a folder": (
-        lambda run: ((run / "record.json").unlink(), (run / "record.json").mkdir()),
+        lambda run: ((run / RECORD).unlink(), (run / RECORD).mkdir()),
         r"seed-0/record\.json: is a folder, not a JSON file; delete \S+seed-0/record\.json or rerun with "
         r"--restart-damaged",
     ),
     "record.json not UTF-8": (
-        lambda run: (run / "record.json").write_bytes(b"\xff\xfe{"),
+        lambda run: (run / RECORD).write_bytes(b"\xff\xfe{"),
         r"seed-0/record\.json: damaged: not UTF-8 text \(byte 0\); delete",
     ),
     "record.json a JSON list": (
-        lambda run: (run / "record.json").write_text("[1, 2]"),
+        lambda run: (run / RECORD).write_text("[1, 2]"),
         r"seed-0/record\.json: damaged: expected a JSON object, got a JSON list; delete",
     ),
 }
@@ -384,14 +385,14 @@ FAILURE_CASES = {
 def test_damaged_run_fails_alone_with_one_line(cli, store, cache, tmp_path, case):
     damage, pattern = FAILURE_CASES[case]
     run = make_unfinished(store, cache, tmp_path) if "last/" in case or "tensors" in case else folder(store)
-    (folder(store, "ranking") / "record.json").unlink()  # the other run still has to train
+    (folder(store, "ranking") / RECORD).unlink()  # the other run still has to train
     damage(run)
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--no-progress")
     assert code == 2 and "Traceback" not in err, err
     line = one_line(err, "failed: ")
     assert line.startswith("failed: synthetic/instance/seed-0: ") and re.search(pattern, line), line
-    assert (folder(store, "ranking") / "record.json").is_file()  # the suite went on
-    assert "damaged" in json.loads((run / "failed.json").read_text())["reason"]
+    assert (folder(store, "ranking") / RECORD).is_file()  # the suite went on
+    assert "damaged" in json.loads((run / FAILED).read_text())["reason"]
 
 
 def test_restart_damaged_retrains_and_keeps_the_damaged_files(cli, store, cache, tmp_path):
@@ -403,7 +404,7 @@ def test_restart_damaged_retrains_and_keeps_the_damaged_files(cli, store, cache,
     moved = Path(re.search(r"moved to (\S+);", err)[1])
     assert moved.name.startswith(".seed-0.damaged-")
     assert (moved / "last" / "state.json").read_bytes() == b"\x00\xff binary"
-    assert json.loads((run / "record.json").read_text())["epochs"] == 1
+    assert json.loads((run / RECORD).read_text())["epochs"] == 1
 
 
 def test_damaged_tensors_found_only_on_load_restart_too(cli, store, cache, tmp_path):
@@ -412,7 +413,7 @@ def test_damaged_tensors_found_only_on_load_restart_too(cli, store, cache, tmp_p
     tensors.write_bytes(tensors.read_bytes()[:-64])
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--no-progress",
                          "--restart-damaged")
-    assert code == 0 and (run / "record.json").is_file(), err
+    assert code == 0 and (run / RECORD).is_file(), err
     assert re.search(r"seed-0/last: damaged checkpoint \(SafetensorError.*moved to \S+\.seed-0\.damaged-", err)
 
 
@@ -438,8 +439,8 @@ def test_plugin_bugs_fail_their_run_only(cli, tmp_path, cache, case):
                          tmp_path / "store", "--no-progress")
     assert code == 2 and "Traceback" not in err, err
     assert re.search(pattern, one_line(err, "failed: ")), err
-    assert (folder(tmp_path / "store", "ranking") / "record.json").is_file()
-    failure = json.loads((folder(tmp_path / "store") / "failed.json").read_text())
+    assert (folder(tmp_path / "store", "ranking") / RECORD).is_file()
+    failure = json.loads((folder(tmp_path / "store") / FAILED).read_text())
     assert failure["kind"] == kind and "Traceback" in failure["traceback"]
 
 
@@ -484,9 +485,9 @@ def test_full_disk_fails_the_run_with_one_line_then_resumes_after_freeing_space(
     monkeypatch.setattr(checkpoint, "save_file", real_save)  # space freed
     code, out, err = cli("run", suite, "--store", store, "--no-progress")
     assert code == 0, err
-    history = json.loads((run / "record.json").read_text())["history"]
+    history = json.loads((run / RECORD).read_text())["history"]
     assert len(history) == 2 and history[0] == saved[0]  # resumed after epoch 1, not retrained
-    assert (folder(store, "ranking") / "record.json").is_file()
+    assert (folder(store, "ranking") / RECORD).is_file()
 
 
 def _read_only(path_part: str):
@@ -512,7 +513,7 @@ def test_read_only_store_is_one_line_per_run_and_exit_2(cli, tmp_path, cache, mo
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod; the monkeypatched variant covers it")
 def test_chmod_read_only_store(cli, store, cache, tmp_path):
-    (folder(store, "ranking") / "record.json").unlink()
+    (folder(store, "ranking") / RECORD).unlink()
     os.chmod(folder(store, "ranking"), 0o555)
     os.chmod(folder(store, "ranking").parent, 0o555)
     try:
@@ -554,8 +555,8 @@ def test_a_live_lock_skips_the_run_with_its_owner_named(cli, tmp_path, cache):
     line = one_line(err, "busy: ")
     assert re.search(rf"busy: synthetic/instance/seed-0: \S+seed-0: in use by pid {os.getpid()} on "
                      rf"{re.escape(socket.gethostname())}", line), line
-    assert not (folder(tmp_path / "store") / "record.json").exists()
-    assert (folder(tmp_path / "store", "ranking") / "record.json").is_file()
+    assert not (folder(tmp_path / "store") / RECORD).exists()
+    assert (folder(tmp_path / "store", "ranking") / RECORD).is_file()
 
 
 def test_a_dead_owners_lock_is_taken_over(cli, tmp_path, cache):
@@ -565,7 +566,7 @@ def test_a_dead_owners_lock_is_taken_over(cli, tmp_path, cache):
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", tmp_path / "store",
                          "--no-progress")
     assert code == 0 and "busy" not in err, err
-    assert (folder(tmp_path / "store") / "record.json").is_file() and not lock.exists()
+    assert (folder(tmp_path / "store") / RECORD).is_file() and not lock.exists()
 
 
 WORKER = textwrap.dedent("""
@@ -606,10 +607,10 @@ def test_two_workers_on_one_suite_share_its_runs(tmp_path, cache):
     errs = [w.communicate(timeout=300)[1] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], errs
     store = tmp_path / "store"
-    assert len(list(store.rglob("record.json"))) == 4
+    assert len(list(store.rglob(RECORD))) == 4
     trainings = sorted(log.read_text().split())
     assert trainings == sorted({*trainings}) and len(trainings) == 4, trainings  # each run trained exactly once
-    for path in store.rglob("record.json"):
+    for path in store.rglob(RECORD):
         assert len(json.loads(path.read_text())["history"]) == 1
     assert not list(store.rglob(".*.lock"))
 
@@ -637,7 +638,7 @@ def test_a_save_killed_between_its_renames_resumes_from_the_previous_checkpoint(
     (run / "last").rename(run / ".last.old")
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--no-progress")
     assert code == 0, err
-    assert json.loads((run / "record.json").read_text())["history"] == history  # resumed, not retrained
+    assert json.loads((run / RECORD).read_text())["history"] == history  # resumed, not retrained
 
 
 def test_leaderboard_temporaries_are_removed(cli, store, tmp_path):
@@ -674,14 +675,14 @@ def test_a_half_built_cache_entry_is_removed_on_the_next_build(tmp_path):
 def test_train_into_a_damaged_folder_names_it_and_restarts_with_the_flag(cli, cache, tmp_path):
     out = tmp_path / "run"
     assert cli("train", write_train(tmp_path / "a.toml", cache), "--out", out, "--no-progress")[0] == 0
-    (out / "record.json").unlink()
+    (out / RECORD).unlink()
     (out / "last" / "state.json").write_text('{"state": [], "components": {}}')
     code, _, err = cli("train", tmp_path / "a.toml", "--out", out, "--no-progress")
     assert code == 2 and re.search(rf"{re.escape(str(out))}: \S+run/last/state\.json: damaged checkpoint \(no 'state' "
                                    rf"object\); delete {re.escape(str(out / 'last'))} or rerun with --restart-damaged",
                                    one_line(err)), err
     code, _, err = cli("train", tmp_path / "a.toml", "--out", out, "--no-progress", "--restart-damaged")
-    assert code == 0 and (out / "record.json").is_file(), err
+    assert code == 0 and (out / RECORD).is_file(), err
     assert [p.name for p in tmp_path.glob(".run.damaged-*/last/state.json")] == ["state.json"]
 
 
@@ -706,11 +707,11 @@ def test_train_on_a_full_disk_is_one_line_and_keeps_the_previous_checkpoint(cli,
     assert json.loads((out / "last" / "state.json").read_text())["state"]["train"]["global_epoch"] == 1
     monkeypatch.setattr(checkpoint, "save_file", real_save)
     assert cli("train", config, "--out", out, "--no-progress")[0] == 0
-    assert len(json.loads((out / "record.json").read_text())["history"]) == 2
+    assert len(json.loads((out / RECORD).read_text())["history"]) == 2
 
 
 def test_dry_run_lists_a_damaged_run(cli, store, cache, tmp_path):
-    (folder(store) / "record.json").write_text("{")
+    (folder(store) / RECORD).write_text("{")
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", store, "--dry-run")
     assert code == 0 and out.splitlines()[0].startswith("damaged  synthetic/instance/seed-0"), out
     assert "record.json: damaged: not valid JSON" in out.splitlines()[0]
