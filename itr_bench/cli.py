@@ -137,12 +137,14 @@ def plugins_command(app: App, as_json: bool, hooks: tuple[str, ...]) -> None:
 @click.argument("kind", required=False, metavar="[KIND]")
 @click.option("--filter", "pattern", metavar="GLOB", help="Only names matching GLOB, e.g. 'info*'.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--options", "show_options", is_flag=True,
+              help="Each component's options: name, type, default and help.")
 @click.option("--stats", "stats_of", metavar="DATASET", help="Counts per split of DATASET (with --root).")
 @click.option("--root", type=click.Path(path_type=Path), default=None, help="The dataset's folder, for --stats.")
 @dataset_options_flag("Dataset option, for --stats (repeatable).")
 @click.pass_obj
-def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool, stats_of: str | None,
-                 root: Path | None, options: dict[str, Any]) -> None:
+def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool, show_options: bool,
+                 stats_of: str | None, root: Path | None, options: dict[str, Any]) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of: image-encoders, text-encoders, losses, negative-samplers, datasets, suites.
@@ -151,6 +153,7 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool,
 
     \b
       itr-bench list losses
+      itr-bench list losses --options --json
       itr-bench list --filter 'dualpath*' --json
       itr-bench list datasets --stats flickr8k --root data/flickr8k
     """
@@ -159,23 +162,40 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool,
         return
     infos = app.registry.list(kind, pattern)
     if as_json:
-        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        click.echo(json.dumps([i.as_dict(options=show_options) for i in infos], indent=2))
         return
     rows = [(i.kind.replace("_", "-"), i.name, i.plugin, i.description) for i in infos]
     if not rows:
         click.echo("no components match", err=True)
         return
+    if show_options:
+        _echo_options(infos)
+        return
     _echo_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
+
+
+def _echo_options(infos: Sequence[Any]) -> None:
+    """Per component, a header line and one row per option (what a config's ``*_options`` table takes)."""
+    for index, info in enumerate(infos):
+        if index:
+            click.echo("")
+        click.echo(f"{info.kind.replace('_', '-')} {info.name} ({info.plugin}): {info.description}")
+        rows = [(f"  {o.name}", o.annotation or "-", "required" if o.required else repr(o.default), o.help)
+                for o in info.options]
+        if info.options.open:
+            rows.append(("  ...", "-", "-", "other options are passed on unchecked (**kwargs)"))
+        if rows:
+            _echo_table(("  OPTION", "TYPE", "DEFAULT", "HELP"), rows)
+        else:
+            click.echo("  no options")
 
 
 def _dataset_stats(app: App, kind: str | None, name: str, root: Path | None, options: dict[str, Any],
                    as_json: bool) -> None:
     from .data.stats import dataset_stats
-    from .engine.run import create_component
-
     if kind is not None and KIND_ALIASES.get(kind) != "dataset":
         raise click.UsageError("--stats applies to datasets: itr-bench list datasets --stats NAME --root DIR")
-    dataset = create_component(app.registry, "dataset", name, "--stats", root, **options)
+    dataset = app.registry.build("dataset", name, root, options=options, where="--stats", key="--option")
     rows = dataset_stats(dataset)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

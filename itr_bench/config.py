@@ -9,7 +9,6 @@ this module stays free of any concrete model, loss or dataset.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import tomllib
 import types
@@ -317,9 +316,11 @@ def _check_values(instance: Any, where: str, path: str) -> None:
 
 
 def check_components(config: RunConfig, registry: Any, where: str, path: str = "") -> None:
-    """Every component the run names is registered; otherwise one line with suggestions.
+    """Every component the run names is registered and every option it gives is declared, of the
+    declared type and in range; otherwise one line with suggestions.
 
-    ``path`` prefixes the keys in messages (a suite's ``runs[2]``).
+    ``path`` prefixes the keys in messages (a suite's ``runs[2]``). Nothing is imported or built:
+    the options are the factories' declared ones (:mod:`itr_bench.options`).
     """
     names = [("dataset", config.dataset, "dataset"), ("image_encoder", config.image_encoder, "image_encoder"),
              ("text_encoder", config.text_encoder, "text_encoder")]
@@ -331,30 +332,16 @@ def check_components(config: RunConfig, registry: Any, where: str, path: str = "
         check_registered(registry, kind, name, where, _join(path, key))
     for name, options in config.loss_options.items():  # a misspelled loss would be ignored silently
         check_registered(registry, "loss", name, where, _join(path, f"loss_options.{name}"))
-        check_options(registry.get("loss", name), options, where, _join(path, f"loss_options.{name}"))
+        registry.get("loss", name).check_options(options, where, _join(path, f"loss_options.{name}"))
+    for name in sorted({loss for stage in config.stages for loss in stage.losses} - set(config.loss_options)):
+        registry.get("loss", name).check_options({}, where, _join(path, f"loss_options.{name}"))  # required ones
     for kind, name, key in (("dataset", config.dataset, "dataset_options"),
                             ("image_encoder", config.image_encoder, "image_options"),
                             ("text_encoder", config.text_encoder, "text_options")):
-        check_options(registry.get(kind, name), getattr(config, key), where, _join(path, key))
-
-
-def check_options(info: Any, options: Mapping[str, Any], where: str, key: str) -> None:
-    """Every option names a keyword the component's factory takes (when its signature says so).
-
-    Factories are called as ``factory(first, **options)``; one that takes ``**kwargs`` accepts anything.
-    """
-    try:
-        parameters = list(inspect.signature(info.factory).parameters.values())
-    except (TypeError, ValueError):  # a builtin or an object without a readable signature
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return
-    accepted = [p.name for p in parameters[1:] if p.kind in (inspect.Parameter.KEYWORD_ONLY,
-                                                              inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for option in options:
-        if option not in accepted:
-            raise ConfigError(f"{where}: {key}.{option}: {info.kind.replace('_', ' ')} {info.name!r} takes no option "
-                              f"{option!r}, {did_you_mean(option, accepted) if accepted else 'it takes none'}")
+        registry.get(kind, name).check_options(getattr(config, key), where, _join(path, key))
+    if config.negatives is not None:
+        registry.get("negative_sampler", config.negatives).check_options(
+            config.negative_options, where, _join(path, "negative_options"))
 
 
 def check_registered(registry: Any, kind: str, name: str, where: str, key: str) -> None:

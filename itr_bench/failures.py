@@ -74,7 +74,7 @@ def _owners(registry: Registry | None) -> dict[str, str]:
     """Top-level package -> the plugin(s) whose components it defines."""
     owners: dict[str, set[str]] = {}
     for info in registry.list() if registry is not None else []:
-        package = str(getattr(info.factory, "__module__", "") or "").partition(".")[0]
+        package = info.module.partition(".")[0]
         if package and package != CORE and package not in sys.stdlib_module_names:
             owners.setdefault(package, set()).add(info.plugin)
     return {package: "/".join(sorted(names)) for package, names in owners.items()}

@@ -8,17 +8,28 @@ registries never leak into each other (tests build a fresh one each).
 from __future__ import annotations
 
 import fnmatch
+import functools
+import importlib
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DuplicateComponentError, RegistryError, UnknownComponentError, did_you_mean
+from .errors import DuplicateComponentError, ItrBenchError, PluginError, RegistryError, UnknownComponentError, did_you_mean
+from .options import Options, from_callable, read_source
 
 #: The kinds of component, each filled by one hook (see hookspecs.py).
 KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "negative_sampler", "dataset", "suite")
 
+#: How many positional arguments the core passes each kind's factory before the options
+#: (``factory(context, **options)``, ``factory(root, **options)``, ``factory(**options)``; see hookspecs.py).
+FIXED_ARGUMENTS: Mapping[str, int] = types.MappingProxyType(
+    {"image_encoder": 1, "text_encoder": 1, "loss": 1, "dataset": 1, "negative_sampler": 0, "suite": 0}
+)
+
+#: A lazy factory reference: ``"package.module:Class"`` (imported on first build).
+_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def plural(kind: str) -> str:
@@ -35,8 +46,7 @@ KIND_ALIASES: Mapping[str, str] = types.MappingProxyType(
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.+-]*$")
 
 
-def _first_doc_line(obj: Any) -> str:
-    doc = getattr(obj, "__doc__", None) or ""
+def _first_doc_line(doc: str) -> str:
     for line in doc.strip().splitlines():
         if line.strip():
             return line.strip()
@@ -45,23 +55,92 @@ def _first_doc_line(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class ComponentInfo:
-    """One registered component: what it is, who registered it, how to build it."""
+    """One registered component: what it is, who registered it, how to build it.
+
+    ``target`` is the factory or a lazy ``"module:attr"`` reference to it; :attr:`factory`
+    imports a reference on first use, while :attr:`options` and :attr:`description` read it from
+    source, so listing and validating components imports none of them.
+    """
 
     kind: str
     name: str
-    factory: Callable[..., Any]
+    target: Callable[..., Any] | str
     plugin: str
-    description: str = ""
+    given_description: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
 
+    @functools.cached_property
+    def factory(self) -> Callable[..., Any]:
+        """The callable that builds the component (importing a lazy reference now)."""
+        if not isinstance(self.target, str):
+            return self.target
+        module_name, _, qualname = self.target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except ItrBenchError:
+            raise
+        except Exception as exc:  # a broken plugin module: name the plugin and the reference
+            raise PluginError(f"plugin {self.plugin!r}: {self.kind} {self.name!r} refers to {self.target!r}, which "
+                              f"cannot be imported: {type(exc).__name__}: {exc}") from exc
+        if not callable(obj):
+            raise PluginError(f"plugin {self.plugin!r}: {self.kind} {self.name!r} refers to {self.target!r}, "
+                              f"which is not callable ({type(obj).__name__})")
+        return obj
+
+    @functools.cached_property
+    def _declared(self) -> tuple[Options, str]:
+        skip = FIXED_ARGUMENTS.get(self.kind, 1)
+        if isinstance(self.target, str):
+            read = read_source(self.target, skip)
+            if read is not None:
+                return read
+        factory = self.factory
+        target = getattr(factory, "func", factory)  # functools.partial
+        return from_callable(factory, skip), getattr(target, "__doc__", None) or ""
+
+    @property
+    def options(self) -> Options:
+        """The options the factory declares (name, type, default, help)."""
+        return self._declared[0]
+
+    @property
+    def description(self) -> str:
+        """The registered description, else the first line of the factory's docstring."""
+        if self.given_description is not None:
+            return self.given_description
+        return _first_doc_line(self._declared[1])
+
+    @property
+    def module(self) -> str:
+        """The module that defines the factory, without importing a lazy reference."""
+        if isinstance(self.target, str):
+            return self.target.partition(":")[0]
+        target = getattr(self.target, "func", self.target)
+        return str(getattr(target, "__module__", "") or "")
+
+    @property
+    def label(self) -> str:
+        """``loss 'ranking' (plugin 'itr_bench_losses')``: how errors name the component."""
+        return f"{self.kind.replace('_', ' ')} {self.name!r} (plugin {self.plugin!r})"
+
+    def check_options(self, options: Mapping[str, Any], where: str = "", key: str = "") -> None:
+        """One :class:`~itr_bench.errors.ConfigError` line for an unknown, mistyped or out-of-range option."""
+        self.options.check(options, self.label, where, key)
+
     def create(self, /, *args: Any, **kwargs: Any) -> Any:
-        """Call the factory."""
+        """Call the factory as it is (no checks); :meth:`Registry.build` is what the core calls."""
         return self.factory(*args, **kwargs)
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly view (the factory as its import path)."""
-        factory = f"{getattr(self.factory, '__module__', '?')}.{getattr(self.factory, '__qualname__', repr(self.factory))}"
-        return {
+    def as_dict(self, options: bool = False) -> dict[str, Any]:
+        """JSON-friendly view (the factory as its import path; with ``options``, each declared option)."""
+        if isinstance(self.target, str):
+            factory = self.target.replace(":", ".")
+        else:
+            target = getattr(self.target, "func", self.target)
+            factory = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+        data = {
             "kind": self.kind,
             "name": self.name,
             "plugin": self.plugin,
@@ -69,6 +148,10 @@ class ComponentInfo:
             "factory": factory,
             "metadata": {k: v for k, v in self.metadata.items() if _jsonable(v)},
         }
+        if options:
+            data["options"] = [option.as_dict() for option in self.options]
+            data["open_options"] = self.options.open
+        return data
 
 
 def _jsonable(value: Any) -> bool:
@@ -89,20 +172,28 @@ class Registry:
         self,
         kind: str,
         name: str,
-        factory: Callable[..., Any],
+        factory: Callable[..., Any] | str,
         *,
         plugin: str,
         description: str | None = None,
         **metadata: Any,
     ) -> ComponentInfo:
-        """Add a component; a second registration of the same name is an error naming both plugins."""
+        """Add a component; a second registration of the same name is an error naming both plugins.
+
+        ``factory`` is a callable or a lazy ``"module:attr"`` reference to one.
+        """
         table = self._table(kind)
         if not isinstance(name, str) or not _NAME.match(name):
             raise RegistryError(
                 f"plugin {plugin!r} registered {kind} name {name!r}: names are lower-case letters, "
                 "digits and '_.+-', starting with a letter or digit"
             )
-        if not callable(factory):
+        if isinstance(factory, str) and not _REFERENCE.match(factory):
+            raise RegistryError(
+                f"plugin {plugin!r} registered {kind} {name!r} with factory {factory!r}: a reference is "
+                "written 'package.module:Attribute'"
+            )
+        if not isinstance(factory, str) and not callable(factory):
             raise RegistryError(
                 f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable "
                 f"({type(factory).__name__})"
@@ -116,9 +207,9 @@ class Registry:
         info = ComponentInfo(
             kind=kind,
             name=name,
-            factory=factory,
+            target=factory,
             plugin=plugin,
-            description=description if description is not None else _first_doc_line(factory),
+            given_description=description,
             metadata=types.MappingProxyType(dict(metadata)),
         )
         table[name] = info
@@ -134,9 +225,41 @@ class Registry:
                 f"unknown {kind} {name!r}: {did_you_mean(name, table)}"
             ) from None
 
-    def create(self, kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
-        """Look up ``name`` and call its factory."""
-        return self.get(kind, name).create(*args, **kwargs)
+    def create(self, kind: str, name: str, /, *args: Any, **options: Any) -> Any:
+        """:meth:`build` with the options as keyword arguments."""
+        return self.build(kind, name, *args, options=options)
+
+    def build(self, kind: str, name: str, /, *args: Any, options: Mapping[str, Any] | None = None,
+              where: str = "", key: str = "") -> Any:
+        """The one way the core builds a component: look it up, check its options, call its factory.
+
+        ``args`` are the fixed arguments of the kind (a context, a root); ``where`` (a file, a
+        command) and ``key`` (the table the options came from) prefix error lines. An unknown,
+        mistyped or out-of-range option is a :class:`~itr_bench.errors.ConfigError` before anything
+        is built; an :class:`~itr_bench.errors.ItrBenchError` the factory raises is re-raised
+        naming the component and its plugin; any other exception (a bug) keeps its traceback,
+        with a note naming them.
+        """
+        info = self.get(kind, name)
+        options = dict(options or {})
+        info.check_options(options, where, key)
+        try:
+            return info.factory(*args, **options)
+        except ItrBenchError as exc:
+            message = str(exc)
+            if info.plugin not in message:
+                message = f"{info.label}: {message}"
+            if where and not message.startswith(where):
+                message = f"{where}: {message}"
+            if message == str(exc):
+                raise
+            error = type(exc).__new__(type(exc))
+            error.args = (message, *exc.args[1:])
+            error.__dict__.update(exc.__dict__)
+            raise error.with_traceback(exc.__traceback__) from exc.__cause__
+        except Exception as exc:
+            exc.add_note(f"while building {info.label}{f' for {where}' if where else ''}")
+            raise
 
     def list(self, kind: str | None = None, filter: str | None = None) -> list[ComponentInfo]:
         """Components sorted by kind then name, optionally of one kind and matching a glob."""

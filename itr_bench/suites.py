@@ -185,7 +185,7 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
     test split cannot hold are one :class:`ConfigError` line here, before anything trains.
     """
     from .data.checks import check_folds
-    from .engine.run import RUN_SPLITS, create_component
+    from .engine.run import RUN_SPLITS
 
     lines, seen = [], set()
     for run in runs:
@@ -197,7 +197,8 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
         where = f"{run.label}: dataset {config.dataset!r}"
         root = Path(config.root).expanduser() if config.root else None
         try:
-            dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+            dataset = registry.build("dataset", config.dataset, root, options=config.dataset_options, where=where,
+                                     key="dataset_options")
         except ItrBenchError as exc:
             if root is not None:
                 raise

@@ -33,6 +33,7 @@ __all__ = [
     "check_dataset",
     "check_encoder",
     "check_loss",
+    "check_options",
     "itr_bench_plugin_manager",
     "itr_bench_registry",
 ]
@@ -106,9 +107,9 @@ def check_loss(
 
     if batch_layout not in BATCH_LAYOUTS:
         raise ValueError(f"batch_layout={batch_layout!r} is not one of {BATCH_LAYOUTS}")
-    factory, label = _factory(source, name, "loss")
+    registry, registered, label = _factory(source, name, "loss")
     context = LossContext(embed_dim=DIM, num_instances=num_instances)
-    loss = _build(factory, label, context, options)
+    loss = _build(registry, "loss", registered, label, context, options)
     assert isinstance(loss, Loss), (
         f"{label}: the factory returned {type(loss).__name__}; return an instance of a subclass of "
         "itr_bench.api.Loss (it validates inputs and declares inputs/negatives)"
@@ -499,7 +500,9 @@ def _check_param_groups(encoder: Any, label: str) -> None:
 # ============================================================================================
 
 
-def _factory(source: Registry | Callable[..., Any], name: str | None, kind: str) -> tuple[Callable[..., Any], str]:
+def _factory(source: Registry | Callable[..., Any], name: str | None, kind: str) -> tuple[Registry, str, str]:
+    """The registry and name to build from: the given ones, or the bare factory in a registry of its own
+    (so a factory under test is built, and its options checked, exactly as the engine does)."""
     if isinstance(source, Registry):
         if name is None:
             raise TypeError(f"check_{kind}(registry, name): name the registered {kind}")
@@ -508,16 +511,44 @@ def _factory(source: Registry | Callable[..., Any], name: str | None, kind: str)
             f"{kind} {name!r} of plugin {info.plugin!r} has no description; give the class a docstring "
             "or pass description= to register (itr-bench list shows it)"
         )
-        return info.factory, f"{kind} {name!r} (plugin {info.plugin!r})"
+        check_options(source, kind, name)
+        return source, name, f"{kind} {name!r} (plugin {info.plugin!r})"
     if not callable(source):
         raise TypeError(f"check_{kind}: pass a Registry and a name, or the factory; got {type(source).__name__}")
-    return source, f"{kind} {name or getattr(source, '__name__', repr(source))!r}"
+    registry = Registry((kind,))
+    registry.register(kind, "under-test", source, plugin="under test", description="")
+    return registry, "under-test", f"{kind} {name or getattr(source, '__name__', repr(source))!r}"
 
 
-def _build(factory: Callable[..., Any], label: str, context: Any, options: Mapping[str, Any] | None) -> Any:
+def _build(registry: Registry, kind: str, name: str, label: str, context: Any,
+           options: Mapping[str, Any] | None) -> Any:
     from .errors import ItrBenchError
 
     try:
-        return factory(context, **dict(options or {}))
+        return registry.build(kind, name, context, options=options)
     except ItrBenchError as exc:
         raise AssertionError(f"{label}: the factory refused {context} with options {dict(options or {})}: {exc}") from exc
+
+
+def check_options(registry: Registry, kind: str, name: str) -> None:
+    """Check that a registered component declares its options as ``itr-bench list --options`` shows them.
+
+    Every option has a type annotation, a one-line help (the docstring's ``Args:`` section or a
+    string in ``Annotated``) and a default of its own type.
+    """
+    from .options import REQUIRED, Expression, conforms
+
+    info = registry.get(kind, name)
+    label = f"{kind} {name!r} (plugin {info.plugin!r})"
+    for option in info.options:
+        assert option.annotation, (
+            f"{label}: option {option.name!r} has no type annotation; annotate it (e.g. {option.name}: float = ...)"
+        )
+        assert option.help, (
+            f"{label}: option {option.name!r} has no help; describe it in one line under 'Args:' in the "
+            "factory's docstring"
+        )
+        if option.default is not REQUIRED and not isinstance(option.default, Expression):
+            assert conforms(option.default, option.type), (
+                f"{label}: option {option.name!r} defaults to {option.default!r}, which is not {option.annotation}"
+            )

@@ -42,7 +42,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import eval_batch_size, evaluate
     from ..engine.feeding import CaptionTokens
-    from ..engine.run import build as build_run, create_component, resolve_device
+    from ..engine.run import build as build_run, resolve_device
     from ..run_record import BEST
     from .train import format_metrics
 
@@ -58,8 +58,8 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     if (name, source_root, source_options) == (config.dataset, config.root, config.dataset_options):
         prepared, label = built.prepared, built.dataset_name  # the run's own data, prepared to build the model
     else:
-        source = create_component(app.registry, "dataset", name, "--dataset",
-                                  Path(source_root).expanduser() if source_root else None, **source_options)
+        source = app.registry.build("dataset", name, Path(source_root).expanduser() if source_root else None,
+                                    options=source_options, where="--dataset", key="--option")
         prepared, label = prepare(source, cache_dir(config.cache_dir), config.image_size), source.label(name)
     target = prepared.split(split)
     click.echo(f"scoring {label} {split} ({len(target)} images) with options "

@@ -31,9 +31,8 @@ def command(app: App, dataset: str, root: Path | None, image_size: int, cache_di
     from ..data.cache_location import cache_dir as resolve_cache_dir
     from ..data.prepare import prepare
     from ..data.stats import dataset_stats
-    from ..engine.run import create_component
 
-    source = create_component(app.registry, "dataset", dataset, "prepare", root, **options)
+    source = app.registry.build("dataset", dataset, root, options=options, where="prepare", key="--option")
     prepared = prepare(source, resolve_cache_dir(cache_dir), image_size)
     for row in dataset_stats(source):
         click.echo(f"{row['split']:>10}: {row['images']} images, {row['captions']} captions, {row['instances']} instances")

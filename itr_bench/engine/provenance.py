@@ -56,7 +56,7 @@ def component_plugins(registry: Registry, config: RunConfig) -> dict[str, dict[s
     plugins: dict[str, dict[str, Any]] = {}
     for kind, name in wanted:
         info = registry.get(kind, name)
-        distribution, version = _distribution(getattr(info.factory, "__module__", "") or "")
+        distribution, version = _distribution(info.module)
         entry = plugins.setdefault(info.plugin, {"distribution": distribution, "version": version, "components": []})
         entry["components"].append(f"{kind}:{name}")
     return plugins

@@ -98,17 +98,6 @@ def own_stream(seed: int) -> Iterator[None]:
         yield
 
 
-def create_component(registry: Registry, kind: str, name: str, where: str, /, *args: Any, **options: Any) -> Any:
-    """Build a component; an option it does not take is a config error naming it."""
-    info = registry.get(kind, name)
-    try:
-        return info.create(*args, **options)
-    except TypeError as exc:
-        if "argument" not in str(exc):
-            raise
-        raise ConfigError(f"{where}: {kind} {name!r} (plugin {info.plugin}): {exc}") from None
-
-
 @dataclass
 class Built:
     """The objects of a run."""
@@ -129,7 +118,8 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     check_components(config, registry, where)
     check_pretrained(config, registry, where)
     root = Path(config.root).expanduser() if config.root else None
-    dataset = create_component(registry, "dataset", config.dataset, where, root, **config.dataset_options)
+    dataset = registry.build("dataset", config.dataset, root, options=config.dataset_options, where=where,
+                             key="dataset_options")
     if config.images_per_split is not None:
         dataset = HeadSubset(dataset, config.images_per_split)
     prepared = prepare(dataset, cache_dir(config.cache_dir), config.image_size, progress=progress)
@@ -138,18 +128,18 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     context = EncoderContext(embed_dim=config.embed_dim, train_captions=captions, text=prepared.text,
                              image_size=config.image_size, hints=dict(prepared.hints), seed=config.seed)
     with own_stream(config.seed):  # image first, then text: a fixed order on a stream of their own
-        image = create_component(registry, "image_encoder", config.image_encoder, where, context,
-                                 **config.image_options)
-        text = create_component(registry, "text_encoder", config.text_encoder, where, context,
-                                **config.text_options)
+        image = registry.build("image_encoder", config.image_encoder, context, options=config.image_options,
+                               where=where, key="image_options")
+        text = registry.build("text_encoder", config.text_encoder, context, options=config.text_options,
+                              where=where, key="text_options")
     if image.output_dim != text.output_dim:
         raise ConfigError(f"{where}: image encoder gives {image.output_dim}-d and text encoder {text.output_dim}-d "
                           "embeddings; set embed_dim to project both to one size")
     loss_context = LossContext(embed_dim=image.output_dim, num_instances=max(train.table["instance_id"]) + 1)
     names = sorted({name for stage in config.stages for name in stage.losses})
     with own_stream(config.seed + LOSS_STREAM):
-        losses = {name: create_component(registry, "loss", name, f"{where}: loss {name}", loss_context,
-                                         **config.loss_options.get(name, {}))
+        losses = {name: registry.build("loss", name, loss_context, options=config.loss_options.get(name, {}),
+                                       where=where, key=f"loss_options.{name}")
                   for name in names}
     stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
     model = RetrievalModel(image, text, losses)
@@ -181,7 +171,8 @@ def resolve_negatives(config: RunConfig, registry: Registry, hints: Mapping[str,
         raise ConfigError(f"{where}: batch_size: loss {users[0]!r} pairs the batch's halves, so batch_size must "
                           f"be even, got {config.batch_size}")
     check_registered(registry, "negative_sampler", name, where, "negatives")
-    sampler = create_component(registry, "negative_sampler", name, where, **config.negative_options)
+    sampler = registry.build("negative_sampler", name, options=config.negative_options, where=where,
+                             key="negative_options")
     return NegativeChoice(name, dict(config.negative_options), source, sampler)
 
 

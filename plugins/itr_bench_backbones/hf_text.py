@@ -155,5 +155,12 @@ def hf_text_encoder(
     pooling: str | None = None,
     max_length: int = 64,
 ) -> HFTextEncoder:
-    """Any transformers text model by hub name (already in the local cache) or local folder."""
+    """Any transformers text model by hub name (already in the local cache) or local folder.
+
+    Args:
+        model: a hub name already in the local cache, or a local folder.
+        pretrained: load the model's weights (False: the architecture with random weights).
+        pooling: 'cls' or 'mean' (default: the model's own, else mean).
+        max_length: longest token sequence; longer captions are cut.
+    """
     return load_hf_text_encoder(model, context, pretrained=pretrained, pooling=pooling, max_length=max_length)

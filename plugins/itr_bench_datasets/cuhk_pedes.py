@@ -26,6 +26,10 @@ class CuhkPedes(Dataset):
     also carry ``split`` (IRRA's copy of the file) it is used; otherwise the file is cut by
     order into ``split_sizes`` images (the official 34054/3078/3074), as the official code does.
     ``instance_id`` is the person, renumbered 0..C-1 within each split (on train: the classes).
+
+    Args:
+        split_sizes: train, val and test image counts when the records carry no split.
+        image_dir: the image folder under the root.
     """
 
     # docs/paper-recipe.md row 36 (prepare_wordcnn_feature2.m): Flickr's separators, up to 56 words.

@@ -34,16 +34,16 @@ SPLIT_NAMES = ("train", "val", "test")
 class Flickr30k(Dataset):
     """Flickr30k (Young et al. 2014), 31,783 images with 5 captions each.
 
-    Options:
-      ``split``: ``paper`` (test = Flickr8k test images, val = Flickr8k dev, the rest train:
-      the instance-loss paper's split) or ``karpathy`` (from ``dataset_flickr30k.json``, else
-      from ``train.txt``/``val.txt``/``test.txt`` id lists).
-      ``captions``: ``token`` (``results_20130124.token[.gz]``), ``karpathy`` (the JSON's raw
-      sentences) or ``auto`` (token file when present).
-      ``flickr8k_lists``: folder with the Flickr8k lists for the paper split (default: root).
-      ``image_dir``: image folder (default ``flickr30k-images``).
-      ``missing``: ``error`` (default) or ``skip`` for images a split names that have no
-      captions (the public caption file in ../shared lacks 769 images).
+    Args:
+        split: 'paper' (test = Flickr8k test images, val = Flickr8k dev, the rest train: the
+            instance-loss paper's split) or 'karpathy' (from dataset_flickr30k.json, else from
+            train.txt/val.txt/test.txt id lists).
+        captions: 'token' (results_20130124.token[.gz]), 'karpathy' (the JSON's raw sentences)
+            or 'auto' (the token file when present).
+        flickr8k_lists: folder with the Flickr8k lists for the paper split (default: the root).
+        image_dir: the image folder under the root.
+        missing: 'error' or 'skip' for images a split names that have no captions (the public
+            caption file lacks 769 images).
     """
 
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)

@@ -37,6 +37,9 @@ class Flickr8k(Dataset):
     The token file captions 8091 images but the split lists name only 8000. The other 91
     are kept in an extra ``unlisted`` split (so counts add up to the file's 40,455 captions)
     that nothing trains or evaluates on; ``unlisted=False`` drops them.
+
+    Args:
+        unlisted: keep the 91 captioned images no split list names, in an extra 'unlisted' split.
     """
 
     # The paper's Flickr settings (docs/paper-recipe.md row 36): split on "- space . , ( )", case-sensitive, 32 words.

@@ -25,13 +25,16 @@ PROTOCOL_FOLDS = {"1k": 5, "5k": 1}
 class MSCOCO(Dataset):
     """MS-COCO captions (Lin et al. 2014), about 5 captions per image.
 
-    Options:
-      ``split``: ``karpathy`` (``dataset_coco.json``; ``restval`` images go to train unless
-      ``restval=False``), ``paper`` (the official train+val files pooled, then ``val_size`` +
-      ``test_size`` images drawn with ``seed``), or ``by-file`` (official train file -> train,
-      minus ``val_size`` seeded images for val; official val file -> test), for small sets.
-      ``protocol``: ``1k`` (test in 5 folds, averaged) or ``5k`` (one fold).
-      ``year``: 2014 or 2017 for the official files (default: whichever is present, 2014 first).
+    Args:
+        split: 'karpathy' (dataset_coco.json), 'paper' (the official train+val files pooled,
+            then val_size + test_size images drawn with seed) or 'by-file' (official train file
+            -> train minus val_size seeded images for val; official val file -> test).
+        protocol: '1k' (test in 5 folds, averaged) or '5k' (one fold).
+        restval: Karpathy split: the restval images go to train.
+        year: 2014 or 2017 for the official files (default: whichever is present, 2014 first).
+        seed: seed of the drawn val/test images ('paper' and 'by-file' splits).
+        val_size: validation images drawn ('paper': required; 'by-file': default 5000 or a tenth).
+        test_size: test images drawn for the 'paper' split.
     """
 
     # docs/paper-recipe.md row 36: COCO also splits on '?'.

@@ -150,11 +150,18 @@ SHAPE_POINTS: Mapping[str, tuple[tuple[float, float], ...]] = {
 class Synthetic(Dataset):
     """Coloured shapes in spatial relations, generated in memory from a seed (no files).
 
-    Options: ``train``/``val``/``test`` (scenes per split, default 1000/200/200),
-    ``image_size`` (pixels, default 64), ``captions_per_image`` (default 5), ``seed``.
     With ``renderings=K > 1`` it is the identity variant: each scene is an identity drawn K
     times with jitter, each drawing with its own captions, evaluated by identity (as person
     search); splits then hold ``train``/``val``/``test`` identities.
+
+    Args:
+        train: training scenes (identities when renderings > 1).
+        val: validation scenes.
+        test: test scenes.
+        image_size: image side in pixels.
+        captions_per_image: captions written for each image.
+        renderings: drawings per scene; above 1, the identity variant.
+        seed: seed of the scenes, drawings and captions.
     """
 
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)

@@ -98,6 +98,15 @@ def dualpath_image(
     The embedding size is ``context.embed_dim`` when set (fc1_1's output), else the head width.
     ``trunk_bn_momentum`` sets the trunk's BN running-average rate (the paper's Stage II: 0.001;
     default: timm's 0.1).
+
+    Args:
+        backbone: the timm ResNet name (resnet50 in the paper; resnet10t/resnet18 for CPU runs).
+        pretrained: load ImageNet weights for the trunk from the local timm / Hugging Face cache.
+        checkpoint: a local weights file for the trunk (instead of the cache).
+        width: scales the 2048-d head and the trunk's channels (1.0: the paper's size).
+        trunk_width: the trunk's channel scale alone (default: width).
+        dropout: drop rate before the instance classifier (default: the dataset's hint, else 0.5).
+        trunk_bn_momentum: the trunk's BN running-average rate (the paper's Stage II: 0.001; default timm's 0.1).
     """
     owner = f"image encoder 'dualpath-image' ({backbone})"
     check_width(width, owner)
@@ -143,6 +152,13 @@ def dualpath_resnet50(
 
     Registered with the paper's Stage II trunk learning-rate multipliers as its own
     ``lr_mult`` (:data:`.trunk_rates.PAPER_TRUNK_LR_MULT`); a stage's 0 still freezes.
+
+    Args:
+        pretrained: load ImageNet weights for the trunk from the local timm / Hugging Face cache.
+        checkpoint: a local weights file for the trunk (instead of the cache).
+        width: scales the 2048-d head and the trunk's channels (1.0: the paper's size).
+        dropout: drop rate before the instance classifier (default: the dataset's hint, else 0.5).
+        trunk_bn_momentum: the trunk's BN running-average rate (the paper's Stage II: 0.001; default timm's 0.1).
     """
     return dualpath_image(
         context,

@@ -116,6 +116,19 @@ def dualpath_textcnn(
     architecture for CPU runs; ``max_words`` overrides the dataset's sentence length.
     ``seed`` seeds word2vec; by default the run seed (``context.seed``), so every seed of a
     suite trains its own word vectors and the same seed always the same ones.
+
+    Args:
+        width: scales every layer's channels (1.0: the paper's size).
+        blocks: residual blocks per stage (the paper: 3, 4, 6, 1).
+        word_dim: word-vector size (300 as word2vec).
+        dropout: drop rate before the instance classifier (default: the dataset's hint, else 0.5).
+        max_words: sentence length in words (default: the dataset's).
+        word2vec: 'train' (gensim on the training captions), a word2vec C-format file, or none (random).
+        word2vec_epochs: gensim epochs when word2vec='train'.
+        word2vec_min_count: gensim's minimum word count when word2vec='train'.
+        word2vec_limit: read at most this many vectors from a word2vec file.
+        vocabulary: 'captions' (every training word) or 'vectors' (only words with a vector).
+        seed: seed of word2vec training (default: the run seed).
     """
     check_width(width, OWNER)
     if not context.train_captions:

@@ -31,6 +31,9 @@ class CmpcLoss(Loss):
     and no dropout after it. The projections use its norm, so it is not pre-normalised.
 
     Data parallel: LOCAL (each term uses only its own pair) and mean-reduced.
+
+    Args:
+        label_smoothing: label smoothing of the cross-entropy, in [0, 1).
     """
 
     inputs = Inputs.EMBEDDING

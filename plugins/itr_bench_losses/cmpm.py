@@ -47,6 +47,10 @@ class CmpmLoss(Loss):
     and no dropout after it. The projections use its norm, so it is not pre-normalised.
 
     Data parallel: GATHERED (the softmax runs over the global batch).
+
+    Args:
+        normalization: 'l1' (the original: q sums to one) or 'l2' (the PyTorch ports).
+        epsilon: added to q inside the logarithm.
     """
 
     inputs = Inputs.EMBEDDING

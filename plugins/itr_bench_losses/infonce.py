@@ -31,6 +31,12 @@ class InfoNCELoss(Loss):
     Terms: ``infonce_i2t`` and ``infonce_t2i``, each half a cross-entropy; their sum is ClipLoss.
 
     Data parallel: GATHERED (all texts of the global batch are every image's negatives).
+
+    Args:
+        temperature: initial temperature (the logit scale starts at 1/temperature).
+        learnable: learn the temperature (open_clip) instead of keeping it fixed.
+        max_scale: upper bound of the logit scale exp(logit_scale).
+        exclude_same_instance: drop other pairs of the same instance from both softmaxes.
     """
 
     inputs = Inputs.NORMALIZED

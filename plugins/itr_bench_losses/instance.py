@@ -41,6 +41,11 @@ class InstanceLoss(Loss):
 
     Data parallel: LOCAL (each sample's term needs only itself) and mean-reduced, so DDP's
     gradient averaging over equal shards gives the single-process gradient unchanged.
+
+    Args:
+        image_weight: weight of the image path's cross-entropy term.
+        text_weight: weight of the text path's cross-entropy term.
+        bias: give the shared classifier W_share a bias (Flickr/CUHK builders; COCO has none).
     """
 
     inputs = Inputs.FEATURES

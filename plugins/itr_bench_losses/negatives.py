@@ -46,7 +46,11 @@ def _count(owner: str, option: str, value: object) -> int:
 
 class HardestNegatives(NegativeSampler):
     """The paper's Flickr/COCO mining: each anchor's hardest of ``candidates`` captions from
-    training images outside the batch, scored in eval mode (``*_shift_hard.m``)."""
+    training images outside the batch, scored in eval mode (``*_shift_hard.m``).
+
+    Args:
+        candidates: how many training captions outside the batch to mine from (the paper: 256).
+    """
 
     def __init__(self, candidates: int = PAPER_CANDIDATES) -> None:
         self.candidates = _count("hardest", "candidates", candidates)

@@ -244,6 +244,22 @@ FORMS: dict[str, type[_Ranking]] = {
 }
 
 
-def ranking(context: LossContext, *, form: str = "paper", **options) -> _Ranking:
-    """Build the ranking loss of the given ``form`` (see :data:`FORMS`); the default is the paper's."""
-    return choose("ranking", "form", form, FORMS)(context, **options)
+def ranking(
+    context: LossContext,
+    *,
+    form: str = "paper",
+    margin: float = PAPER_MARGIN,
+    reduction: str = "sum",
+    exclude_same_instance: bool = True,
+) -> _Ranking:
+    """Build the ranking loss of the given ``form`` (see :data:`FORMS`); the default is the paper's.
+
+    Args:
+        form: 'paper' (one sampled negative per anchor), 'vsepp-sum' or 'vsepp-max' (in-batch).
+        margin: hinge margin m on cosine similarity (>= 0; the paper's builders use 1.0).
+        reduction: 'sum' (RankLoss.m, VSE++) or 'mean' (divided by the batch size).
+        exclude_same_instance: never count a pair of the anchor's own instance as its negative.
+    """
+    return choose("ranking", "form", form, FORMS)(
+        context, margin=margin, reduction=reduction, exclude_same_instance=exclude_same_instance
+    )

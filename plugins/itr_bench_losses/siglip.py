@@ -30,6 +30,12 @@ class SigLipLoss(Loss):
 
     Data parallel: GATHERED. open_clip exchanges text chunks between neighbours instead; the sum
     over all pairs divided by the global batch is the same quantity.
+
+    Args:
+        scale: initial logit scale t (learned; > 0).
+        bias: initial logit bias b (learned).
+        max_scale: upper bound of t.
+        same_instance_positive: label other pairs of the same instance +1 (open_clip: only the diagonal).
     """
 
     inputs = Inputs.NORMALIZED

@@ -44,6 +44,10 @@ class TripletLoss(Loss):
     Terms: ``triplet_i2t`` and ``triplet_t2i``, each reduced on its own.
 
     Data parallel: GATHERED (negatives are the global batch).
+
+    Args:
+        margin: hinge margin on cosine similarity (>= 0).
+        reduction: 'mean_nonzero' (PML: mean over triplets with a positive hinge), 'mean' or 'sum'.
     """
 
     inputs = Inputs.NORMALIZED

@@ -87,15 +87,19 @@ VALUES = {
     "misspelled loss in loss_options": ("loss_options = { rankng = { margin = 0.2 } }", "",
                                         "loss_options.rankng: unknown loss 'rankng': did you mean 'ranking'?"),
     "misspelled option of a loss": ("loss_options = { instance = { tmperature = 1.0 } }", "",
-                                    "loss_options.instance.tmperature: loss 'instance' takes no option 'tmperature'"),
+                                    "loss_options.instance.tmperature: loss 'instance' (plugin 'itr_bench_losses') takes no option "
+                                    "'tmperature', did you mean"),
     "misspelled text option": ('text_options = { word2vek = "train" }', "",
-                               "text_options.word2vek: text encoder 'dualpath-textcnn' takes no option 'word2vek', "
+                               "text_options.word2vek: text encoder 'dualpath-textcnn' (plugin 'itr_bench_dualpath') takes no "
+                               "option 'word2vek', "
                                "did you mean 'word2vec' or"),
     "misspelled image option": ("image_options = { backbon = 'resnet18' }", "",
-                                "image_options.backbon: image encoder 'dualpath-image' takes no option 'backbon', "
+                                "image_options.backbon: image encoder 'dualpath-image' (plugin 'itr_bench_dualpath') takes no "
+                                "option 'backbon', "
                                 "did you mean 'backbone'?"),
     "misspelled dataset option": ("dataset_options = { trian = 32 }", "",
-                                  "dataset_options.trian: dataset 'synthetic' takes no option 'trian'"),
+                                  "dataset_options.trian: dataset 'synthetic' (plugin 'itr_bench_datasets') takes no option "
+                                  "'trian'"),
 }
 
 #: the suite's seeds replace a run's seed, so these are tried by ``train`` (and as suite seeds below).

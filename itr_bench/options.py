@@ -1,0 +1,441 @@
+"""Declared component options: name, type, default and a one-line help each.
+
+A component's options are its factory's keyword parameters: the annotation is the type, the
+default is the default, and the help comes from the docstring's ``Args:`` section (or a string
+in ``typing.Annotated[...]``). Ranges are ``annotated_types`` markers in ``Annotated``::
+
+    class CircleLoss(Loss):
+        \"\"\"Circle loss on the cross-modal cosine similarity matrix.
+
+        Args:
+            margin: relaxation m of the decision boundary.
+            gamma: scale of the logits.
+        \"\"\"
+
+        def __init__(self, context, margin: Annotated[float, Ge(0)] = 0.25, gamma: float = 64.0): ...
+
+The signature is read from the source file when the factory is registered as a lazy
+``"module:attr"`` reference (:func:`read_source`), so listing and checking options imports neither
+the component's module nor torch; a factory given as an object is read with :mod:`inspect`.
+Both give the same :class:`Options`.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections.abc
+import functools
+import importlib.util
+import inspect
+import math
+import os
+import pathlib
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import annotated_types
+
+from .errors import ConfigError, did_you_mean
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+#: The default of an option that has none (it must be given).
+REQUIRED: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A default written as an expression the source reader cannot evaluate (shown as written)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a component."""
+
+    name: str
+    #: The annotation as written (``"float | None"``); empty when there is none.
+    annotation: str = ""
+    default: Any = REQUIRED
+    help: str = ""
+    #: The annotation evaluated (``typing.Any`` when absent or not understood): what values must match.
+    type: Any = field(default=Any, compare=False, repr=False)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not acceptable for this option, or None."""
+        if not conforms(value, self.type):
+            return f"must be {self.annotation or 'of the declared type'}, got {value!r} ({_kind(value)})"
+        for bound in constraints(self.type):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not _within(value, bound):
+                return f"must be {_bound_text(bound)}, got {value!r}"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: name, type, default (``null`` and ``required`` true when there is none), help."""
+        default = None if self.required else self.default
+        if isinstance(default, Expression):
+            default = default.text
+        elif isinstance(default, tuple):
+            default = list(default)
+        elif not isinstance(default, (str, int, float, bool, list, dict, type(None))):
+            default = repr(default)
+        return {"name": self.name, "type": self.annotation, "default": default, "required": self.required,
+                "help": self.help}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every option a factory declares; ``open`` when it also takes ``**kwargs`` (other keys pass)."""
+
+    options: tuple[Option, ...] = ()
+    open: bool = False
+
+    def __iter__(self):
+        return iter(self.options)
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def names(self) -> list[str]:
+        return [option.name for option in self.options]
+
+    def get(self, name: str) -> Option | None:
+        return next((option for option in self.options if option.name == name), None)
+
+    def check(self, values: Mapping[str, Any], what: str, where: str, key: str) -> None:
+        """Raise one :class:`ConfigError` line for the first unknown, mistyped or out-of-range option.
+
+        ``what`` names the component (``loss 'ranking' (plugin 'x')``), ``where`` the file and
+        ``key`` the table the values came from (``runs[1].loss_options.ranking``).
+        """
+        prefix = f"{where}: " if where else ""
+        for name, value in values.items():
+            option = self.get(name)
+            at = f"{prefix}{key}.{name}" if key else f"{prefix}{name}"
+            if option is None:
+                if self.open:
+                    continue
+                names = self.names()
+                hint = did_you_mean(name, names) if names else "it takes none"
+                raise ConfigError(f"{at}: {what} takes no option {name!r}, {hint}")
+            problem = option.problem(value)
+            if problem is not None:
+                raise ConfigError(f"{at}: {what}: {problem}")
+        missing = [option.name for option in self.options if option.required and option.name not in values]
+        if missing:
+            raise ConfigError(f"{prefix}{key or 'options'}: {what} needs option {missing[0]!r} ({_help(self, missing[0])})")
+
+
+def _help(options: Options, name: str) -> str:
+    option = options.get(name)
+    return option.help or option.annotation or "no help" if option else ""
+
+
+# ============================================================================================
+# Reading a signature
+# ============================================================================================
+
+
+def from_callable(factory: Callable[..., Any], skip: int) -> Options:
+    """The options of ``factory``: its parameters after the first ``skip`` positional ones."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or an object without a readable signature
+        return Options(open=True)
+    target = factory.func if isinstance(factory, functools.partial) else factory
+    helps = docstring_help(_docstrings(target))
+    namespace = dict(vars(inspect.getmodule(target) or types.ModuleType("?")))
+    options, is_open, skipped = [], False, 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            is_open = True
+            continue
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        if skipped < skip and parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            skipped += 1
+            continue
+        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
+            continue
+        annotation = parameter.annotation
+        if annotation is inspect.Parameter.empty:
+            text, kind = "", Any
+        elif isinstance(annotation, str):
+            text, kind = annotation, evaluate(annotation, namespace)
+        else:
+            text, kind = _format(annotation), annotation
+        default = REQUIRED if parameter.default is inspect.Parameter.empty else parameter.default
+        options.append(Option(parameter.name, text, default, helps.get(parameter.name) or annotated_help(kind), kind))
+    return Options(tuple(options), is_open)
+
+
+def _docstrings(target: Any) -> list[str]:
+    docs = [inspect.getdoc(target) or ""]
+    init = getattr(target, "__init__", None) if isinstance(target, type) else None
+    if init is not None and "__init__" in vars(target):
+        docs.append(inspect.getdoc(init) or "")
+    return docs
+
+
+def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
+    """Options and docstring of ``"module:qualname"`` read from its source file, without importing it.
+
+    Only the module's parent packages are imported (to find the file). None when the source
+    cannot be read that way (no ``.py`` file, the name is not a plain ``def``/``class`` there, or
+    a class without its own ``__init__``); the caller then imports the factory.
+    """
+    module, _, qualname = reference.partition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(spec, "origin", None)
+    if not origin or not origin.endswith(".py"):
+        return None
+    try:
+        tree, constants = _parse(origin, os.stat(origin).st_mtime_ns)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    node: Any = tree
+    for part in qualname.split("."):
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
+        if node is None:
+            return None
+    docs = [ast.get_docstring(node) or ""]
+    function = node
+    if isinstance(node, ast.ClassDef):
+        function = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        if function is None:  # inherited: only the imported class knows its signature
+            return None
+        docs.append(ast.get_docstring(function) or "")
+        skip += 1  # self
+    helps = docstring_help(docs)
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [REQUIRED] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults))[skip:]
+    pairs = [(a, d) for a, d in pairs if a not in args.posonlyargs]
+    pairs += list(zip(args.kwonlyargs, [d if d is not None else REQUIRED for d in args.kw_defaults]))
+    options = []
+    for arg, default in pairs:
+        text = ast.unparse(arg.annotation) if arg.annotation is not None else ""
+        if text[:1] in "'\"":  # an annotation written as a string literal
+            text = ast.literal_eval(text)
+        kind = evaluate(text, {}) if text else Any
+        value = default if default is REQUIRED else _default(default, constants)
+        options.append(Option(arg.arg, text, value, helps.get(arg.arg) or annotated_help(kind), kind))
+    return Options(tuple(options), args.kwarg is not None), "\n\n".join(d for d in docs if d)
+
+
+_DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: str, mtime: int) -> tuple[ast.Module, dict[str, Any]]:
+    """The module's syntax tree and its literal module-level constants (``PAPER_MARGIN = 1.0``)."""
+    tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"), filename=path)
+    constants: dict[str, Any] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if len(targets) == 1 and isinstance(targets[0], ast.Name) and getattr(node, "value", None) is not None:
+            try:
+                constants[targets[0].id] = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                pass
+    return tree, constants
+
+
+def _default(node: ast.expr, constants: Mapping[str, Any]) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, ast.Name) and node.id in constants:
+        return constants[node.id]
+    return Expression(ast.unparse(node))
+
+
+# ============================================================================================
+# Help from docstrings
+# ============================================================================================
+
+_SECTION = re.compile(r"^(\s*)(Args|Arguments|Options|Parameters|Keyword Args|Keyword Arguments):\s*$")
+_ENTRY = re.compile(r"^(\s*)(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_PARAM = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+):\s*(.*)$")
+
+
+def docstring_help(docs: list[str]) -> dict[str, str]:
+    """Option name -> one line of help from Google-style ``Args:`` sections or ``:param x:`` lines."""
+    helps: dict[str, str] = {}
+    for doc in docs:
+        lines = (doc or "").expandtabs().splitlines()
+        section_indent: int | None = None
+        current: str | None = None
+        entry_indent = 0
+        for line in lines:
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            header = _SECTION.match(line)
+            if header:
+                section_indent, current = len(header.group(1)), None
+                continue
+            param = _PARAM.match(line)
+            if param:
+                current, entry_indent = param.group(1), indent
+                helps[current] = param.group(2).strip()
+                section_indent = None
+                continue
+            if section_indent is not None and indent <= section_indent:
+                section_indent, current = None, None
+                continue
+            entry = _ENTRY.match(line) if section_indent is not None else None
+            if entry and (current is None or indent <= entry_indent):
+                current, entry_indent = entry.group(2).lstrip("*"), indent
+                helps[current] = entry.group(3).strip()
+            elif current is not None and indent > entry_indent:
+                helps[current] = f"{helps[current]} {line.strip()}".strip()
+            else:
+                current = None
+    return helps
+
+
+def annotated_help(kind: Any) -> str:
+    """The first string in ``Annotated[T, "help", ...]``, else empty."""
+    if typing.get_origin(kind) is typing.Annotated:
+        return next((m for m in kind.__metadata__ if isinstance(m, str)), "")
+    return ""
+
+
+# ============================================================================================
+# Types
+# ============================================================================================
+
+
+class _Names(dict):
+    """Names an annotation may use; anything else (a class of the plugin, ``torch.Tensor``) is Any."""
+
+    def __missing__(self, key: str) -> Any:
+        return Any
+
+
+_KNOWN: dict[str, Any] = {
+    **{name: getattr(typing, name) for name in ("Any", "Annotated", "Literal", "Optional", "Union")},
+    **{name: getattr(collections.abc, name) for name in ("Sequence", "Mapping", "MutableSequence", "Iterable",
+                                                         "Collection", "MutableMapping")},
+    **{name: getattr(annotated_types, name) for name in ("Gt", "Ge", "Lt", "Le", "Interval")},
+    "int": int, "float": float, "str": str, "bool": bool, "list": list, "tuple": tuple, "dict": dict,
+    "None": None, "Path": pathlib.Path, "PathLike": os.PathLike, "bytes": bytes,
+    "typing": typing, "pathlib": pathlib, "os": os, "annotated_types": annotated_types,
+}
+
+
+def evaluate(annotation: str, namespace: Mapping[str, Any]) -> Any:
+    """``annotation`` as a typing object, using ``namespace`` (the module's globals) over the known names."""
+    names = _Names(_KNOWN)
+    names.update({k: v for k, v in namespace.items() if not k.startswith("__")})
+    try:
+        return eval(annotation, {"__builtins__": {}}, names)  # noqa: S307 - an annotation, names restricted
+    except Exception:  # noqa: BLE001 - an annotation we cannot evaluate checks nothing
+        return Any
+
+
+def conforms(value: Any, kind: Any) -> bool:
+    """Whether ``value`` (from TOML or the command line) is an instance of the annotation ``kind``."""
+    if kind is Any or kind is object or isinstance(kind, (str, typing.TypeVar)):
+        return True
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return conforms(value, args[0])
+    if kind is None or kind is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(conforms(value, arg) for arg in args)
+    if origin is typing.Literal:
+        return any(value == arg and type(value) is type(arg) for arg in args)
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    if kind in (pathlib.Path, pathlib.PurePath, os.PathLike):
+        return isinstance(value, (str, os.PathLike))
+    container = origin or kind
+    if container in (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence,
+                     collections.abc.Iterable, collections.abc.Collection):
+        if not isinstance(value, (list, tuple)):
+            return False
+        if not args:
+            return True
+        if container is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return len(value) == len(args) and all(conforms(v, a) for v, a in zip(value, args))
+        return all(conforms(v, args[0]) for v in value)
+    if container in (dict, collections.abc.Mapping, collections.abc.MutableMapping):
+        return isinstance(value, Mapping)
+    if isinstance(kind, type):
+        return isinstance(value, kind)
+    return True
+
+
+def constraints(kind: Any) -> list[Any]:
+    """The ``annotated_types`` bounds (Gt, Ge, Lt, Le) of ``Annotated[...]``, also inside ``X | None``."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return [bound for arg in args for bound in constraints(arg)]
+    if origin is not typing.Annotated:
+        return []
+    bounds = []
+    for marker in kind.__metadata__:
+        if isinstance(marker, annotated_types.GroupedMetadata):
+            bounds.extend(marker)
+        elif isinstance(marker, annotated_types.BaseMetadata):
+            bounds.append(marker)
+    return [b for b in bounds if isinstance(b, (annotated_types.Gt, annotated_types.Ge, annotated_types.Lt,
+                                                   annotated_types.Le))]
+
+
+def _within(value: float, bound: Any) -> bool:
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    if isinstance(bound, annotated_types.Gt):
+        return value > bound.gt
+    if isinstance(bound, annotated_types.Ge):
+        return value >= bound.ge
+    if isinstance(bound, annotated_types.Lt):
+        return value < bound.lt
+    return value <= bound.le
+
+
+def _bound_text(bound: Any) -> str:
+    for attribute, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+        if hasattr(bound, attribute):
+            return f"{sign} {getattr(bound, attribute)}"
+    return repr(bound)
+
+
+def _format(annotation: Any) -> str:
+    return inspect.formatannotation(annotation).replace("typing.", "")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a table", list: "a list", tuple: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
