@@ -180,7 +180,7 @@ def _echo_options(infos: Sequence[Any]) -> None:
         if index:
             click.echo("")
         click.echo(f"{info.kind.replace('_', '-')} {info.name} ({info.plugin}): {info.description}")
-        rows = [(f"  {o.name}", o.annotation or "-", "required" if o.required else repr(o.default), o.help)
+        rows = [(f"  {o.name}", o.type_text or "-", "required" if o.required else repr(o.default), o.help)
                 for o in info.options]
         if info.options.open:
             rows.append(("  ...", "-", "-", "other options are passed on unchecked (**kwargs)"))

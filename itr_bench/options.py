@@ -77,10 +77,18 @@ class Option:
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    @property
+    def type_text(self) -> str:
+        """The type as users read it: ``float >= 0`` for ``Annotated[float, Ge(0)]``, else as written."""
+        if typing.get_origin(self.type) is not typing.Annotated:
+            return self.annotation
+        bounds = " ".join(_bound_text(bound) for bound in constraints(self.type))
+        return f"{_format(typing.get_args(self.type)[0])} {bounds}".strip()
+
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable for this option, or None."""
         if not conforms(value, self.type):
-            return f"must be {self.annotation or 'of the declared type'}, got {value!r} ({_kind(value)})"
+            return f"must be {_expected(self.type, self.annotation)}, got {value!r} ({_kind(value)})"
         for bound in constraints(self.type):
             if isinstance(value, (int, float)) and not isinstance(value, bool) and not _within(value, bound):
                 return f"must be {_bound_text(bound)}, got {value!r}"
@@ -95,7 +103,7 @@ class Option:
             default = list(default)
         elif not isinstance(default, (str, int, float, bool, list, dict, type(None))):
             default = repr(default)
-        return {"name": self.name, "type": self.annotation, "default": default, "required": self.required,
+        return {"name": self.name, "type": self.type_text, "default": default, "required": self.required,
                 "help": self.help}
 
 
@@ -432,8 +440,26 @@ def _bound_text(bound: Any) -> str:
     return repr(bound)
 
 
+def _expected(kind: Any, annotation: str) -> str:
+    """``one of 'sum', 'mean'`` for a Literal (with ``or None`` when optional), else the annotation."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return _expected(args[0], annotation)
+    if kind is Any:
+        return annotation or "of the declared type"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(arg) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        literals = [a for a in args if typing.get_origin(a) is typing.Literal]
+        if literals and all(a is type(None) or a in literals for a in args):
+            values = [repr(v) for a in literals for v in typing.get_args(a)]
+            return "one of " + ", ".join(values) + (" or none" if type(None) in args else "")
+    return _format(kind)
+
+
 def _format(annotation: Any) -> str:
-    return inspect.formatannotation(annotation).replace("typing.", "")
+    text = inspect.formatannotation(annotation).replace("typing.", "").replace("collections.abc.", "")
+    return text.replace("NoneType", "None")
 
 
 def _kind(value: Any) -> str:

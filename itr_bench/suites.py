@@ -157,11 +157,12 @@ def expand(
                 merged, changed = apply_overrides(merged, own, f"the suite's run {run_name!r}")
                 if notes is not None:
                     notes.extend(note for note in changed if note not in notes)
-                with blamed_on(own, where, f"runs[{index}]"):
-                    config = build(RunConfig, merged, where, f"runs[{index}]")
-                    check_components(config, registry, where, f"runs[{index}]")
+                at = f"{where}: run {run_name!r}"  # after each_loss expansion, the index alone is not the file's
+                with blamed_on(own, at, f"runs[{index}]"):
+                    config = build(RunConfig, merged, at, f"runs[{index}]")
+                    check_components(config, registry, at, f"runs[{index}]")
                     if check_weights:
-                        check_pretrained(config, registry, where, f"runs[{index}]", fetch_hint)
+                        check_pretrained(config, registry, at, f"runs[{index}]", fetch_hint)
                 folder = ensure_inside(store, store / name / dataset / run_name / f"seed-{seed}")
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
     return planned

@@ -19,7 +19,11 @@ def test_register_losses_gives_an_owned_loss_that_passes_the_kit(pm, register_pl
     from itr_bench.api import Loss, Negatives
 
     class Alignment(Loss):
-        """Mean squared distance between matching embeddings (a LOCAL loss)."""
+        """Mean squared distance between matching embeddings (a LOCAL loss).
+
+        Args:
+            scale: multiplies the distance.
+        """
 
         negatives = Negatives.LOCAL
         reduction = "mean"

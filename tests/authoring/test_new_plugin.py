@@ -14,7 +14,7 @@ from itr_bench.api import EncoderContext
 from itr_bench.cli import main
 from itr_bench.commands.new_plugin import SCAFFOLDS
 from itr_bench.plugins import load_registry
-from itr_bench.testing import check_dataset, check_encoder, check_loss
+from itr_bench.testing import check_dataset, check_encoder, check_loss, check_options
 
 #: (command-line arguments after the kind, registry kind, hook) per scaffold.
 CASES = {
@@ -65,6 +65,8 @@ def test_the_scaffolded_component_passes_the_kit(tmp_path, capsys, pm, register_
     register_plugin(import_module(folder, "itr_bench_" + name.replace("-", "_")), name)
     registry = load_registry(pm)
     assert registry.get(kind, name).plugin == name and registry.get(kind, name).description
+    check_options(registry, kind, name)
+    assert len(registry.get(kind, name).options) > 0  # the scaffold shows how options are declared
     if kind == "loss":
         check_loss(registry, name)
     elif kind == "dataset":

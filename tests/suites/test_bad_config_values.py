@@ -88,7 +88,7 @@ VALUES = {
                                         "loss_options.rankng: unknown loss 'rankng': did you mean 'ranking'?"),
     "misspelled option of a loss": ("loss_options = { instance = { tmperature = 1.0 } }", "",
                                     "loss_options.instance.tmperature: loss 'instance' (plugin 'itr_bench_losses') takes no option "
-                                    "'tmperature', did you mean"),
+                                    "'tmperature'"),
     "misspelled text option": ('text_options = { word2vek = "train" }', "",
                                "text_options.word2vek: text encoder 'dualpath-textcnn' (plugin 'itr_bench_dualpath') takes no "
                                "option 'word2vek', "
@@ -97,6 +97,24 @@ VALUES = {
                                 "image_options.backbon: image encoder 'dualpath-image' (plugin 'itr_bench_dualpath') takes no "
                                 "option 'backbon', "
                                 "did you mean 'backbone'?"),
+    "misspelled ranking option": ("loss_options = { ranking = { margn = 0.5 } }", "",
+                                  "loss_options.ranking.margn: loss 'ranking' (plugin 'itr_bench_losses') takes no "
+                                  "option 'margn', did you mean 'margin'?"),
+    "wrong-typed loss option": ('loss_options = { instance = { image_weight = "heavy" } }', "",
+                                "loss_options.instance.image_weight: loss 'instance' (plugin 'itr_bench_losses'): "
+                                "must be float, got 'heavy' (a string)"),
+    "wrong-typed image option": ('image_options = { width = "half" }', "",
+                                 "image_options.width: image encoder 'dualpath-image' (plugin 'itr_bench_dualpath'): "
+                                 "must be float, got 'half' (a string)"),
+    "wrong-typed text option": ("text_options = { blocks = [1, 1.5] }", "",
+                                "text_options.blocks: text encoder 'dualpath-textcnn' (plugin 'itr_bench_dualpath'): "
+                                "must be Sequence[int], got [1, 1.5] (a list)"),
+    "misspelled negative sampler option": ('negatives = "hardest"\nnegative_options = { candidate = 8 }', "",
+                                           "negative_options.candidate: negative sampler 'hardest' (plugin "
+                                           "'itr_bench_losses') takes no option 'candidate', did you mean 'candidates'?"),
+    "wrong-typed dataset option": ('dataset_options = { train = "many" }', "",
+                                   "dataset_options.train: dataset 'synthetic' (plugin 'itr_bench_datasets'): must be "
+                                   "int, got 'many' (a string)"),
     "misspelled dataset option": ("dataset_options = { trian = 32 }", "",
                                   "dataset_options.trian: dataset 'synthetic' (plugin 'itr_bench_datasets') takes no option "
                                   "'trian'"),
@@ -144,7 +162,7 @@ def test_run_dry_run_refuses(tmp_path, capsys, case):
     path = tmp_path / "bad.toml"
     path.write_text(SUITE.format(suite="bad", dataset="synthetic", name="r", run=run, stage=stage(fragment_)))
     code = main(["run", str(path), "--dry-run", "--store", str(tmp_path / "store")])
-    one_line(capsys, code, path, f"runs[0].{fragment}")
+    one_line(capsys, code, path, f"run 'r': runs[0].{fragment}")
     assert tree(tmp_path) == [path]
 
 
@@ -188,8 +206,8 @@ def test_set_on_the_command_line_is_checked_too(tmp_path, capsys, option, fragme
     one_line(capsys, code, f"--set {option}", fragment)
 
 
-@pytest.mark.parametrize("seeds, fragment", [("[-1]", "runs[0].seed: must be in [0, 4.29497e+09], got -1"),
-                                             ("[0, 4294967296]", "runs[0].seed: must be in [0, 4.29497e+09]")])
+@pytest.mark.parametrize("seeds, fragment", [("[-1]", "run 'r': runs[0].seed: must be in [0, 4.29497e+09], got -1"),
+                                             ("[0, 4294967296]", "run 'r': runs[0].seed: must be in [0, 4.29497e+09]")])
 def test_suite_seeds_are_checked(tmp_path, capsys, seeds, fragment):
     path = tmp_path / "bad.toml"
     path.write_text(SUITE.format(suite="bad", dataset="synthetic", name="r", run="", stage=stage())

@@ -1,0 +1,169 @@
+"""Declared options: read from a factory's typed signature and docstring, checked before building."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import Annotated, Literal
+
+import pytest
+from annotated_types import Ge, Gt
+
+from itr_bench.cli import main
+from itr_bench.errors import ConfigError, ItrBenchError
+from itr_bench.options import REQUIRED
+from itr_bench.registry import Registry
+
+
+class Hinge:
+    """A hinge loss.
+
+    Args:
+        margin: hinge margin on cosine similarity.
+        reduction: how terms are combined.
+        scale: a multiplier,
+            described on two lines.
+    """
+
+    def __init__(self, context, *, margin: Annotated[float, Ge(0)] = 0.2,
+                 reduction: Literal["sum", "mean"] = "sum", scale: Annotated[float, Gt(0), "unused"] = 1.0,
+                 blocks: tuple[int, ...] = (1, 2), name: str | None = None):
+        self.context, self.margin, self.reduction = context, margin, reduction
+
+
+def registry_with(factory, kind="loss", plugin="mine"):
+    registry = Registry(("loss", "dataset", "negative_sampler"))
+    registry.register(kind, "hinge", factory, plugin=plugin)
+    return registry
+
+
+def test_options_come_from_the_signature_and_the_docstring():
+    options = registry_with(Hinge).get("loss", "hinge").options
+    assert options.names() == ["margin", "reduction", "scale", "blocks", "name"]  # the context is not an option
+    margin = options.get("margin")
+    assert (margin.annotation, margin.type_text, margin.default, margin.help) == (
+        "Annotated[float, Ge(0)]", "float >= 0", 0.2, "hinge margin on cosine similarity.")
+    assert options.get("scale").help == "a multiplier, described on two lines."
+    assert options.get("blocks").default == (1, 2) and not options.open
+
+
+def test_build_checks_options_before_calling_the_factory():
+    registry = registry_with(Hinge)
+    assert registry.build("loss", "hinge", "ctx", options={"margin": 1, "reduction": "mean"}).margin == 1
+    cases = {
+        "margn": (0.1, r"x.toml: loss_options.hinge.margn: loss 'hinge' \(plugin 'mine'\) takes no option 'margn', "
+                       r"did you mean 'margin'\?"),
+        "margin": ("big", r"loss_options.hinge.margin: loss 'hinge' \(plugin 'mine'\): must be float, got 'big' "
+                          r"\(a string\)"),
+        "reduction": ("median", r"must be one of 'sum', 'mean', got 'median'"),
+        "blocks": ([1, "x"], r"must be tuple\[int, \.\.\.\], got \[1, 'x'\] \(a list\)"),
+        "name": (3, r"must be str \| None, got 3 \(an integer\)"),
+        "scale": (0.0, r"loss_options.hinge.scale: loss 'hinge' \(plugin 'mine'\): must be > 0, got 0.0"),
+    }
+    for key, (value, message) in cases.items():
+        with pytest.raises(ConfigError, match=message):
+            registry.build("loss", "hinge", "ctx", options={key: value}, where="x.toml", key="loss_options.hinge")
+    with pytest.raises(ConfigError, match="must be >= 0, got -1"):
+        registry.create("loss", "hinge", "ctx", margin=-1)
+    assert registry.build("loss", "hinge", "ctx", options={"margin": 0, "blocks": [3], "name": None}).margin == 0
+
+
+def test_bool_is_not_a_number_and_int_is_a_float():
+    registry = registry_with(Hinge)
+    with pytest.raises(ConfigError, match="must be"):
+        registry.create("loss", "hinge", None, margin=True)
+    registry.create("loss", "hinge", None, margin=2)
+
+
+def test_required_option_and_open_factories():
+    def needs_model(context, *, model: str, **rest):
+        """Needs a model.
+
+        Args:
+            model: the model name.
+        """
+        return model, rest
+
+    registry = registry_with(needs_model)
+    info = registry.get("loss", "hinge")
+    assert info.options.get("model").default is REQUIRED and info.options.open
+    with pytest.raises(ConfigError, match="needs option 'model' \\(the model name.\\)"):
+        registry.create("loss", "hinge", None)
+    assert registry.create("loss", "hinge", None, model="m", other=1) == ("m", {"other": 1})  # **rest: unchecked
+
+
+def test_errors_of_the_factory_name_the_plugin_and_bugs_keep_their_traceback():
+    def refuses(context, *, size: int = 1):
+        """Refuses."""
+        raise ItrBenchError("size too large")
+
+    def buggy(context):
+        """Has a bug."""
+        return 1 / 0
+
+    with pytest.raises(ItrBenchError, match=r"^run.toml: loss 'hinge' \(plugin 'p'\): size too large$"):
+        registry_with(refuses, plugin="p").build("loss", "hinge", None, where="run.toml")
+    with pytest.raises(ZeroDivisionError) as excinfo:
+        registry_with(buggy, plugin="p").build("loss", "hinge", None)
+    assert "while building loss 'hinge' (plugin 'p')" in excinfo.value.__notes__
+
+
+def test_a_lazy_reference_is_read_from_source_without_importing(tmp_path, monkeypatch):
+    (tmp_path / "lazy_plugin_mod.py").write_text(textwrap.dedent('''
+        import no_such_heavy_library  # importing this module would fail
+
+        MARGIN = 0.5
+
+        class Loss:
+            """A lazily registered loss.
+
+            Args:
+                margin: the margin.
+                form: which form.
+            """
+
+            def __init__(self, context, *, margin: float = MARGIN, form: "str" = "a", other: int = max(1, 2)):
+                pass
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = registry_with("lazy_plugin_mod:Loss")
+    info = registry.get("loss", "hinge")
+    assert info.description == "A lazily registered loss."
+    assert [(o.name, o.annotation, o.default, o.help) for o in info.options][:2] == [
+        ("margin", "float", 0.5, "the margin."), ("form", "str", "a", "which form.")]
+    assert repr(info.options.get("other").default) == "max(1, 2)"
+    with pytest.raises(ConfigError, match="takes no option 'margn', did you mean 'margin'"):
+        info.check_options({"margn": 1})
+    assert "lazy_plugin_mod" not in sys.modules
+    with pytest.raises(ItrBenchError, match="plugin 'mine': loss 'hinge' refers to 'lazy_plugin_mod:Loss', which "
+                                            "cannot be imported: ModuleNotFoundError"):
+        registry.create("loss", "hinge", None)
+
+
+def test_a_reference_must_name_module_and_attribute():
+    with pytest.raises(ItrBenchError, match="a reference is written 'package.module:Attribute'"):
+        registry_with("no_colon_here")
+
+
+def test_every_builtin_component_declares_typed_documented_options():
+    from itr_bench.plugins import get_plugin_manager, load_registry
+    from itr_bench.testing import check_options
+
+    registry = load_registry(get_plugin_manager(load_entrypoints=False))
+    for info in registry.list():
+        if info.kind != "suite":
+            check_options(registry, info.kind, info.name)
+            assert not info.options.open, f"{info.kind} {info.name} takes **kwargs: its options are not declared"
+
+
+def test_list_options_json(capsys):
+    assert main(["list", "losses", "--options", "--json", "--filter", "rank*"]) == 0
+    [ranking] = json.loads(capsys.readouterr().out)
+    options = {option["name"]: option for option in ranking["options"]}
+    assert options["margin"] == {"name": "margin", "type": "float", "default": 1.0, "required": False,
+                                 "help": "hinge margin m on cosine similarity (>= 0; the paper's builders use 1.0)."}
+    assert set(options) == {"form", "margin", "reduction", "exclude_same_instance"}
+    assert main(["list", "negative-samplers", "--options"]) == 0
+    out = capsys.readouterr().out
+    assert "negative-sampler hardest (itr_bench_losses)" in out and "candidates" in out and "256" in out
