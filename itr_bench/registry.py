@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import importlib
 import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DuplicateComponentError, ItrBenchError, PluginError, RegistryError, UnknownComponentError, did_you_mean
+from .errors import DuplicateComponentError, ItrBenchError, RegistryError, UnknownComponentError, did_you_mean
+from .lazy_import import LazyFactory
 from .options import Options, from_callable, read_source
 
 #: The kinds of component, each filled by one hook (see hookspecs.py).
@@ -28,8 +28,6 @@ FIXED_ARGUMENTS: Mapping[str, int] = types.MappingProxyType(
     {"image_encoder": 1, "text_encoder": 1, "loss": 1, "dataset": 1, "negative_sampler": 0, "suite": 0}
 )
 
-#: A lazy factory reference: ``"package.module:Class"`` (imported on first build).
-_REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def plural(kind: str) -> str:
@@ -57,48 +55,26 @@ def _first_doc_line(doc: str) -> str:
 class ComponentInfo:
     """One registered component: what it is, who registered it, how to build it.
 
-    ``target`` is the factory or a lazy ``"module:attr"`` reference to it; :attr:`factory`
-    imports a reference on first use, while :attr:`options` and :attr:`description` read it from
-    source, so listing and validating components imports none of them.
+    A factory registered with :func:`itr_bench.lazy` is not imported to read its options or
+    description: :attr:`options` and :attr:`description` read its source file.
     """
 
     kind: str
     name: str
-    target: Callable[..., Any] | str
+    factory: Callable[..., Any]
     plugin: str
     given_description: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: types.MappingProxyType({}))
 
     @functools.cached_property
-    def factory(self) -> Callable[..., Any]:
-        """The callable that builds the component (importing a lazy reference now)."""
-        if not isinstance(self.target, str):
-            return self.target
-        module_name, _, qualname = self.target.partition(":")
-        try:
-            obj: Any = importlib.import_module(module_name)
-            for part in qualname.split("."):
-                obj = getattr(obj, part)
-        except ItrBenchError:
-            raise
-        except Exception as exc:  # a broken plugin module: name the plugin and the reference
-            raise PluginError(f"plugin {self.plugin!r}: {self.kind} {self.name!r} refers to {self.target!r}, which "
-                              f"cannot be imported: {type(exc).__name__}: {exc}") from exc
-        if not callable(obj):
-            raise PluginError(f"plugin {self.plugin!r}: {self.kind} {self.name!r} refers to {self.target!r}, "
-                              f"which is not callable ({type(obj).__name__})")
-        return obj
-
-    @functools.cached_property
     def _declared(self) -> tuple[Options, str]:
         skip = FIXED_ARGUMENTS.get(self.kind, 1)
-        if isinstance(self.target, str):
-            read = read_source(self.target, skip)
+        if isinstance(self.factory, LazyFactory):
+            read = read_source(self.factory.target, skip)
             if read is not None:
                 return read
-        factory = self.factory
-        target = getattr(factory, "func", factory)  # functools.partial
-        return from_callable(factory, skip), getattr(target, "__doc__", None) or ""
+        target = getattr(self.factory, "func", self.factory)  # functools.partial
+        return from_callable(self.factory, skip), getattr(target, "__doc__", None) or ""
 
     @property
     def options(self) -> Options:
@@ -114,10 +90,8 @@ class ComponentInfo:
 
     @property
     def module(self) -> str:
-        """The module that defines the factory, without importing a lazy reference."""
-        if isinstance(self.target, str):
-            return self.target.partition(":")[0]
-        target = getattr(self.target, "func", self.target)
+        """The module that defines the factory (a lazy factory's, without importing it)."""
+        target = getattr(self.factory, "func", self.factory)
         return str(getattr(target, "__module__", "") or "")
 
     @property
@@ -135,11 +109,8 @@ class ComponentInfo:
 
     def as_dict(self, options: bool = False) -> dict[str, Any]:
         """JSON-friendly view (the factory as its import path; with ``options``, each declared option)."""
-        if isinstance(self.target, str):
-            factory = self.target.replace(":", ".")
-        else:
-            target = getattr(self.target, "func", self.target)
-            factory = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+        target = getattr(self.factory, "func", self.factory)
+        factory = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
         data = {
             "kind": self.kind,
             "name": self.name,
@@ -172,28 +143,20 @@ class Registry:
         self,
         kind: str,
         name: str,
-        factory: Callable[..., Any] | str,
+        factory: Callable[..., Any],
         *,
         plugin: str,
         description: str | None = None,
         **metadata: Any,
     ) -> ComponentInfo:
-        """Add a component; a second registration of the same name is an error naming both plugins.
-
-        ``factory`` is a callable or a lazy ``"module:attr"`` reference to one.
-        """
+        """Add a component; a second registration of the same name is an error naming both plugins."""
         table = self._table(kind)
         if not isinstance(name, str) or not _NAME.match(name):
             raise RegistryError(
                 f"plugin {plugin!r} registered {kind} name {name!r}: names are lower-case letters, "
                 "digits and '_.+-', starting with a letter or digit"
             )
-        if isinstance(factory, str) and not _REFERENCE.match(factory):
-            raise RegistryError(
-                f"plugin {plugin!r} registered {kind} {name!r} with factory {factory!r}: a reference is "
-                "written 'package.module:Attribute'"
-            )
-        if not isinstance(factory, str) and not callable(factory):
+        if not callable(factory):
             raise RegistryError(
                 f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable "
                 f"({type(factory).__name__})"
@@ -207,7 +170,7 @@ class Registry:
         info = ComponentInfo(
             kind=kind,
             name=name,
-            target=factory,
+            factory=factory,
             plugin=plugin,
             given_description=description,
             metadata=types.MappingProxyType(dict(metadata)),

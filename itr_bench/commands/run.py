@@ -44,7 +44,6 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run quickstart --seeds 0 --set stages.0.epochs=1 --set-run ranking-only.stages.0.lr=0.05
     """
     from ..errors import ItrBenchError, describe_os_error
-    from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
     from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
@@ -75,6 +74,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
             click.echo(f"{state.status}  {run.label}  {run.folder}{detail}")
         return
+    from ..leaderboard import aggregate, load_records, render_text, write_leaderboards  # pandas: after --dry-run
+
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
     changed = [(run, state) for run, state in zip(runs, states) if state.status == CHANGED]
     if changed and not rerun_changed:  # refused before anything trains

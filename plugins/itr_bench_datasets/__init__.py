@@ -6,8 +6,6 @@ Each reads its authors' distribution format from a local root; nothing is downlo
 
 from __future__ import annotations
 
-import functools
-
 import itr_bench
 from itr_bench import lazy
 
@@ -42,6 +40,6 @@ def register_datasets(register):
     )
     register(
         "synthetic-identity",
-        functools.partial(Synthetic, renderings=4, captions_per_image=2, train=250, val=50, test=50),
+        lazy(".synthetic:synthetic_identity", __name__),
         description="Embedded identity variant: 4 jittered renderings per scene, matched by identity",
     )

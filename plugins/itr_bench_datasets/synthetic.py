@@ -230,3 +230,29 @@ class Synthetic(Dataset):
     def fingerprint(self) -> str:
         key = json.dumps({"version": VERSION, **self.options}, sort_keys=True)
         return f"synthetic-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def synthetic_identity(
+    root: Any = None,
+    *,
+    train: int = 250,
+    val: int = 50,
+    test: int = 50,
+    image_size: int = 64,
+    captions_per_image: int = 2,
+    renderings: int = 4,
+    seed: int = 0,
+) -> Synthetic:
+    """:class:`Synthetic` as an identity set: each scene drawn several times, matched by identity.
+
+    Args:
+        train: training identities.
+        val: validation identities.
+        test: test identities.
+        image_size: image side in pixels.
+        captions_per_image: captions written for each drawing.
+        renderings: jittered drawings per identity.
+        seed: seed of the scenes, drawings and captions.
+    """
+    return Synthetic(root, train=train, val=val, test=test, image_size=image_size,
+                     captions_per_image=captions_per_image, renderings=renderings, seed=seed)

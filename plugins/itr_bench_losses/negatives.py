@@ -80,6 +80,9 @@ class RandomNegatives(NegativeSampler):
     """A random training pair of a different instance for each anchor (CUHK-PEDES's
     ``rand_diff_class2/3.m``; for Flickr/COCO, where the instance is the image, a random pair)."""
 
+    def __init__(self) -> None:  # no options (declared here, so they are read without importing torch)
+        super().__init__()
+
     def choose(self, anchors: TrainingPairs, pool: NegativePool) -> TrainingPairs:
         return pool.pairs(other_instance_images(pool.instance_ids, anchors.images, pool.generator))
 

@@ -75,7 +75,7 @@ BAD_OPTIONS = [
     ("triplet", {"reduction": "max"}, "'mean_nonzero'"),
     ("cmpm", {"normalization": "l3"}, "'l1', 'l2'"),
     ("infonce", {"temperature": 0}, "temperature=0"),
-    ("siglip", {"scale": "ten"}, "not a number"),
+    ("siglip", {"scale": "ten"}, "must be float, got 'ten'"),
     ("cmpc", {"label_smoothing": 1.5}, "label_smoothing"),
     ("instance", {"text_weight": -1}, "text_weight"),
 ]

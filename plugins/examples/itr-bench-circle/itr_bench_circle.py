@@ -5,17 +5,26 @@ image; pairs with the same instance id are positives. Similarities far from thei
 get larger weights (the "circle" decision boundary), unlike the fixed-weight hinge.
 """
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
+from annotated_types import Ge, Gt
 
 import itr_bench
 from itr_bench.api import Loss, LossContext
 
 
 class CircleLoss(Loss):
-    """Circle loss on the cross-modal cosine similarity matrix, both directions averaged."""
+    """Circle loss on the cross-modal cosine similarity matrix, both directions averaged.
 
-    def __init__(self, context: LossContext, margin: float = 0.25, gamma: float = 64.0):
+    Args:
+        margin: relaxation m of the decision boundary (the paper: 0.25).
+        gamma: scale of the logits (the paper: 64 for retrieval).
+    """
+
+    def __init__(self, context: LossContext, margin: Annotated[float, Ge(0)] = 0.25,
+                 gamma: Annotated[float, Gt(0)] = 64.0):
         super().__init__()
         self.margin, self.gamma = margin, gamma
 
