@@ -4,7 +4,6 @@ the flag and its value, never the suite file, and never suggests a forbidden key
 
 import pytest
 
-import itr_bench
 from itr_bench.cli import main
 from itr_bench.errors import ConfigError
 from itr_bench.overrides import SUITE_FORBIDDEN, Overrides, parse_value
