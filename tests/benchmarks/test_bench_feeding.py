@@ -1,6 +1,6 @@
 """Feeding speed (pytest-benchmark; skipped unless run with ``--benchmark-only``).
 
-Real figures on Flickr8k come from ``benchmarks/feeding.py``; these run on the embedded set.
+Real figures on Flickr8k come from ``benchmarks/feed_throughput.py``; these run on the embedded set.
 """
 
 import pytest

@@ -22,5 +22,8 @@ def test_script_smoke_run_on_cpu(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     (result,) = (tmp_path / "perf").glob("gpu_throughput__cpu*.json")
     data = json.loads(result.read_text())
-    for key in ("bare_resnet50_img_per_s", "dualpath_pairs_per_s", "dualpath_vs_bare", "epoch_pairs_per_s", "epoch_vs_step"):
+    for key in ("bare_resnet50_img_per_s", "dualpath_pairs_per_s", "dualpath_vs_bare", "epoch_pairs_per_s", "epoch_vs_step",
+                "feed_and_mining_pairs_per_s"):
         assert data[key] > 0, key
+    # the paper's ranking form trains on paired batches: slot B/2+k holds the sampler's negative for anchor k
+    assert data["negatives"] == "hardest" and data["feed"]["path"] == "device"

@@ -1,0 +1,28 @@
+"""The feed throughput script runs end to end at a tiny size and writes its JSON naming the machine."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "feed_throughput.py"
+
+
+@pytest.mark.slow
+def test_script_smoke_run(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dataset", "synthetic", "--images", "16", "--image-size", "32",
+         "--batch", "4", "--workers", "2", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+         "--out", str(tmp_path / "perf")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (result,) = (tmp_path / "perf").glob("feed_throughput__*__cpu.json")
+    data = json.loads(result.read_text())
+    assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"] and data["machine"]["torch"]
+    assert set(data["images_per_second"]) == {"decode", "stream_0_workers", "stream_2_workers", "device"}
+    assert all(rate > 0 for rate in data["images_per_second"].values()) and data["workers_speedup"] > 0
+    for path in ("stream_2_workers", "device"):
+        assert data["epoch_vs_step"][path]["steps"] == 4 and data["epoch_vs_step"][path]["epoch_vs_step"] > 0
