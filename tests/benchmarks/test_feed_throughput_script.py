@@ -13,7 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "feed_throughput.p
 @pytest.mark.slow
 def test_script_smoke_run(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dataset", "synthetic", "--images", "16", "--image-size", "32",
+        [sys.executable, str(SCRIPT), "--dataset", "synthetic", "--images", "8", "--image-size", "32",
          "--batch", "4", "--workers", "2", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
          "--out", str(tmp_path / "perf")],
         capture_output=True, text=True, timeout=600,
@@ -25,4 +25,4 @@ def test_script_smoke_run(tmp_path):
     assert set(data["images_per_second"]) == {"decode", "stream_0_workers", "stream_2_workers", "device"}
     assert all(rate > 0 for rate in data["images_per_second"].values()) and data["workers_speedup"] > 0
     for path in ("stream_2_workers", "device"):
-        assert data["epoch_vs_step"][path]["steps"] == 4 and data["epoch_vs_step"][path]["epoch_vs_step"] > 0
+        assert data["epoch_vs_step"][path]["steps"] == 2 and data["epoch_vs_step"][path]["epoch_vs_step"] > 0
