@@ -63,7 +63,8 @@ class DualPathTextEncoder(TextEncoder):
         """The initial word vectors' source and word2vec seed, and how much they covered."""
         coverage = None if self.coverage is None else {
             "words": f"{self.coverage.words_covered}/{self.coverage.words}",
-            "tokens": f"{self.coverage.tokens_covered}/{self.coverage.tokens}"}
+            "tokens": f"{self.coverage.tokens_covered}/{self.coverage.tokens}",
+            "mean_cosine": None if self.coverage.mean_cosine is None else round(self.coverage.mean_cosine, 4)}
         return {"word_vectors": {**self.word_vectors, "coverage": coverage}}
 
     def forward(self, ids: Tensor) -> EncoderOutput:

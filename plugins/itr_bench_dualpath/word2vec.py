@@ -39,6 +39,15 @@ WORD2VEC_FORMATS: dict[str, bool] = {
 }
 
 
+#: Mean cosine between two words' vectors at or above which the vectors are reported as nearly
+#: parallel. word2vec trained on a small templated corpus ends there. Measured with this module
+#: (300-d, 5 epochs, min_count 1, seeds 0 and 1): on the embedded synthetic data's 3,000 training
+#: captions (41 words, every colour and shape word in the same contexts) the mean is 1.00, while
+#: on Flickr8k's 30,000 training captions (7,930 words) it is 0.58. Such vectors carry no word
+#: identity: the text path starts with every word alike.
+PARALLEL_COSINE = 0.9
+
+
 @dataclass(frozen=True)
 class Coverage:
     """How much of a vocabulary a set of word vectors covers."""
@@ -47,6 +56,9 @@ class Coverage:
     words: int
     tokens_covered: int
     tokens: int
+    #: mean cosine similarity between the vectors of two different covered words (None: fewer
+    #: than two). Near 1 the vectors are all but parallel and start every word alike.
+    mean_cosine: float | None = None
 
     @property
     def word_fraction(self) -> float:
@@ -60,7 +72,13 @@ class Coverage:
         return (
             f"word vectors cover {self.words_covered}/{self.words} vocabulary words ({self.word_fraction:.1%}) "
             f"and {self.tokens_covered}/{self.tokens} training tokens ({self.token_fraction:.1%})"
+            + ("" if self.mean_cosine is None else f"; mean cosine between two words' vectors {self.mean_cosine:.2f}")
         )
+
+    @property
+    def parallel(self) -> bool:
+        """True when the vectors are nearly parallel (mean cosine >= :data:`PARALLEL_COSINE`)."""
+        return self.mean_cosine is not None and self.mean_cosine >= PARALLEL_COSINE
 
 
 def train_word2vec(
@@ -120,12 +138,24 @@ def coverage(vocabulary: Vocabulary, vectors: KeyedVectors) -> Coverage:
     """Words of ``vocabulary`` with a vector, and the training tokens they account for."""
     counts = vocabulary.counts or (1,) * len(vocabulary.words)
     hits = [word in vectors.key_to_index for word in vocabulary.words]
+    covered = [word for word, hit in zip(vocabulary.words, hits) if hit]
     return Coverage(
         words_covered=sum(hits),
         words=len(vocabulary.words),
         tokens_covered=sum(c for c, hit in zip(counts, hits) if hit),
         tokens=sum(counts),
+        mean_cosine=mean_cosine(np.asarray(vectors[covered], dtype=np.float64)) if len(covered) > 1 else None,
     )
+
+
+def mean_cosine(rows: np.ndarray) -> float:
+    """Mean cosine similarity over the pairs of different rows, in O(n d): ``(|sum u|^2 - n) / (n (n - 1))``
+    for the unit rows ``u`` (a zero row counts as orthogonal to every other)."""
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    units = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+    n = len(units)
+    total = float(np.square(units.sum(axis=0)).sum()) - float(np.square(units).sum())
+    return total / (n * (n - 1))
 
 
 def initialise_embedding(table: Tensor, vocabulary: Vocabulary, vectors: KeyedVectors) -> Coverage:
@@ -143,6 +173,10 @@ def initialise_embedding(table: Tensor, vocabulary: Vocabulary, vectors: KeyedVe
             table[torch.tensor(rows)] = values.to(table.dtype)
     found = coverage(vocabulary, vectors)
     log.info("%s", found)
+    if found.parallel:
+        log.warning("word vectors are nearly parallel (mean cosine %.2f between two words' vectors): they start "
+                    "every word alike, as word2vec does on a small templated corpus; word2vec = \"none\" starts "
+                    "the words random instead", found.mean_cosine)
     return found
 
 

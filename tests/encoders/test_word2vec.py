@@ -148,3 +148,44 @@ def test_word2vec_coverage_on_real_flickr30k_captions(shared_datasets):
     assert cov.word_fraction < 0.5
     assert cov.token_fraction > 0.9
     assert vectors.most_similar("man", topn=50)  # vectors were actually trained
+
+
+def test_mean_cosine_matches_the_pairwise_loop():
+    from itr_bench_dualpath.word2vec import mean_cosine
+
+    rows = np.random.default_rng(0).normal(size=(9, 5))
+    rows[3] = 0.0  # a zero vector is orthogonal to everything
+    units = [r / np.linalg.norm(r) if np.linalg.norm(r) else r for r in rows]
+    pairs = [float(units[i] @ units[j]) for i in range(9) for j in range(9) if i != j]
+    assert mean_cosine(rows) == pytest.approx(sum(pairs) / len(pairs))
+    assert mean_cosine(np.tile([1.0, 2.0, 0.0], (4, 1)) * np.arange(1, 5)[:, None]) == pytest.approx(1.0)
+
+
+def test_parallel_word_vectors_are_recorded_and_reported(registry, tmp_path, caplog):
+    captions = ["a red disc", "a blue disc", "a red box", "a blue box"]
+    encoder_of = lambda vectors: registry.create(  # noqa: E731
+        "text_encoder", "dualpath-textcnn", EncoderContext(train_captions=captions),
+        word2vec=str(write_vectors(tmp_path / "v.txt", vectors)), word_dim=3, **SMALL)
+    with caplog.at_level("WARNING"):
+        parallel = encoder_of({w: [1.0 + 0.01 * i, 2.0, 3.0] for i, w in enumerate(["a", "red", "blue", "disc", "box"])})
+    assert parallel.coverage.parallel and parallel.coverage.mean_cosine > 0.99
+    assert parallel.provenance()["word_vectors"]["coverage"]["mean_cosine"] > 0.99
+    assert "nearly parallel" in caplog.text and "mean cosine" in str(parallel.coverage)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        spread = encoder_of({"a": [1.0, 0.0, 0.0], "red": [0.0, 1.0, 0.0], "blue": [0.0, 0.0, 1.0],
+                             "disc": [-1.0, 0.0, 0.0], "box": [0.0, -1.0, 0.0]})
+    assert not spread.coverage.parallel and "nearly parallel" not in caplog.text
+
+
+def test_word2vec_on_the_embedded_synthetic_captions_is_parallel_and_on_real_captions_is_not(shared_datasets):
+    """Why the quickstart starts its words random: the templated captions give word2vec nothing to tell words apart."""
+    from itr_bench_datasets.synthetic import Synthetic
+
+    synthetic = [c for s in Synthetic(train=600, val=150, test=150, image_size=16).splits()["train"].samples
+                 for c in s.captions]
+    real = flickr30k_train_captions(shared_datasets, limit=4000)
+    for captions, parallel in ((synthetic, True), (real, False)):
+        spec = Synthetic.text if parallel else TextSpec()
+        vectors = train_word2vec(captions, spec, dim=300, epochs=5, min_count=1, seed=0)
+        assert coverage(Vocabulary.build(captions, spec), vectors).parallel is parallel
