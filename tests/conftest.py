@@ -42,14 +42,24 @@ def register_plugin(pm):
 
 @pytest.fixture
 def no_network(monkeypatch):
-    """Make every outgoing connection fail, and tell Hugging Face libraries they are offline."""
+    """Make every outgoing network connection fail, and tell Hugging Face libraries they are offline.
+
+    Local (AF_UNIX) connections stay allowed: DataLoader workers pass tensors to each other
+    through them, and they never leave the machine.
+    """
+    connect = socket.socket.connect
 
     def refuse(*args, **kwargs):
         raise OSError("network access attempted during an offline test")
 
+    def connect_locally_only(sock, *args, **kwargs):
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return connect(sock, *args, **kwargs)
+        refuse()
+
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect", connect_locally_only)
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
