@@ -195,7 +195,7 @@ def _dataset_stats(app: App, kind: str | None, name: str, root: Path | None, opt
     from .data.stats import dataset_stats
     if kind is not None and KIND_ALIASES.get(kind) != "dataset":
         raise click.UsageError("--stats applies to datasets: itr-bench list datasets --stats NAME --root DIR")
-    dataset = app.registry.build("dataset", name, root, options=options, where="--stats", key="--option")
+    dataset = app.registry.build("dataset", name, root, options=options, where="--stats", key="-o")
     rows = dataset_stats(dataset)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

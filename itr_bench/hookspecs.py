@@ -18,6 +18,14 @@ callable (usually a class) that builds the component; what it is called with is 
 per hook. ``description`` defaults to the first line of the factory's docstring; it is shown
 by ``itr-bench list``. Extra keyword ``metadata`` is stored with the component.
 
+The factory's keyword parameters after its fixed arguments (the context, the root) are the
+component's options, declared once: the annotation is the type, the default the default, the
+line under ``Args:`` in the docstring the help, and ``Annotated[float, annotated_types.Ge(0)]``
+a range (``itr_bench.options``). ``itr-bench list KIND --options`` shows them and every option a
+config gives is checked against them (unknown name, wrong type, out of range) before anything
+is built; a factory registered with ``itr_bench.lazy("module:attr")`` is read from its source
+for that, without importing it.
+
 Hooks are called lazily, when a registry is first needed, never at import time. Each hook is
 called once per implementing plugin, through pluggy, so that ``register`` files what a plugin
 registers under that plugin's name: plugins come in pluggy's order (``tryfirst``, then the most

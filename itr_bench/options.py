@@ -135,7 +135,7 @@ class Options:
         prefix = f"{where}: " if where else ""
         for name, value in values.items():
             option = self.get(name)
-            at = f"{prefix}{key}.{name}" if key else f"{prefix}{name}"
+            at = f"{prefix}{key}{' ' if key.startswith('-') else '.'}{name}" if key else f"{prefix}{name}"  # -o NAME
             if option is None:
                 if self.open:
                     continue

@@ -59,7 +59,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
         prepared, label = built.prepared, built.dataset_name  # the run's own data, prepared to build the model
     else:
         source = app.registry.build("dataset", name, Path(source_root).expanduser() if source_root else None,
-                                    options=source_options, where="--dataset", key="--option")
+                                    options=source_options, where="--dataset", key="-o")
         prepared, label = prepare(source, cache_dir(config.cache_dir), config.image_size), source.label(name)
     target = prepared.split(split)
     click.echo(f"scoring {label} {split} ({len(target)} images) with options "

@@ -32,7 +32,7 @@ def command(app: App, dataset: str, root: Path | None, image_size: int, cache_di
     from ..data.prepare import prepare
     from ..data.stats import dataset_stats
 
-    source = app.registry.build("dataset", dataset, root, options=options, where="prepare", key="--option")
+    source = app.registry.build("dataset", dataset, root, options=options, where="prepare", key="-o")
     prepared = prepare(source, resolve_cache_dir(cache_dir), image_size)
     for row in dataset_stats(source):
         click.echo(f"{row['split']:>10}: {row['images']} images, {row['captions']} captions, {row['instances']} instances")

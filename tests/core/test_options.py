@@ -193,3 +193,17 @@ def test_dry_run_refuses_a_misspelled_option_without_importing_torch_or_the_comp
     assert proc.stdout.strip() == "2 []", proc.stdout + proc.stderr
     assert f"{suite}: run 'vse': runs[0].loss_options.ranking.margn: loss 'ranking' (plugin 'itr_bench_losses') " \
            "takes no option 'margn', did you mean 'margin'?" in proc.stderr
+
+
+@pytest.mark.parametrize("args, line", [
+    (["prepare", "synthetic", "-o", "trian=3"],
+     "prepare: -o trian: dataset 'synthetic' (plugin 'itr_bench_datasets') takes no option 'trian', "
+     "did you mean 'train'?"),
+    (["list", "datasets", "--stats", "synthetic", "-o", "train=many"],
+     "--stats: -o train: dataset 'synthetic' (plugin 'itr_bench_datasets'): must be int, got 'many' (a string)"),
+])
+def test_commands_building_a_dataset_check_its_options_first(tmp_path, capsys, monkeypatch, args, line):
+    monkeypatch.setenv("ITR_BENCH_CACHE", str(tmp_path / "cache"))
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"itr-bench: error: {line}\n"
+    assert not (tmp_path / "cache").exists()  # refused before anything was prepared
