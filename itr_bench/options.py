@@ -217,7 +217,7 @@ def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
     if not origin or not origin.endswith(".py"):
         return None
     try:
-        tree, constants = _parse(origin, os.stat(origin).st_mtime_ns)
+        tree, constants = _parse(origin, os.stat(origin).st_mtime_ns, module)
     except (OSError, SyntaxError, ValueError):
         return None
     node: Any = tree
@@ -255,11 +255,14 @@ _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 @functools.lru_cache(maxsize=64)
-def _parse(path: str, mtime: int) -> tuple[ast.Module, dict[str, Any]]:
-    """The module's syntax tree and its literal module-level constants (``PAPER_MARGIN = 1.0``)."""
+def _parse(path: str, mtime: int, module: str, depth: int = 1) -> tuple[ast.Module, dict[str, Any]]:
+    """The module's syntax tree and its literal module-level constants (``PAPER_MARGIN = 1.0``),
+    also those it imports by name from another module's constants (``from .textcnn import WORD_DIM``)."""
     tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"), filename=path)
     constants: dict[str, Any] = {}
     for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and depth > 0:
+            constants.update(_imported_constants(node, module, path, depth))
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         if len(targets) == 1 and isinstance(targets[0], ast.Name) and getattr(node, "value", None) is not None:
             try:
@@ -267,6 +270,20 @@ def _parse(path: str, mtime: int) -> tuple[ast.Module, dict[str, Any]]:
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 pass
     return tree, constants
+
+
+def _imported_constants(node: ast.ImportFrom, module: str, path: str, depth: int) -> dict[str, Any]:
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    try:
+        source = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+        spec = importlib.util.find_spec(source)
+        origin = getattr(spec, "origin", None)
+        if not origin or not origin.endswith(".py"):
+            return {}
+        _, theirs = _parse(origin, os.stat(origin).st_mtime_ns, source, depth - 1)
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return {}
+    return {alias.asname or alias.name: theirs[alias.name] for alias in node.names if alias.name in theirs}
 
 
 def _default(node: ast.expr, constants: Mapping[str, Any]) -> Any:

@@ -152,6 +152,8 @@ def test_every_builtin_component_declares_typed_documented_options():
         if info.kind != "suite":
             check_options(registry, info.kind, info.name)
             assert not info.options.open, f"{info.kind} {info.name} takes **kwargs: its options are not declared"
+    textcnn = registry.get("text_encoder", "dualpath-textcnn").options  # defaults imported from another module
+    assert (textcnn.get("blocks").default, textcnn.get("word_dim").default) == ((3, 4, 6, 1), 300)
 
 
 def test_list_options_json(capsys):
