@@ -198,8 +198,8 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
         where = f"{run.label}: dataset {config.dataset!r}"
         root = Path(config.root).expanduser() if config.root else None
         try:
-            dataset = registry.build("dataset", config.dataset, root, options=config.dataset_options, where=where,
-                                     key="dataset_options")
+            dataset = registry.build("dataset", config.dataset, root, options=config.dataset_options,
+                                     where=run.label, key="dataset_options")  # the error names the dataset
         except ItrBenchError as exc:
             if root is not None:
                 raise

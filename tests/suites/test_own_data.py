@@ -109,7 +109,8 @@ def test_dry_run_shows_the_plan_and_says_which_dataset_it_could_not_check(tiny_r
              "runs": [{"name": "r", "stages": [{"epochs": 1, "losses": {"instance": 1.0}}]}]}
     runs = expand(suite, tiny_registry, "s.toml", tmp_path / "store")
     assert check_datasets(runs, tiny_registry) == [
-        "dataset flickr8k: not checked: flickr8k: no root folder given (pass --root DIR)"]
+        "dataset flickr8k: not checked: flickr8k/r/seed-0: dataset 'flickr8k' (plugin 'itr_bench_datasets'): "
+        "flickr8k: no root folder given (pass --root DIR)"]
     missing = {**suite, "defaults": {**TINY, "root": str(tmp_path / "nowhere")}}
     runs = expand(missing, tiny_registry, "s.toml", tmp_path / "store")
     with pytest.raises(ItrBenchError):  # a root that was given is checked, and its fault is an error
@@ -130,6 +131,7 @@ def test_dry_run_refuses_coco_1k_on_a_small_test_split(tmp_path, capsys):
     (tmp_path / "coco" / "annotations" / "captions_val2017.json").write_text(_coco_file(range(20, 24), 500))
     (tmp_path / "s.toml").write_text(
         '[suite]\nname = "s"\ndatasets = ["mscoco"]\n[defaults]\nimage_encoder = "timm"\ntext_encoder = "hf-text"\n'
+        'text_options = { model = "any-local-model" }\n'  # its one required option
         'dataset_options = { split = "by-file", val_size = 2 }\n'
         '[[runs]]\nname = "r"\nstages = [{ epochs = 1, losses = { infonce = 1.0 } }]\n')
     code = main(["run", str(tmp_path / "s.toml"), "--root", str(tmp_path / "coco"), "--dry-run",
