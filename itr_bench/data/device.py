@@ -124,25 +124,69 @@ def normaliser(device: torch.device | str, mean: Sequence[float] = IMAGENET_MEAN
             torch.tensor(std, device=device).view(1, 3, 1, 1) * 255)
 
 
-def view_batch(images: Tensor, size: int | None, mean: Tensor, std: Tensor) -> Tensor:
-    """The test view of a ``uint8`` batch: whole images, resized to ``size`` if given, normalised."""
-    batch = images.float()
-    if size is not None and size != batch.shape[-1]:
-        batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return (batch - mean.to(batch.device)) / std.to(batch.device)
+def view_batch(images: Tensor, size: int | None, mean: Tensor, std: Tensor, out: Tensor | None = None) -> Tensor:
+    """The test view of a ``uint8`` batch: whole images, resized to ``size`` if given, normalised.
+
+    ``out``: where to write the result (a streaming worker's shared buffer); same numbers either way.
+    """
+    side = images.shape[-1] if size is None else size
+
+    def finish(part: Tensor, _: slice, into: Tensor) -> None:
+        batch = part.float()
+        if side != batch.shape[-1]:
+            batch = F.interpolate(batch, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+        normalise(batch, mean, std, into)
+
+    shape = (len(images), 3, *((images.shape[-2:]) if size is None else (size, size)))
+    return _in_chunks(images, shape, finish, out)
 
 
-def crop_batch(images: Tensor, theta: Tensor, size: int | None, mean: Tensor, std: Tensor) -> Tensor:
+def crop_batch(images: Tensor, theta: Tensor, size: int | None, mean: Tensor, std: Tensor,
+               out: Tensor | None = None) -> Tensor:
     """The training view of a ``uint8`` batch: resample through the affine crops ``theta``, normalise.
 
-    Each output pixel depends on its own image and crop only, so a batch cropped whole or in
-    pieces (the streaming feed's workers) gives the same numbers.
+    Each output pixel depends on its own image and crop only, so a batch cropped whole, in
+    pieces (the streaming feed's workers) or in chunks gives the same numbers.
+    ``out``: as in :func:`view_batch`.
     """
-    batch = images.float()
-    n, size = len(batch), size or batch.shape[-1]
-    grid = F.affine_grid(theta.to(batch.device, batch.dtype), [n, 3, size, size], align_corners=False)
-    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return (out - mean.to(out.device)) / std.to(out.device)
+    side = size or images.shape[-1]
+    theta = theta.to(images.device, torch.float32)
+
+    def finish(part: Tensor, rows: slice, into: Tensor) -> None:
+        grid = F.affine_grid(theta[rows], [len(part), 3, side, side], align_corners=False)
+        sampled = F.grid_sample(part.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+        normalise(sampled, mean, std, into)
+
+    return _in_chunks(images, (len(images), 3, side, side), finish, out)
+
+
+#: On the CPU, a batch is finished this many float bytes per thread at a time (~2 images at
+#: 224 px on one thread): the chunk's temporaries (``float`` copy, grid, resampled image) stay in
+#: cache and in reused memory. One 224 px batch of 32 on one thread of a 2-core AMD EPYC: 28 ms
+#: in chunks against 53 ms whole, and no page faults for fresh 19 MB temporaries.
+CPU_CHUNK_BYTES = 2**20
+
+
+def _in_chunks(images: Tensor, shape: tuple[int, ...], finish, out: Tensor | None) -> Tensor:
+    """``finish(images[rows], rows, out[rows])`` over chunks of rows (one chunk on an accelerator)."""
+    if out is None:
+        out = torch.empty(shape, device=images.device)
+    step = len(images) or 1
+    if images.device.type == "cpu":
+        per_image = 4 * shape[1] * shape[2] * shape[3]
+        step = max(1, CPU_CHUNK_BYTES * torch.get_num_threads() // per_image)
+    for start in range(0, len(images), step):
+        rows = slice(start, start + step)
+        finish(images[rows], rows, out[rows])
+    return out
+
+
+def normalise(batch: Tensor, mean: Tensor, std: Tensor, out: Tensor | None = None) -> Tensor:
+    """``(batch - mean) / std``, into ``out`` when given (the same two roundings per element)."""
+    mean, std = mean.to(batch.device), std.to(batch.device)
+    if out is None:
+        return (batch - mean) / std
+    return torch.sub(batch, mean, out=out).div_(std)
 
 
 def random_crops(n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -1,6 +1,8 @@
+import pytest
 import torch
+import torch.nn.functional as F
 
-from itr_bench.data.device import DeviceImages
+from itr_bench.data.device import CPU_CHUNK_BYTES, DeviceImages, crop_batch, normaliser, random_crops, view_batch
 from itr_bench.data.prepare import prepare
 
 
@@ -32,3 +34,29 @@ def test_identity_geometry_without_augmentation():
     images = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
     bank = DeviceImages(images, mean=(0, 0, 0), std=(1 / 255,) * 3)
     assert torch.allclose(bank.view(torch.tensor([0, 1])), images.float())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cpu_chunks_give_the_numbers_of_one_whole_batch_resampling(threads):
+    """On the CPU a batch is finished a few images at a time (cache-sized chunks); at 224 px that
+    must be bit-identical to the one batched call the GPU makes, with any thread count."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (9, 3, 224, 224), dtype=torch.uint8, generator=generator)
+    theta = random_crops(9, generator)
+    mean, std = normaliser("cpu")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        chunked, viewed = crop_batch(images, theta, 224, mean, std), view_batch(images, 160, mean, std)
+    finally:
+        torch.set_num_threads(previous)
+    assert _in_chunks_step(224) < len(images)  # really chunked
+    grid = F.affine_grid(theta, [9, 3, 224, 224], align_corners=False)
+    whole = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    assert torch.equal(chunked, (whole - mean) / std)
+    resized = F.interpolate(images.float(), size=(160, 160), mode="bilinear", antialias=True, align_corners=False)
+    assert torch.equal(viewed, (resized - mean) / std)
+
+
+def _in_chunks_step(side: int) -> int:
+    return max(1, CPU_CHUNK_BYTES * 2 // (4 * 3 * side * side))
