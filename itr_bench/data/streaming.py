@@ -10,7 +10,9 @@ and return pinned memory when the device is CUDA.
 What a worker does depends on the device:
 
 * CPU: decode (libjpeg-turbo), make the square (:func:`~itr_bench.data.device.squares`), crop,
-  flip and normalise (:func:`~itr_bench.data.device.crop_batch`): the whole view, in parallel;
+  flip and normalise (:func:`~itr_bench.data.device.crop_batch`): the whole view, in parallel,
+  written straight into a shared buffer the training process mapped once and hands out as the
+  batch (:mod:`itr_bench.data.slots`): no batch pays for a fresh shared-memory segment or a copy;
 * CUDA: only read the JPEG bytes; the training process decodes the batch in one nvJPEG call on
   the card and crops there (decoding at ~167 images/s per CPU core cannot keep up with a GPU
   training at ~2,900 pairs/s), and the host-to-device copy is the compressed bytes.
@@ -22,7 +24,7 @@ paths give identical batches for the same draws (``tests/data/test_streaming.py`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -31,6 +33,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
 from .prepare import PreparedSplit
+from .slots import BatchSlots, InSlot
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
 #: Requests each worker holds ahead of the training step.
@@ -41,10 +44,15 @@ STAGES = ("bytes", "squares", "view")
 
 @dataclass(frozen=True)
 class Request:
-    """One batch to load: image indices, and the affine crops of the training view (None: test view)."""
+    """One batch to load: image indices, and the affine crops of the training view (None: test view).
+
+    ``slot``: the shared buffer (:class:`~itr_bench.data.slots.BatchSlots`) to write the finished
+    batch into, set by :class:`StreamingImages` when it has them.
+    """
 
     index: Tensor
     theta: Tensor | None = None
+    slot: int | None = None
 
 
 class ImageLoader(TorchDataset):
@@ -55,22 +63,29 @@ class ImageLoader(TorchDataset):
     """
 
     def __init__(self, split: PreparedSplit, *, side: int, fit: str, stage: str,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 slots: BatchSlots | None = None) -> None:
         self.images = split.table.select_columns(["image"])  # memory-mapped: cheap to pickle to workers
         self.side, self.fit, self.stage = side, fit, stage
         self.mean, self.std = mean, std
+        self.slots = slots
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, request: Request) -> tuple[Request, Tensor | list[Tensor]]:
+    def __getitem__(self, request: Request) -> tuple[Request, Tensor | list[Tensor] | InSlot]:
         data = self.images[request.index.tolist()]["image"]
         if self.stage == "bytes":
             return request, jpeg_tensors(data)
         images = shape(decode_all(jpeg_tensors(data)), self.side, self.fit)
-        if self.stage == "view":
-            return request, finish(images, request.theta, self.side, *normaliser("cpu", self.mean, self.std))
-        return request, images
+        if self.stage != "view":
+            return request, images
+        finished = (len(images), 3, self.side, self.side) if request.theta is not None else tuple(images.shape)
+        target = None
+        if self.slots is not None and request.slot is not None:
+            target = self.slots.target(request.slot, finished)
+        batch = finish(images, request.theta, self.side, *normaliser("cpu", self.mean, self.std), out=target)
+        return request, (batch if target is None else InSlot(request.slot, finished))
 
 
 def shape(decoded: Sequence[Tensor], side: int, fit: str) -> Tensor:
@@ -83,11 +98,13 @@ def shape(decoded: Sequence[Tensor], side: int, fit: str) -> Tensor:
     return torch.stack([TF.resize(image, side, antialias=True) for image in decoded])
 
 
-def finish(images: Tensor, theta: Tensor | None, side: int, mean: Tensor, std: Tensor) -> Tensor:
-    """A ``uint8`` batch -> the model's input: cropped through ``theta`` (training) or whole (test)."""
+def finish(images: Tensor, theta: Tensor | None, side: int, mean: Tensor, std: Tensor,
+           out: Tensor | None = None) -> Tensor:
+    """A ``uint8`` batch -> the model's input: cropped through ``theta`` (training) or whole (test),
+    written into ``out`` when given."""
     if theta is None:
-        return view_batch(images, None, mean, std)
-    return crop_batch(images, theta, side, mean, std)
+        return view_batch(images, None, mean, std, out)
+    return crop_batch(images, theta, side, mean, std, out)
 
 
 class _Requests(Sampler[Request]):
@@ -109,16 +126,23 @@ class StreamingImages:
 
     ``stage`` is how far workers go (:class:`ImageLoader`); by default ``bytes`` on CUDA (the
     training process decodes each batch in one nvJPEG call) and ``view`` on the CPU.
+    ``batch_size``: the most images a request holds; with workers finishing the view for the CPU
+    it sizes the shared buffers they write into (:mod:`itr_bench.data.slots`). Without it, or
+    when shared memory is short, or for a batch larger than a buffer, batches travel the
+    ``DataLoader``'s usual way: the same tensors, a little slower.
     """
 
     def __init__(self, split: PreparedSplit, *, side: int, fit: str, device: torch.device, workers: int,
-                 stage: str | None = None,
+                 stage: str | None = None, batch_size: int | None = None,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
         self.side, self.fit, self.device, self.workers = side, fit, device, workers
         stage = stage or ("bytes" if device.type == "cuda" else "view")
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
-        self.source = ImageLoader(split, side=side, fit=fit, stage=stage, mean=mean, std=std)
+        self.slots = None
+        if stage == "view" and device.type == "cpu" and workers > 0 and batch_size:
+            self.slots = BatchSlots.for_stream(workers * PREFETCH, batch_size * 3 * side * side)
+        self.source = ImageLoader(split, side=side, fit=fit, stage=stage, mean=mean, std=std, slots=self.slots)
         self.mean, self.std = normaliser(device, mean, std)
         self.requests = _Requests()
         self.loader = DataLoader(self.source, sampler=self.requests, batch_size=None, collate_fn=_as_is,
@@ -132,6 +156,9 @@ class StreamingImages:
         ``requests`` is consumed lazily, ahead of the batches returned: the random draws that
         shape it must not depend on what the caller does with earlier batches.
         """
+        if self.slots is not None:
+            self.slots.restart()
+            requests = (replace(request, slot=self.slots.claim()) for request in requests)
         self.requests.pending = requests
         for request, loaded in self.loader:
             yield self._on_device(request, loaded)
@@ -143,7 +170,12 @@ class StreamingImages:
                   zip(index.tensor_split(parts), theta.tensor_split(parts) if theta is not None else [None] * parts)]
         return torch.cat(list(self.stream(pieces)))
 
-    def _on_device(self, request: Request, loaded: Tensor | list[Tensor]) -> Tensor:
+    def _on_device(self, request: Request, loaded: Tensor | list[Tensor] | InSlot) -> Tensor:
+        if self.slots is not None:
+            if isinstance(loaded, InSlot):
+                return self.slots.take(loaded)
+            if request.slot is not None:
+                self.slots.release(request.slot)
         if isinstance(loaded, list):
             loaded = shape(decode_all(loaded, self.device), self.side, self.fit)
         loaded = loaded.to(self.device, non_blocking=True)

@@ -124,7 +124,8 @@ class TrainFeed:
         if self.plan.path == "device":
             self.images = DeviceImages.from_split(split, device=device, size=image_size, fit=fit)
         else:
-            self.stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=self.plan.workers)
+            self.stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=self.plan.workers,
+                                          batch_size=batch_size)
         self.generator = torch.Generator().manual_seed(seed)
         #: The crop rule training images really get.
         self.image_augmentation = describe_view(transform)
@@ -150,8 +151,7 @@ class TrainFeed:
         With ``negatives`` each batch is ``B/2`` anchors then their negatives (see
         :mod:`itr_bench.engine.negatives`).
         """
-        self.sampler.set_epoch(epoch)
-        self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
+        self._start(epoch)
         if negatives is not None:
             yield from self._paired_batches(negatives)
             return
@@ -164,6 +164,21 @@ class TrainFeed:
         loaded = self.stream.stream(Request(index, crops) for index, crops, _ in ahead)
         for (index, _, ids), images in zip(behind, loaded):
             yield self._batch(images, ids, index)
+
+    def first_batch(self) -> Batch | None:
+        """Epoch 0's first batch, the one :meth:`epoch` yields first, loaded on its own.
+
+        Breaking off ``epoch(0)`` after one batch would leave the streaming workers' prefetched
+        requests in flight, to be finished and thrown away when the next epoch starts.
+        """
+        self._start(0)
+        for index, crops, ids in self._plans():
+            return self._batch(self._images(index, crops), ids, index)
+        return None
+
+    def _start(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
 
     def _plans(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """Per global batch, this process's share: image indices, crops and token ids.
@@ -249,7 +264,8 @@ def test_images(split: PreparedSplit, image_size: int, batch_size: int, device: 
         return
     batches = [torch.tensor(b, dtype=torch.long) for b in (_by_shape(split, batch_size) if fit == "full" else [
         list(range(start, min(start + batch_size, len(split)))) for start in range(0, len(split), batch_size)])]
-    stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=min(plan.workers, len(batches)))
+    stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=min(plan.workers, len(batches)),
+                             batch_size=batch_size)
     yield from zip(batches, stream.stream(Request(index) for index in batches))
 
 

@@ -259,7 +259,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                      workers=config.workers, memory_fraction=config.feed_memory_fraction,
                      rank=world.rank, world_size=world.size)
     log.write(f"feed: {feed.plan.path} ({feed.plan.reason})")
-    first = next(feed.epoch(0), None)  # deterministic per (seed, epoch): drawing it changes nothing
+    first = feed.first_batch()  # deterministic per (seed, epoch): drawing it changes nothing
     pairing["first_batch_digest"] = None if first is None else digest(
         [first.images, first.token_ids, first.instance_ids])
     stage_negatives = [NegativeMining(built.negatives.name, built.negatives.sampler, EvalEmbedder(model, autocast))

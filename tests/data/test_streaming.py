@@ -101,3 +101,76 @@ def test_test_images_are_identical_on_both_paths(split, monkeypatch, transform):
     assert len(on_device) == len(streamed) == 3
     for (index_a, a), (index_b, b) in zip(on_device, streamed):
         assert torch.equal(index_a, index_b) and torch.equal(a, b)
+
+
+def _requests(count: int, size: int = 8, seed: int = 5) -> list[Request]:
+    generator = torch.Generator().manual_seed(seed)
+    return [Request(torch.randint(40, (size,), generator=generator), random_crops(size, generator))
+            for _ in range(count)]
+
+
+def _serial(split, requests) -> list[torch.Tensor]:
+    return list(StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=0).stream(requests))
+
+
+def test_workers_write_into_shared_buffers_and_a_held_batch_is_never_overwritten(split):
+    """Batches come back in the ring's buffers; one the caller keeps, then only a slice of it,
+    stays as it was while many more batches pass through a ring of 1 x 4 + 3 buffers."""
+    requests = _requests(24)
+    expected = _serial(split, requests)
+    stream = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=1, batch_size=8)
+    assert stream.slots is not None and len(stream.slots) == 7
+    buffers = {buffer.data_ptr() for buffer in stream.slots.buffers}
+    kept, kept_slice = None, None
+    for i, batch in enumerate(stream.stream(requests)):
+        assert batch.data_ptr() in buffers  # no copy: the worker's buffer is the batch
+        assert torch.equal(batch, expected[i])
+        if i == 0:
+            kept = batch
+        if i == 12:
+            assert torch.equal(kept, expected[0])
+            kept_slice, kept = kept[2:5], None
+    assert torch.equal(kept_slice, expected[0][2:5])
+
+
+def test_a_stream_whose_buffers_are_all_held_falls_back_to_the_usual_transfer(split):
+    requests = _requests(12)
+    stream = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=1, batch_size=8)
+    held = list(stream.stream(requests))  # every batch kept: after 7, none is free
+    buffers = {buffer.data_ptr() for buffer in stream.slots.buffers}
+    assert sum(batch.data_ptr() in buffers for batch in held) == len(stream.slots)
+    for batch, expected in zip(held, _serial(split, requests), strict=True):
+        assert torch.equal(batch, expected)
+
+
+def test_batches_larger_than_a_buffer_or_without_shared_memory_are_the_same(split, monkeypatch):
+    requests = _requests(6, size=8)
+    expected = _serial(split, requests)
+    small = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=2, batch_size=4)
+    assert all(torch.equal(a, b) for a, b in zip(small.stream(requests), expected, strict=True))
+    monkeypatch.setattr("itr_bench.data.slots.shared_memory_free", lambda: 0)
+    without = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=2, batch_size=8)
+    assert without.slots is None
+    assert all(torch.equal(a, b) for a, b in zip(without.stream(requests), expected, strict=True))
+
+
+def test_an_abandoned_pass_leaves_no_buffer_busy(split):
+    requests = _requests(10)
+    stream = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=2, batch_size=8)
+    for _ in range(3):
+        next(stream.stream(requests))  # dropped at once: its requests are still in flight
+    buffers = {buffer.data_ptr() for buffer in stream.slots.buffers}
+    again = list(itertools.islice(stream.stream(requests), 3))
+    assert all(batch.data_ptr() in buffers for batch in again)
+    for batch, expected in zip(again, _serial(split, requests)):
+        assert torch.equal(batch, expected)
+
+
+@pytest.mark.parametrize("path, workers", [("device", 0), ("stream", 0), ("stream", 2)])
+def test_the_first_batch_is_epoch_zeros_first_and_leaves_no_work_in_flight(split, path, workers):
+    feed = _feed(split, path, workers)
+    first = feed.first_batch()
+    if feed.stream is not None and feed.stream.slots is not None:
+        assert not feed.stream.slots._writing  # every request it made was answered
+    _same_batches([first], feed.epoch(0), count=1)
+    _same_batches(_feed(split, "device").epoch(1), feed.epoch(1))  # and the epochs after are unchanged
