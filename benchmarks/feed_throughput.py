@@ -6,14 +6,22 @@ decode rate of the same machine at the same moment (one thread):
   * ``decode``: ``decode_jpeg`` alone, one image at a time, one thread: the floor every path pays;
   * ``stream_<w>_workers``: a training epoch's images from the streaming feed (decode, square,
     the paper's crop + flip, normalise) with 0 workers (all in this process, one thread) and
-    with ``--workers`` worker processes; on ``--workers`` free cores the ratio is close to that count;
+    with ``--workers`` worker processes;
+  * ``ceiling_<w>_processes``: ``--workers`` separate processes each running the 0-worker epoch
+    at once, their images/s summed: what this machine gives that many copies of the same work
+    (shared caches and memory bandwidth included), the most the workers could reach;
   * ``device``: the device-resident feed (one batched crop per step; nothing decoded);
   * ``epoch_vs_step``: a small model (``--model``, timm) trained for one epoch from each feed,
-    divided by the same number of steps on one fixed batch: above 1 is time spent waiting for data.
+    divided by the same number of steps on one fixed batch (``--model-trials`` times): above 1 is
+    time spent waiting for data, or, on a CPU, the cores the feed takes from the model.
+
+A shared cloud VM's rate moves by 20-40% from one second to the next, so the rates are measured
+``--trials`` times, the paths taking turns, and reported as the median and the range; each ratio
+is the median of the ratios within a trial.
 
     python benchmarks/feed_throughput.py --root ../shared/datasets/flickr8k --out leaderboards/perf
 
-takes about a minute on 2 free cores (``--images 512``, 224 px) and writes
+takes about five minutes on 2 free cores (``--images 1024``, 224 px, 5 + 3 trials) and writes
 ``<out>/feed_throughput__<cpu>__<device>.json`` naming the machine (CPU model, cores, load
 average at the start, torch version). Figures from a machine busy with other work are not
 comparable: the JSON records ``load_average`` so a reader can tell.
@@ -22,9 +30,11 @@ comparable: the JSON records ``load_average`` so a reader can tell.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -85,20 +95,47 @@ def make_feed(split, tokens, args, device: torch.device, path: str, workers: int
                      plan=FeedPlan(path, 0, 0, "benchmark", workers))
 
 
-def feed_rate(feed: TrainFeed, device: torch.device) -> float:
-    """Images/s over one epoch, after a warm-up that starts the workers."""
-    for _, _ in zip(range(2), feed.epoch(0)):
-        pass
+def feed_rate(feed: TrainFeed, device: torch.device, epoch: int = 1) -> float:
+    """Images/s over one epoch (the workers started by a first batch loaded on its own)."""
+    feed.first_batch()
     synchronize(device)
     start, images = time.perf_counter(), 0
-    for batch in feed.epoch(1):
+    for batch in feed.epoch(epoch):
         images += len(batch.images)
     synchronize(device)
     return images / (time.perf_counter() - start)
 
 
-def epoch_vs_step(feed: TrainFeed, model_name: str, classes: int, device: torch.device) -> dict[str, float]:
-    """One training epoch from ``feed`` over the same number of steps on one fixed batch."""
+def _twin(feed: TrainFeed, device: torch.device, epoch: int, go, results) -> None:
+    feed_rate(feed, device, epoch)  # warm, then wait for the others
+    go.wait()
+    results.put(feed_rate(feed, device, epoch))
+
+
+def parallel_rate(feed: TrainFeed, device: torch.device, processes: int, epoch: int = 1) -> float | None:
+    """Images/s of ``processes`` forked copies of ``feed`` running one epoch each at the same time, summed."""
+    if "fork" not in multiprocessing.get_all_start_methods() or device.type != "cpu":
+        return None
+    context = multiprocessing.get_context("fork")
+    go, results = context.Event(), context.Queue()
+    children = [context.Process(target=_twin, args=(feed, device, epoch, go, results)) for _ in range(processes)]
+    for child in children:
+        child.start()
+    time.sleep(1.0)  # every copy warmed up and waiting
+    go.set()
+    total = sum(results.get() for _ in children)
+    for child in children:
+        child.join()
+    return total
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def epoch_vs_step(feed: TrainFeed, model_name: str, classes: int, device: torch.device,
+                  trials: int) -> dict[str, Any]:
+    """One training epoch from ``feed`` over the same number of steps on one fixed batch, ``trials`` times."""
     import timm
 
     model = timm.create_model(model_name, num_classes=classes).to(device)
@@ -110,33 +147,36 @@ def epoch_vs_step(feed: TrainFeed, model_name: str, classes: int, device: torch.
         loss.backward()
         optimizer.step()
 
-    fixed = next(iter(feed.epoch(0)))
+    def timed(batches) -> float:
+        synchronize(device)
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch.images, batch.instance_ids)
+        synchronize(device)
+        return time.perf_counter() - start
+
+    fixed = feed.first_batch()
     step(fixed.images, fixed.instance_ids)  # warm-up (and the workers' start)
     steps = feed.batches()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step(fixed.images, fixed.instance_ids)
-    synchronize(device)
-    step_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    for batch in feed.epoch(1):
-        step(batch.images, batch.instance_ids)
-    synchronize(device)
-    epoch_seconds = time.perf_counter() - start
-    return {"steps": steps, "step_only_seconds": step_seconds, "epoch_seconds": epoch_seconds,
-            "epoch_vs_step": epoch_seconds / step_seconds}
+    step_only, epoch = [], []
+    for trial in range(trials):
+        step_only.append(timed([fixed] * steps))
+        epoch.append(timed(feed.epoch(trial + 1)))
+    return {"steps": steps, "step_only_seconds": summary(step_only), "epoch_seconds": summary(epoch),
+            "epoch_vs_step": summary([e / s for e, s in zip(epoch, step_only)])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="flickr8k")
     parser.add_argument("--root", type=Path, default=None)
-    parser.add_argument("--images", type=int, default=512, help="first N images of the training split")
+    parser.add_argument("--images", type=int, default=1024, help="first N images of the training split")
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="the streaming run compared with 0 workers")
+    parser.add_argument("--trials", type=int, default=5, help="times each rate is measured, the paths taking turns")
     parser.add_argument("--model", default="mobilenetv3_small_100", help="timm model for the epoch-vs-step figure ('' skips it)")
+    parser.add_argument("--model-trials", type=int, default=3, help="times the epoch and the step-only run are timed")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "itr-bench-feed-throughput")
     parser.add_argument("--out", type=Path, default=None, help="folder for the JSON result (default: print only)")
@@ -151,21 +191,40 @@ def main() -> None:
                               "image_size": args.image_size, "batch": args.batch}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # decoding and the 0-worker stream on one core, as each worker runs
-    rates = {"decode": progress("decode", decode_rate(split))}
-    for workers in sorted({0, args.workers}):
-        name = f"stream_{workers}_workers"
-        rates[name] = progress(name, feed_rate(make_feed(split, tokens, args, device, "stream", workers), device))
-    torch.set_num_threads(threads)
-    rates["device"] = progress("device", feed_rate(make_feed(split, tokens, args, device, "device", 0), device))
-    result["images_per_second"] = rates
-    result["vs_decode"] = {name: rate / rates["decode"] for name, rate in rates.items() if name != "decode"}
+    serial = make_feed(split, tokens, args, device, "stream", 0)
+    feeds = {"stream_0_workers": serial}
     if args.workers:
-        result["workers_speedup"] = rates[f"stream_{args.workers}_workers"] / rates["stream_0_workers"]
+        feeds[f"stream_{args.workers}_workers"] = make_feed(split, tokens, args, device, "stream", args.workers)
+    trials: dict[str, list[float]] = {"decode": []}
+    for trial in range(args.trials):
+        trials["decode"].append(decode_rate(split))
+        for name, feed in feeds.items():
+            trials.setdefault(name, []).append(feed_rate(feed, device, trial + 1))
+        if args.workers:
+            ceiling = parallel_rate(serial, device, args.workers, trial + 1)
+            if ceiling is not None:
+                trials.setdefault(f"ceiling_{args.workers}_processes", []).append(ceiling)
+        progress(f"trial {trial + 1}/{args.trials}", {name: round(values[-1]) for name, values in trials.items()})
+    torch.set_num_threads(threads)
+    device_feed = make_feed(split, tokens, args, device, "device", 0)
+    trials["device"] = [feed_rate(device_feed, device, trial + 1) for trial in range(args.trials)]
+    rates = {name: summary(values) for name, values in trials.items()}
+    result["trials"] = args.trials
+    result["images_per_second"] = rates
+    result["vs_decode"] = {name: rate["median"] / rates["decode"]["median"] for name, rate in rates.items()
+                           if name != "decode"}
+    if args.workers:
+        base = trials["stream_0_workers"]
+        for name in (f"stream_{args.workers}_workers", f"ceiling_{args.workers}_processes"):
+            if name in trials:
+                key = "workers_speedup" if name.startswith("stream") else "ceiling_speedup"
+                result[key] = summary([value / b for value, b in zip(trials[name], base)])
     if args.model:
         classes = max(split.table["instance_id"]) + 1
         result["epoch_vs_step"] = {"model": args.model}
         for name, path, workers in ((f"stream_{args.workers}_workers", "stream", args.workers), ("device", "device", 0)):
-            figures = epoch_vs_step(make_feed(split, tokens, args, device, path, workers), args.model, classes, device)
+            figures = epoch_vs_step(make_feed(split, tokens, args, device, path, workers), args.model, classes, device,
+                                    args.model_trials)
             result["epoch_vs_step"][name] = progress(f"epoch / step-only, {name}", figures)
     print(_lines(result))
     if args.out:
@@ -176,16 +235,21 @@ def main() -> None:
 def _lines(result: dict[str, Any]) -> str:
     m = result["machine"]
     out = [f"{m['cpu']}, {m['cores']} cores, load {m['load_average']}, {m['device']}, torch {m['torch']}; "
-           f"{result['dataset']} {result['images']} images at {result['image_size']} px, batch {result['batch']}"]
+           f"{result['dataset']} {result['images']} images at {result['image_size']} px, batch {result['batch']}, "
+           f"median (range) of {result['trials']} trials"]
     for name, rate in result["images_per_second"].items():
         ratio = "" if name == "decode" else f"  ({result['vs_decode'][name]:.2f}x the decode rate)"
-        out.append(f"  {name:>18}: {rate:8.1f} images/s{ratio}")
-    if "workers_speedup" in result:
-        out.append(f"  workers speed-up: {result['workers_speedup']:.2f}x")
+        out.append(f"  {name:>20}: {rate['median']:8.1f} images/s ({rate['min']:.0f}-{rate['max']:.0f}){ratio}")
+    for key, label in (("workers_speedup", "workers speed-up"), ("ceiling_speedup", "same work in separate processes")):
+        if key in result:
+            figure = result[key]
+            out.append(f"  {label}: {figure['median']:.2f}x ({figure['min']:.2f}-{figure['max']:.2f})")
     for name, figures in (result.get("epoch_vs_step") or {}).items():
         if isinstance(figures, dict):
+            ratio = figures["epoch_vs_step"]
             out.append(f"  epoch / step-only ({result['epoch_vs_step']['model']}, {name}): "
-                       f"{figures['epoch_seconds']:.1f}s / {figures['step_only_seconds']:.1f}s = {figures['epoch_vs_step']:.2f}")
+                       f"{figures['epoch_seconds']['median']:.1f}s / {figures['step_only_seconds']['median']:.1f}s, "
+                       f"ratio {ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})")
     return "\n".join(out)
 
 

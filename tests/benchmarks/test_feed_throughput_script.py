@@ -14,7 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "feed_throughput.p
 def test_script_smoke_run(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--dataset", "synthetic", "--images", "8", "--image-size", "32",
-         "--batch", "4", "--workers", "2", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+         "--batch", "4", "--workers", "2", "--trials", "2", "--model-trials", "2", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
          "--out", str(tmp_path / "perf")],
         capture_output=True, text=True, timeout=600,
     )
@@ -22,7 +22,11 @@ def test_script_smoke_run(tmp_path):
     (result,) = (tmp_path / "perf").glob("feed_throughput__*__cpu.json")
     data = json.loads(result.read_text())
     assert data["machine"]["cores"] >= 1 and data["machine"]["cpu"] and data["machine"]["torch"]
-    assert set(data["images_per_second"]) == {"decode", "stream_0_workers", "stream_2_workers", "device"}
-    assert all(rate > 0 for rate in data["images_per_second"].values()) and data["workers_speedup"] > 0
+    assert set(data["images_per_second"]) == {"decode", "stream_0_workers", "stream_2_workers",
+                                              "ceiling_2_processes", "device"}
+    for rate in data["images_per_second"].values():
+        assert 0 < rate["min"] <= rate["median"] <= rate["max"]
+    assert data["trials"] == 2 and data["workers_speedup"]["median"] > 0 and data["ceiling_speedup"]["median"] > 0
     for path in ("stream_2_workers", "device"):
-        assert data["epoch_vs_step"][path]["steps"] == 2 and data["epoch_vs_step"][path]["epoch_vs_step"] > 0
+        figures = data["epoch_vs_step"][path]
+        assert figures["steps"] == 2 and 0 < figures["epoch_vs_step"]["min"] <= figures["epoch_vs_step"]["max"]
