@@ -9,11 +9,13 @@ the memory free when the feed is built (``torch.cuda.mem_get_info`` on CUDA, the
 ``MemAvailable`` on the CPU), so the model, its activations and the evaluation keep the rest.
 
 A split over the limit is streamed (:mod:`itr_bench.data.streaming`): worker processes decode
-the cached JPEGs. Decode plus the paper's augmentation runs at about 167 images/s per CPU core at
-224 px (``benchmarks/feed_throughput.py``), while one H100 trains the paper's dual-path model at
-about 2,900 pairs/s in bf16 (a bare compiled ResNet-50 at about 4,900 images/s): streaming a
-GPU needs ~17 cores of decoding, so on CUDA the stream decodes with nvJPEG on the card instead.
-Both paths give bit-identical batches for the same random draws.
+the cached JPEGs. Decode plus the paper's augmentation runs at about 690 images/s per core of a
+2-core AMD EPYC at 224 px (``benchmarks/feed_throughput.py``, ``leaderboards/perf``), while one
+H100 trains the paper's dual-path model at about 2,900 pairs/s in bf16 and a bare compiled
+ResNet-50 at about 4,900 images/s (the figures #17 reports; no GPU has been measured here):
+streaming a GPU from CPU decoding would keep ~4-7 such cores busy beside the training process,
+so on CUDA the stream decodes with nvJPEG on the card instead. Both paths give bit-identical
+batches for the same random draws.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ What a worker does depends on the device:
   written straight into a shared buffer the training process mapped once and hands out as the
   batch (:mod:`itr_bench.data.slots`): no batch pays for a fresh shared-memory segment or a copy;
 * CUDA: only read the JPEG bytes; the training process decodes the batch in one nvJPEG call on
-  the card and crops there (decoding at ~167 images/s per CPU core cannot keep up with a GPU
-  training at ~2,900 pairs/s), and the host-to-device copy is the compressed bytes.
+  the card and crops there (the whole CPU view runs at ~690 images/s per core at 224 px, and a
+  GPU trains the paper's model at ~2,900 pairs/s: see :mod:`itr_bench.data.placement`), and the
+  host-to-device copy is the compressed bytes.
 
 The square, crop and normalisation are the functions the device-resident bank uses, so both
 paths give identical batches for the same draws (``tests/data/test_streaming.py``).
@@ -53,6 +54,16 @@ class Request:
     index: Tensor
     theta: Tensor | None = None
     slot: int | None = None
+
+    def __reduce__(self):
+        """Sent to a worker as NumPy arrays, pickled by value: a tensor would travel as a new
+        shared-memory segment and a file descriptor each, for a few hundred bytes."""
+        theta = None if self.theta is None else self.theta.numpy()
+        return _request, (self.index.numpy(), theta, self.slot)
+
+
+def _request(index, theta, slot: int | None) -> Request:
+    return Request(torch.from_numpy(index), None if theta is None else torch.from_numpy(theta), slot)
 
 
 class ImageLoader(TorchDataset):
