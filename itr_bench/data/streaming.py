@@ -13,7 +13,8 @@ What a worker does depends on the device:
   flip and normalise (:func:`~itr_bench.data.device.crop_batch`): the whole view, in parallel,
   written straight into a shared buffer the training process mapped once and hands out as the
   batch (:mod:`itr_bench.data.slots`): no batch pays for a fresh shared-memory segment or a copy;
-* CUDA: only read the JPEG bytes; the training process decodes the batch in one nvJPEG call on
+* CUDA: only read the JPEG files, packed into one tensor per batch (:class:`Encoded`); the
+  training process decodes the batch in one nvJPEG call on
   the card and crops there (the whole CPU view runs at ~690 images/s per core at 224 px, and a
   GPU trains the paper's model at ~2,900 pairs/s: see :mod:`itr_bench.data.placement`), and the
   host-to-device copy is the compressed bytes.
@@ -66,6 +67,32 @@ def _request(index, theta, slot: int | None) -> Request:
     return Request(torch.from_numpy(index), None if theta is None else torch.from_numpy(theta), slot)
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A batch's JPEG files end to end in one ``uint8`` tensor.
+
+    One tensor crosses from a worker as one shared-memory segment (and is pinned as one copy);
+    a list of 128 per-image tensors cost the training process ~30 ms per batch to receive
+    (2-core AMD EPYC), more than a GPU step at ~2,900 pairs/s leaves for it.
+    """
+
+    data: Tensor
+    sizes: tuple[int, ...]
+
+    @classmethod
+    def pack(cls, files: Sequence[bytes]) -> "Encoded":
+        return cls(torch.frombuffer(bytearray(b"".join(files)), dtype=torch.uint8) if files else
+                   torch.empty(0, dtype=torch.uint8), tuple(len(f) for f in files))
+
+    def files(self) -> list[Tensor]:
+        """One 1-D tensor per file, as :func:`~itr_bench.data.device.decode_all` takes them."""
+        return list(self.data.split(self.sizes))
+
+    def pin_memory(self) -> "Encoded":
+        """For the loader's pinning thread (``pin_memory=True`` on CUDA)."""
+        return Encoded(self.data.pin_memory(), self.sizes)
+
+
 class ImageLoader(TorchDataset):
     """The worker side: a :class:`Request` -> its images, as far as ``stage`` says.
 
@@ -84,10 +111,10 @@ class ImageLoader(TorchDataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, request: Request) -> tuple[Request, Tensor | list[Tensor] | InSlot]:
+    def __getitem__(self, request: Request) -> tuple[Request, Tensor | Encoded | InSlot]:
         data = self.images[request.index.tolist()]["image"]
         if self.stage == "bytes":
-            return request, jpeg_tensors(data)
+            return request, Encoded.pack(data)
         images = shape(decode_all(jpeg_tensors(data)), self.side, self.fit)
         if self.stage != "view":
             return request, images
@@ -181,14 +208,14 @@ class StreamingImages:
                   zip(index.tensor_split(parts), theta.tensor_split(parts) if theta is not None else [None] * parts)]
         return torch.cat(list(self.stream(pieces)))
 
-    def _on_device(self, request: Request, loaded: Tensor | list[Tensor] | InSlot) -> Tensor:
+    def _on_device(self, request: Request, loaded: Tensor | Encoded | InSlot) -> Tensor:
         if self.slots is not None:
             if isinstance(loaded, InSlot):
                 return self.slots.take(loaded)
             if request.slot is not None:
                 self.slots.release(request.slot)
-        if isinstance(loaded, list):
-            loaded = shape(decode_all(loaded, self.device), self.side, self.fit)
+        if isinstance(loaded, Encoded):
+            loaded = shape(decode_all(loaded.files(), self.device), self.side, self.fit)
         loaded = loaded.to(self.device, non_blocking=True)
         if loaded.dtype != torch.uint8:  # finished in the worker
             return loaded

@@ -17,7 +17,7 @@ from itr_bench.data import placement
 from itr_bench.data.device import DeviceImages, random_crops
 from itr_bench.data.placement import FeedPlan
 from itr_bench.data.prepare import prepare
-from itr_bench.data.streaming import Request, StreamingImages
+from itr_bench.data.streaming import Encoded, Request, StreamingImages
 from itr_bench.engine import feeding
 from itr_bench.engine.feeding import CaptionTokens, TrainFeed
 from itr_bench.engine.negatives import EvalEmbedder, NegativeMining
@@ -81,13 +81,15 @@ def test_paired_batches_are_identical_on_both_paths_and_worker_counts(split):
     _same_batches(epochs[0], epochs[2])
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 @pytest.mark.parametrize("stage", ["bytes", "squares", "view"])
-def test_every_worker_stage_finishes_the_same_batch(split, stage):
+def test_every_worker_stage_finishes_the_same_batch(split, stage, workers):
     """``bytes`` (decoded by the training process, as on CUDA), ``squares`` (cropped there) and
-    ``view`` (finished in the worker, as on the CPU) give the device bank's crop."""
+    ``view`` (finished in the worker, as on the CPU) give the device bank's crop, in this process
+    or sent from worker processes."""
     bank = DeviceImages.from_split(split, size=SIZE)
     index, theta = torch.tensor([5, 0, 17, 3]), random_crops(4, torch.Generator().manual_seed(1))
-    stream = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=0, stage=stage)
+    stream = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=workers, stage=stage, batch_size=4)
     (train,) = stream.stream([Request(index, theta)])
     assert torch.equal(train, bank.crop(index, theta, SIZE))
     assert torch.equal(stream.load(index), bank.view(index))
@@ -174,3 +176,11 @@ def test_the_first_batch_is_epoch_zeros_first_and_leaves_no_work_in_flight(split
         assert not feed.stream.slots._writing  # every request it made was answered
     _same_batches([first], feed.epoch(0), count=1)
     _same_batches(_feed(split, "device").epoch(1), feed.epoch(1))  # and the epochs after are unchanged
+
+
+def test_a_batch_of_jpeg_files_travels_as_one_tensor(split):
+    files = split.table["image"][:5]
+    encoded = Encoded.pack(files)
+    assert encoded.data.dim() == 1 and len(encoded.data) == sum(len(f) for f in files)
+    assert [bytes(t.numpy()) for t in encoded.files()] == list(files)
+    assert Encoded.pack([]).files() == []
