@@ -30,3 +30,15 @@ def test_script_smoke_run(tmp_path):
     for path in ("stream_2_workers", "device"):
         figures = data["epoch_vs_step"][path]
         assert figures["steps"] == 2 and 0 < figures["epoch_vs_step"]["min"] <= figures["epoch_vs_step"]["max"]
+
+
+@pytest.mark.slow
+def test_worker_transfer_script_smoke_run(tmp_path):
+    script = SCRIPT.parent / "worker_transfer.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--dataset", "synthetic", "--images", "8", "--image-size", "32",
+         "--batch", "4", "--batches", "3", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "packed:" in proc.stdout and "per_image:" in proc.stdout and "x the batches/s" in proc.stdout
