@@ -3,8 +3,8 @@
 A ``DataLoader`` worker normally returns a batch by moving it into a new shared-memory segment:
 fresh pages the kernel must fault in and zero, then a copy, and the training process maps the
 segment again. For a finished 224 px ``float32`` batch of 32 (19 MB) that was 12 ms of a
-worker's ~70 ms per batch on a 2-core AMD EPYC, and with two workers on two cores they ran no
-faster than the training process alone (``benchmarks/feed_throughput.py``). Here the training
+worker's ~70 ms per batch on a 2-core AMD EPYC, one of the reasons two workers on two cores ran
+no faster than the training process alone (``docs/feeding.md``). Here the training
 process maps a ring of buffers before the workers start; a worker writes the batch into the
 buffer its request names and returns only the shape; the training process hands the buffer out
 as the batch, without a copy.
@@ -14,6 +14,8 @@ it is still alive (PyTorch's count of references to its storage: the batch, any 
 it, a NumPy array over it, an autograd graph that saved it). So a batch stays valid for as long
 as anything holds it, like any other tensor. When every buffer is busy, or a batch is larger
 than a buffer, that batch travels the ``DataLoader``'s usual way: the same tensor, a little slower.
+The count is PyTorch's private ``torch._C._storage_Use_Count``; where a version lacks it, there is
+no ring and every batch travels that way.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class BatchSlots:
     def for_stream(cls, in_flight: int, capacity: int) -> "BatchSlots | None":
         """Enough buffers for ``in_flight`` requests, or None when shared memory is too small for them."""
         count = in_flight + SPARE
-        if count * capacity * 4 > shared_memory_free() // 2:
+        if count * capacity * 4 > shared_memory_free() // 2 or not hasattr(torch._C, "_storage_Use_Count"):
             return None
         return cls(count, capacity)
 

@@ -14,10 +14,10 @@ What a worker does depends on the device:
   written straight into a shared buffer the training process mapped once and hands out as the
   batch (:mod:`itr_bench.data.slots`): no batch pays for a fresh shared-memory segment or a copy;
 * CUDA: only read the JPEG files, packed into one tensor per batch (:class:`Encoded`); the
-  training process decodes the batch in one nvJPEG call on
-  the card and crops there (the whole CPU view runs at ~690 images/s per core at 224 px, and a
-  GPU trains the paper's model at ~2,900 pairs/s: see :mod:`itr_bench.data.placement`), and the
-  host-to-device copy is the compressed bytes.
+  training process decodes the batch in one nvJPEG call on the card and crops there (the whole
+  CPU view runs at ~690 images/s per core at 224 px, and a GPU trains the paper's model at
+  ~2,900 pairs/s: see :mod:`itr_bench.data.placement`), and the host-to-device copy is the
+  compressed bytes.
 
 The square, crop and normalisation are the functions the device-resident bank uses, so both
 paths give identical batches for the same draws (``tests/data/test_streaming.py``).
