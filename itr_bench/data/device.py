@@ -129,15 +129,15 @@ def view_batch(images: Tensor, size: int | None, mean: Tensor, std: Tensor, out:
 
     ``out``: where to write the result (a streaming worker's shared buffer); same numbers either way.
     """
-    side = images.shape[-1] if size is None else size
+    resize = size is not None and size != images.shape[-1]
 
     def finish(part: Tensor, _: slice, into: Tensor) -> None:
         batch = part.float()
-        if side != batch.shape[-1]:
-            batch = F.interpolate(batch, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+        if resize:
+            batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         normalise(batch, mean, std, into)
 
-    shape = (len(images), 3, *((images.shape[-2:]) if size is None else (size, size)))
+    shape = (len(images), 3, *((size, size) if resize else images.shape[-2:]))
     return _in_chunks(images, shape, finish, out)
 
 

@@ -39,3 +39,29 @@ def test_device_resident_augment(benchmark, prepared, size):
         lambda: bank.augment(torch.randint(len(bank), (64,), generator=generator), generator=generator)
     )
     assert out.shape == (64, 3, size, size)
+
+
+@pytest.mark.parametrize("way", ["chunks", "whole"])
+def test_cpu_crop_of_a_224px_batch_on_one_thread(benchmark, way):
+    """``crop_batch`` (cache-sized chunks on the CPU) against the one batched call it replaced, on
+    one thread as a streaming worker runs it: compare the two rows' means."""
+    import torch.nn.functional as F
+
+    from itr_bench.data.device import crop_batch, normaliser, random_crops
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 224, 224), dtype=torch.uint8, generator=generator)
+    theta, (mean, std) = random_crops(32, generator), normaliser("cpu")
+
+    def whole():
+        grid = F.affine_grid(theta, [32, 3, 224, 224], align_corners=False)
+        sampled = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return (sampled - mean) / std
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = benchmark(whole if way == "whole" else lambda: crop_batch(images, theta, 224, mean, std))
+    finally:
+        torch.set_num_threads(threads)
+    assert out.shape == (32, 3, 224, 224)
