@@ -162,8 +162,9 @@ def crop_batch(images: Tensor, theta: Tensor, size: int | None, mean: Tensor, st
 
 #: On the CPU, a batch is finished this many float bytes per thread at a time (~2 images at
 #: 224 px on one thread): the chunk's temporaries (``float`` copy, grid, resampled image) stay in
-#: cache and in reused memory. One 224 px batch of 32 on one thread of a 2-core AMD EPYC: 28 ms
-#: in chunks against 53 ms whole, and no page faults for fresh 19 MB temporaries.
+#: cache and in reused memory. One 224 px batch of 32 on one thread of a 2-core AMD EPYC: 27.6 ms
+#: in chunks against 68.0 ms whole (``pytest tests/benchmarks/test_bench_feeding.py
+#: --benchmark-only -k crop``), and no page faults for fresh 19 MB temporaries.
 CPU_CHUNK_BYTES = 2**20
 
 
