@@ -184,3 +184,14 @@ def test_a_batch_of_jpeg_files_travels_as_one_tensor(split):
     assert encoded.data.dim() == 1 and len(encoded.data) == sum(len(f) for f in files)
     assert [bytes(t.numpy()) for t in encoded.files()] == list(files)
     assert Encoded.pack([]).files() == []
+
+
+def test_the_ring_stays_within_its_byte_budget(monkeypatch):
+    from itr_bench.data import slots
+
+    per_buffer = 1000 * 4
+    assert len(slots.BatchSlots.for_stream(8, 1000)) == 11  # room for all in flight + spare
+    monkeypatch.setattr(slots, "MAX_RING_BYTES", 6 * per_buffer)
+    assert len(slots.BatchSlots.for_stream(8, 1000)) == 6  # fewer: the rest travel the usual way
+    monkeypatch.setattr(slots, "MAX_RING_BYTES", 3 * per_buffer)
+    assert slots.BatchSlots.for_stream(8, 1000) is None
