@@ -106,9 +106,9 @@ def feed_rate(feed: TrainFeed, device: torch.device, epoch: int = 1) -> float:
     return images / (time.perf_counter() - start)
 
 
-def _twin(feed: TrainFeed, device: torch.device, epoch: int, go, results) -> None:
-    feed_rate(feed, device, epoch)  # warm, then wait for the others
-    go.wait()
+def _twin(feed: TrainFeed, device: torch.device, epoch: int, start, results) -> None:
+    feed.first_batch()  # warm, then start together with the other copies
+    start.wait()
     results.put(feed_rate(feed, device, epoch))
 
 
@@ -117,12 +117,10 @@ def parallel_rate(feed: TrainFeed, device: torch.device, processes: int, epoch: 
     if "fork" not in multiprocessing.get_all_start_methods() or device.type != "cpu":
         return None
     context = multiprocessing.get_context("fork")
-    go, results = context.Event(), context.Queue()
-    children = [context.Process(target=_twin, args=(feed, device, epoch, go, results)) for _ in range(processes)]
+    start, results = context.Barrier(processes), context.Queue()
+    children = [context.Process(target=_twin, args=(feed, device, epoch, start, results)) for _ in range(processes)]
     for child in children:
         child.start()
-    time.sleep(1.0)  # every copy warmed up and waiting
-    go.set()
     total = sum(results.get() for _ in children)
     for child in children:
         child.join()
