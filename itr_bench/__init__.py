@@ -8,10 +8,11 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from .hookspecs import hookimpl
 from .lazy_import import lazy
+from .options import Search
 
 try:
     __version__ = _version("itr-bench")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__", "hookimpl", "lazy"]
+__all__ = ["Search", "__version__", "hookimpl", "lazy"]

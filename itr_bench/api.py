@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
+from .options import Search
 
 # ============================================================================================
 # Data

@@ -180,12 +180,13 @@ def _echo_options(infos: Sequence[Any]) -> None:
         if index:
             click.echo("")
         click.echo(f"{info.kind.replace('_', '-')} {info.name} ({info.plugin}): {info.description}")
-        rows = [(f"  {o.name}", o.type_text or "-", "required" if o.required else repr(o.default), o.help)
+        rows = [(f"  {o.name}", o.type_text or "-", "required" if o.required else repr(o.default),
+                 "-" if o.search is None else str(o.search), o.help)
                 for o in info.options]
         if info.options.open:
-            rows.append(("  ...", "-", "-", "other options are passed on unchecked (**kwargs)"))
+            rows.append(("  ...", "-", "-", "-", "other options are passed on unchecked (**kwargs)"))
         if rows:
-            _echo_table(("  OPTION", "TYPE", "DEFAULT", "HELP"), rows)
+            _echo_table(("  OPTION", "TYPE", "DEFAULT", "TUNE SEARCH", "HELP"), rows)
         else:
             click.echo("  no options")
 

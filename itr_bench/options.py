@@ -14,6 +14,10 @@ in ``typing.Annotated[...]``). Ranges are ``annotated_types`` markers in ``Annot
 
         def __init__(self, context, margin: Annotated[float, Ge(0)] = 0.25, gamma: float = 64.0): ...
 
+Where ``itr-bench tune`` searches is declared in the same place, with a :class:`Search` marker::
+
+        temperature: Annotated[float, Gt(0), Search(0.01, 0.5, log=True)] = 0.07
+
 The signature is read from the source file when the factory is registered as a lazy
 ``"module:attr"`` reference (:func:`read_source`), so listing and checking options imports neither
 the component's module nor torch; a factory given as an object is read with :mod:`inspect`.
@@ -62,6 +66,53 @@ class Expression:
 
 
 @dataclass(frozen=True)
+class Search:
+    """The range ``itr-bench tune`` searches for an option, declared beside its type and limits.
+
+    ``Search(low, high)`` draws uniformly from [low, high] (integers for an ``int`` option),
+    ``log=True`` log-uniformly (both bounds must be > 0); ``Search(choices=(...))`` picks one of
+    the values (a ``bool`` or ``Literal`` option). It never widens what the option accepts: a
+    range outside the declared limits is refused by :meth:`problem`, before any training.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def categorical(self) -> bool:
+        return bool(self.choices)
+
+    def problem(self, option: "Option") -> str | None:
+        """Why this range cannot be searched for ``option`` (a bound outside its declared limits, a
+        log range with a bound <= 0, low >= high, a choice of the wrong type), or None."""
+        if self.choices:
+            if self.low is not None or self.high is not None:
+                return "search: give either low/high or choices, not both"
+            bad = next((c for c in self.choices if option.problem(c) is not None), None)
+            return None if bad is None else f"search choice {bad!r}: {option.problem(bad)}"
+        numbers = (self.low, self.high)
+        if any(not isinstance(n, (int, float)) or isinstance(n, bool) or not math.isfinite(n) for n in numbers):
+            return f"search: low and high must be finite numbers, got {self.low!r}, {self.high!r}"
+        if not self.low < self.high:  # type: ignore[operator]
+            return f"search: low {self.low!r} must be below high {self.high!r}"
+        if self.log and self.low <= 0:  # type: ignore[operator]
+            return f"search: a log range needs bounds > 0, got low {self.low!r}"
+        for end in numbers:
+            value = int(end) if _base(option.type) is int and float(end).is_integer() else end
+            problem = option.problem(value)
+            if problem is not None:
+                return f"search bound {end!r} is outside the option's declared range: {problem}"
+        return None
+
+    def __str__(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return f"[{self.low:g}, {self.high:g}]{' log' if self.log else ''}"
+
+
+@dataclass(frozen=True)
 class Option:
     """One option of a component."""
 
@@ -76,6 +127,11 @@ class Option:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def search(self) -> Search | None:
+        """The declared :class:`Search` range (``Annotated[..., Search(...)]``), or None."""
+        return search_of(self.type)
 
     @property
     def type_text(self) -> str:
@@ -104,7 +160,7 @@ class Option:
         elif not isinstance(default, (str, int, float, bool, list, dict, type(None))):
             default = repr(default)
         return {"name": self.name, "type": self.type_text, "default": default, "required": self.required,
-                "help": self.help}
+                "help": self.help, "search": None if self.search is None else str(self.search)}
 
 
 @dataclass(frozen=True)
@@ -365,6 +421,7 @@ _KNOWN: dict[str, Any] = {
     **{name: getattr(collections.abc, name) for name in ("Sequence", "Mapping", "MutableSequence", "Iterable",
                                                          "Collection", "MutableMapping")},
     **{name: getattr(annotated_types, name) for name in ("Gt", "Ge", "Lt", "Le", "Interval")},
+    "Search": Search,
     "int": int, "float": float, "str": str, "bool": bool, "list": list, "tuple": tuple, "dict": dict,
     "None": None, "Path": pathlib.Path, "PathLike": os.PathLike, "bytes": bytes,
     "typing": typing, "pathlib": pathlib, "os": os, "annotated_types": annotated_types,
@@ -436,6 +493,27 @@ def constraints(kind: Any) -> list[Any]:
             bounds.append(marker)
     return [b for b in bounds if isinstance(b, (annotated_types.Gt, annotated_types.Ge, annotated_types.Lt,
                                                    annotated_types.Le))]
+
+
+def search_of(kind: Any) -> Search | None:
+    """The :class:`Search` marker of ``Annotated[...]`` (also inside ``X | None``), or None."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return next((found for arg in args if (found := search_of(arg)) is not None), None)
+    if origin is not typing.Annotated:
+        return None
+    return next((marker for marker in kind.__metadata__ if isinstance(marker, Search)), None)
+
+
+def _base(kind: Any) -> Any:
+    """``float`` for ``Annotated[float, ...]`` (and ``float | None``): the type a value must be."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return _base(args[0])
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        return _base(rest[0]) if len(rest) == 1 else kind
+    return kind
 
 
 def _within(value: float, bound: Any) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
+from annotated_types import Ge, Lt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
 from .options import positive
@@ -40,7 +43,9 @@ class CmpcLoss(Loss):
     negatives = Negatives.LOCAL
     reduction = "mean"
 
-    def __init__(self, context: LossContext, *, label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self, context: LossContext, *, label_smoothing: Annotated[float, Ge(0), Lt(1), Search(0.0, 0.3)] = 0.0
+    ) -> None:
         super().__init__()
         if context.num_instances <= 0:
             raise ConfigError(

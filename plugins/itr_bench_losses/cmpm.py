@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
+from annotated_types import Gt
 from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
 from .options import choose, positive, same_instance
 
@@ -57,7 +60,7 @@ class CmpmLoss(Loss):
     negatives = Negatives.GATHERED
     reduction = "mean"
 
-    def __init__(self, context: LossContext, *, normalization: str = "l1", epsilon: float = 1e-8) -> None:
+    def __init__(self, context: LossContext, *, normalization: str = "l1", epsilon: Annotated[float, Gt(0), Search(1e-10, 1e-2, log=True)] = 1e-8) -> None:
         super().__init__()
         self.normalization = normalization
         self._normalize_target = choose("cmpm", "normalization", normalization, NORMALIZATIONS)

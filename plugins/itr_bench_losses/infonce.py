@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
+from annotated_types import Gt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
 from .options import clamped_scale, other_pairs_of_same_instance, positive
 
@@ -47,9 +49,9 @@ class InfoNCELoss(Loss):
         self,
         context: LossContext,
         *,
-        temperature: float = 0.07,
+        temperature: Annotated[float, Gt(0), Search(0.005, 0.5, log=True)] = 0.07,
         learnable: bool = True,
-        max_scale: float = 100.0,
+        max_scale: Annotated[float, Gt(0)] = 100.0,
         exclude_same_instance: bool = True,
     ) -> None:
         super().__init__()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
+from annotated_types import Ge
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
 from .options import positive
@@ -56,8 +58,8 @@ class InstanceLoss(Loss):
         self,
         context: LossContext,
         *,
-        image_weight: float = 1.0,
-        text_weight: float = 1.0,
+        image_weight: Annotated[float, Ge(0)] = 1.0,
+        text_weight: Annotated[float, Ge(0)] = 1.0,
         bias: bool = True,
     ) -> None:
         super().__init__()

@@ -7,11 +7,13 @@ behaviour under data parallelism.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import torch
+from annotated_types import Ge
 from torch import Tensor
 
-from itr_bench.api import BatchLayout, Inputs, Loss, LossContext, Negatives, check_loss_inputs
+from itr_bench.api import BatchLayout, Inputs, Loss, LossContext, Negatives, Search, check_loss_inputs
 from itr_bench.errors import ItrBenchError
 
 from .options import choose, no_pairs, other_pairs_of_same_instance, positive
@@ -248,7 +250,7 @@ def ranking(
     context: LossContext,
     *,
     form: str = "paper",
-    margin: float = PAPER_MARGIN,
+    margin: Annotated[float, Ge(0), Search(0.02, 1.0, log=True)] = PAPER_MARGIN,
     reduction: str = "sum",
     exclude_same_instance: bool = True,
 ) -> _Ranking:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
+from annotated_types import Gt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
 from .options import clamped_scale, positive, same_instance
 
@@ -46,9 +48,9 @@ class SigLipLoss(Loss):
         self,
         context: LossContext,
         *,
-        scale: float = 10.0,
-        bias: float = -10.0,
-        max_scale: float = 100.0,
+        scale: Annotated[float, Gt(0), Search(1.0, 100.0, log=True)] = 10.0,
+        bias: Annotated[float, Search(-20.0, 0.0)] = -10.0,
+        max_scale: Annotated[float, Gt(0)] = 100.0,
         same_instance_positive: bool = True,
     ) -> None:
         super().__init__()

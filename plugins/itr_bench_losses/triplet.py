@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from annotated_types import Ge
 from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
 from .options import choose, positive, same_instance
 
@@ -54,7 +57,7 @@ class TripletLoss(Loss):
     negatives = Negatives.GATHERED
 
     def __init__(
-        self, context: LossContext, *, margin: float = 0.05, reduction: str = "mean_nonzero"
+        self, context: LossContext, *, margin: Annotated[float, Ge(0), Search(0.01, 0.5, log=True)] = 0.05, reduction: str = "mean_nonzero"
     ) -> None:
         super().__init__()
         self.margin = positive("triplet", "margin", margin, allow_zero=True)

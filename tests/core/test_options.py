@@ -160,8 +160,9 @@ def test_list_options_json(capsys):
     assert main(["list", "losses", "--options", "--json", "--filter", "rank*"]) == 0
     [ranking] = json.loads(capsys.readouterr().out)
     options = {option["name"]: option for option in ranking["options"]}
-    assert options["margin"] == {"name": "margin", "type": "float", "default": 1.0, "required": False,
-                                 "help": "hinge margin m on cosine similarity (>= 0; the paper's builders use 1.0)."}
+    assert options["margin"] == {"name": "margin", "type": "float >= 0", "default": 1.0, "required": False,
+                                 "help": "hinge margin m on cosine similarity (>= 0; the paper's builders use 1.0).",
+                                 "search": "[0.02, 1] log"}
     assert set(options) == {"form", "margin", "reduction", "exclude_same_instance"}
     assert main(["list", "negative-samplers", "--options"]) == 0
     out = capsys.readouterr().out
