@@ -29,6 +29,7 @@ from .locking import FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
 from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
+from .seed_configs import label_by_config
 from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
@@ -41,20 +42,24 @@ COST = ("train_pairs_per_second", "wall_seconds")
 DEGENERATE = "degenerate"
 
 
-def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataFrame:
+def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_configs: bool = False) -> pd.DataFrame:
     """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
     string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
     seed folder), or seeds of one run that do not report the same metrics, each stop the
-    leaderboard with one line naming the file(s), rather than averaging over what is left.
+    leaderboard with one line naming the file(s), rather than averaging over what is left. Seeds
+    of one run trained under different configs stop it too, or with ``split_configs`` become one
+    row per config (:mod:`itr_bench.seed_configs`).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ItrBenchError(f"{run_dir}: no such run folder")
-    rows, seen = [], {}
+    rows, seen, configs = [], {}, []
     for path in result_files(run_dir, RECORD):
-        row = record_row(read_record(path, required=("dataset", "run", "test")), path)
+        record = read_record(path, required=("dataset", "run", "test"))
+        row = record_row(record, path)
+        configs.append(record.get("config"))
         key = (row["suite"], row["dataset"], row["run"], row["seed"])
         if key in seen:
             raise ItrBenchError(
@@ -62,6 +67,7 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataF
                 f"{key[2]!r}, seed {key[3]}; keep one (a seed counted twice would shrink the interval)")
         seen[key] = path
         rows.append(row)
+    label_by_config(rows, configs, split=split_configs)
     failed = [failure(read_json_file(p), p) for p in result_files(run_dir, FAILED)]
     frame = pd.DataFrame(rows)
     _check_same_metrics(frame, metrics)
