@@ -108,6 +108,8 @@ class RunRecord(TypedDict, total=False):
     #: the run config as run (:class:`itr_bench.config.RunConfig`), and a short hash of it
     config: Required[dict[str, Any]]
     config_hash: str
+    #: *newer*: the data the run read: fingerprint, captions and image stamps (:mod:`itr_bench.data.identity`)
+    data_fingerprint: str
 
 
 #: Every field a record may hold.
@@ -163,7 +165,7 @@ def _stages(path: Path, key: str, value: Any) -> None:
 #: The fields readers rely on, checked in this order when present (null counts as absent).
 CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
     "suite": _name, "dataset": _name, "run": _name, "seed": _integer, "test": _metrics, "untrained": _metrics,
-    "train_pairs_per_second": _number, "wall_seconds": _number, "run_index": _integer, "config_hash": _string,
+    "train_pairs_per_second": _number, "wall_seconds": _number, "run_index": _integer, "config_hash": _string, "data_fingerprint": _string,
     "baseline": _string, "objective": _stages, "degenerate": _flag, "select_metric": _string, "config": _table,
 }
 

@@ -36,6 +36,7 @@ from ..errors import ConfigError, ItrBenchError
 from ..files import ensure_inside, read_json_file
 from ..locking import FolderLock
 from .checks import check_folds
+from .identity import data_fingerprint
 from .images import encode_jpeg, open_image, resize_shorter_side
 
 #: Bump when the cache layout or the image processing changes.
@@ -83,11 +84,12 @@ class PreparedDataset:
 
 
 def cache_key(dataset: Dataset, image_size: int, quality: int) -> str:
-    """Folder name of the cache: readable prefix + hash of everything that shapes its content."""
+    """Folder name of the cache: readable prefix + hash of everything that shapes its content
+    (the data identity of :mod:`itr_bench.data.identity`: changed images rebuild it)."""
     fingerprint = dataset.fingerprint()
     settings = {
         "format": FORMAT_VERSION,
-        "fingerprint": fingerprint,
+        "fingerprint": data_fingerprint(dataset),
         "image_size": image_size,
         "quality": quality,
     }
@@ -187,7 +189,7 @@ def _build(
             _write_arrow(folder / f"{name}.arrow", rows, bar)
     meta = {
         "format": FORMAT_VERSION,
-        "fingerprint": dataset.fingerprint(),
+        "fingerprint": data_fingerprint(dataset),
         "image_size": image_size,
         "quality": quality,
         "text": asdict(dataset.text),

@@ -324,6 +324,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "environment": environment(device, world.size),
         "config": config.as_dict(),
         "config_hash": config_hash(config),
+        "data_fingerprint": prepared.fingerprint,  # what was read (itr_bench/data/identity.py)
     }
     if world.rank == 0:
         write_json(out_dir / RECORD, record)
