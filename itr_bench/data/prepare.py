@@ -40,7 +40,7 @@ from .identity import data_fingerprint
 from .images import encode_jpeg, open_image, resize_shorter_side
 
 #: Bump when the cache layout or the image processing changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images upright (EXIF), high bit depths scaled, alpha over white
 META_FILE = "meta.json"
 FEATURES = datasets.Features(
     {
