@@ -25,6 +25,7 @@ import pandas as pd
 from .atomic import remove_temporaries, write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
+from .leaderboard_text import csv_safe, markdown_text
 from .locking import FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
@@ -306,14 +307,14 @@ def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dic
         check_name(dataset, "leaderboard", "dataset")
         stem = ensure_inside(out_dir, out_dir / f"{suite}__{dataset}")
         part = part.dropna(axis=1, how="all")
-        write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
+        write_text(stem.with_suffix(".csv"), csv_safe(part).to_csv(index=False, float_format="%.4f"))
         write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",
                                                      failures_of(failed, suite, dataset, records), declared))
         write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}", declared=declared))
         written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
         if records is not None and not records.empty:
             seeds = stem.with_name(f"{stem.name}__seeds.csv")
-            write_text(seeds, seeds_table(records, suite, dataset, part["run"], declared).to_csv(
+            write_text(seeds, csv_safe(seeds_table(records, suite, dataset, part["run"], declared)).to_csv(
                 index=False, float_format="%.4f"))
             written.append(seeds)
     return written
@@ -331,7 +332,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         lines += ["**n < 3: intervals unreliable.**", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
-        cells = [_run_label(row), str(row["n"])]
+        cells = [markdown_text(_run_label(row)), str(row["n"])]
         for metric in metrics:
             ci, spec = row.get(f"{metric}_ci95", math.nan), declared[metric].format
             cells.append(f"{row[metric]:{spec}}"
@@ -339,7 +340,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         cells += [_paired_cell(row, metric, declared[metric].format) for metric in paired]
         untrained = f"untrained_{chance.name}"
         cells.append(f"{row[untrained]:{chance.format}}" if untrained in row else "-")
-        cells.append(str(row.get("objective", "")))
+        cells.append(markdown_text(row.get("objective", "")))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
               "before training, scored on the same test split (the chance level)."]
@@ -351,7 +352,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
                   f"{_baseline_phrase(part)}), [95% t-interval]: better / worse when the interval excludes 0, "
                   "no difference when it contains 0, untested with one shared seed."]
     for failure in failed:
-        lines.append(f"- failed: {failure.get('run')}: {failure.get('reason')}")
+        lines.append(f"- failed: {markdown_text(failure.get('run'))}: {markdown_text(failure.get('reason'))}")
     return "\n".join(lines) + "\n"
 
 
@@ -366,7 +367,7 @@ def _baseline_phrase(part: pd.DataFrame) -> str:
     rule = part["baseline_rule"].iloc[0] if "baseline_rule" in part else ""
     why = {"suite": "the suite's baseline", "first run": "the suite's first run with results",
            "first by name": "first by name: these records predate the suite order"}.get(rule, rule)
-    return f"{baseline}, {why}"
+    return markdown_text(f"{baseline}, {why}")
 
 
 def _paired_cell(row: pd.Series, metric: str, spec: str) -> str:

@@ -68,9 +68,7 @@ def _scaled_to_bytes(image: Image.Image) -> np.ndarray:
     values = np.asarray(image).astype(np.float64)
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    if image.mode.startswith("I;16"):
-        low, high = 0.0, 65535.0
-    elif image.mode == "I" and low >= 0 and high <= 65535:
+    if image.mode.startswith("I;16") or image.mode == "I" and low >= 0 and high <= 65535:
         low, high = 0.0, 65535.0
     elif image.mode == "F" and low >= 0 and high <= 1:
         low, high = 0.0, 1.0

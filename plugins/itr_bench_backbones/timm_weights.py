@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from itr_bench.errors import ItrBenchError, did_you_mean
 from itr_bench.pretrained import PretrainedWeights
@@ -163,7 +163,7 @@ class LoadReport(logging.Handler):
             keys = [k for k in found.group(2).split(", ") if k]
             (self.missing if found.group(1) == "Missing" else self.unexpected).extend(keys)
 
-    def __enter__(self) -> LoadReport:
+    def __enter__(self) -> Self:
         logger = logging.getLogger(self.LOGGER)
         self._saved = (logger.level, logger.propagate)
         logger.setLevel(logging.INFO)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tiny_models import TinyPlugin
 
 from itr_bench.cli import main
 from itr_bench.plugins import get_plugin_manager
-from tiny_models import TinyPlugin
 
 
 def _plugin_manager():

@@ -63,7 +63,7 @@ def rerun(cli, suite, tmp_path, *more):
 
 
 def test_unchanged_data_reuses_the_run(cli, finished, tmp_path):
-    root, suite = finished
+    _, suite = finished
     code, _, err = rerun(cli, suite, tmp_path)
     assert code == 0 and "1 already finished" in err
 
@@ -90,7 +90,7 @@ def test_overwritten_images_make_the_run_changed_and_rebuild_the_cache(cli, fini
 
 
 def test_an_emptied_image_is_one_line_naming_it(cli, finished, tmp_path):
-    root, suite = finished
+    root, _ = finished
     (root / "images" / "03.png").write_bytes(b"")
     code, _, err = cli("evaluate", tmp_path / "store" / "mine" / "captions" / "instance" / "seed-0")
     assert code == 2

@@ -41,7 +41,7 @@ def mixed_store(cli, tmp_path):
 
 
 def test_a_run_whose_seeds_differ_in_config_gets_no_row(mixed_store):
-    store, code, err = mixed_store
+    _, code, err = mixed_store
     assert code == 2
     assert ("leaderboard not written: mini/synthetic/instance: seeds 0 and seeds 1 ran under different configs "
             "(stages[0].lr 0.1 -> 0.05)") in err
@@ -57,8 +57,8 @@ def test_leaderboard_command_refuses_mixed_seeds_in_one_line(cli, mixed_store, t
 
 def test_split_configs_gives_one_labelled_row_per_config(cli, mixed_store, tmp_path):
     store, _, _ = mixed_store
-    code, out, _ = cli("leaderboard", store, "--out", tmp_path / "boards", "--split-configs")
+    code, _, _ = cli("leaderboard", store, "--out", tmp_path / "boards", "--split-configs")
     assert code == 0
     board = (tmp_path / "boards" / "mini__synthetic.csv").read_text()
-    rows = [line for line in board.splitlines()[1:]]
+    rows = board.splitlines()[1:]
     assert len(rows) == 2 and all(",instance [config " in row and ",1," in row for row in rows), board

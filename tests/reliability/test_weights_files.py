@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from itr_bench_backbones.timm_image import timm_image_encoder
 
 from itr_bench.api import EncoderContext
 from itr_bench.errors import ItrBenchError
-from itr_bench_backbones.timm_image import timm_image_encoder
 
 MODEL = "test_resnet"
 
