@@ -26,7 +26,7 @@ from .atomic import remove_temporaries, write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
 from .leaderboard_text import csv_safe, markdown_text
-from .locking import FolderLock
+from .locking import LEADERBOARD_WAIT, FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
 from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
@@ -293,7 +293,7 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
         if suite != "-":
             check_name(suite, "leaderboard", "suite")
         check_name(dataset, "leaderboard", "dataset")
-    with FolderLock(out_dir, wait=True):  # parallel suite workers finish at once: one writer at a time
+    with FolderLock(out_dir, wait=LEADERBOARD_WAIT):  # parallel suite workers finish at once: one writer at a time
         remove_temporaries(out_dir)  # of a writer killed mid-write
         return _write_leaderboards(table, out_dir, failed, records, declared)
 

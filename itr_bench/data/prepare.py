@@ -34,7 +34,7 @@ from ..atomic import remove_temporaries
 from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
 from ..files import ensure_inside, read_json_file
-from ..locking import FolderLock
+from ..locking import CACHE_WAIT, FolderLock
 from .checks import check_folds
 from .identity import data_fingerprint
 from .images import encode_jpeg, open_image, resize_shorter_side
@@ -116,7 +116,7 @@ def prepare(
     target = ensure_inside(cache_dir, cache_dir / cache_key(dataset, image_size, quality))
     if (target / META_FILE).is_file():
         return load_prepared(target)
-    with FolderLock(target, wait=True):  # parallel workers: one builds, the others wait and reuse it
+    with FolderLock(target, wait=CACHE_WAIT):  # parallel workers: one builds, the others wait and reuse it
         if not (target / META_FILE).is_file():
             remove_temporaries(cache_dir, only=target.name)  # a build killed half-way
             _build_into(target, dataset, image_size, quality, workers or os.cpu_count() or 1, progress)
