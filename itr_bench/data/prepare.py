@@ -137,8 +137,9 @@ def _build_into(target: Path, dataset: Dataset, image_size: int, quality: int, w
             if not (target / META_FILE).is_file():  # not a rival build that won (another host, no flock)
                 raise
     except OSError as exc:
-        if exc.filename is not None and str(exc.filename).startswith(str(building)):
-            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        if exc.filename is None or str(exc.filename).startswith(str(building)):
+            # the temporary's name means nothing to the user, and Arrow's writes name no file at all
+            raise OSError(exc.errno, exc.strerror or " ".join(str(exc).split()), str(target)) from None
         raise
     finally:
         shutil.rmtree(building, ignore_errors=True)

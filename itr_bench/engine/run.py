@@ -42,6 +42,7 @@ from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import eval_batch_size, evaluate, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed, test_view
+from .device_check import check_device
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
@@ -63,9 +64,10 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as exc:
         raise ConfigError(f"device: {exc}") from None
+    return check_device(device, name)
 
 
 def init_distributed(device: torch.device):

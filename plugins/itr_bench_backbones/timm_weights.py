@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from itr_bench.errors import ItrBenchError, did_you_mean
+from itr_bench.network import require_network
 from itr_bench.pretrained import PretrainedWeights
 from itr_bench.weights import read_weights
 
@@ -227,6 +228,9 @@ def fetch_timm_weights(model_name: str) -> Path:
     if cfg is None:
         raise ItrBenchError(f"timm lists no pretrained weights for {model_name!r}")
     if cfg.hf_hub_id:
+        from huggingface_hub import constants
+
+        require_network(constants.ENDPOINT, f"cannot download {cfg.hf_hub_id!r} from the Hugging Face Hub")
         names = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_WEIGHT_FILES
         failures = []
         for name in names:
@@ -236,6 +240,7 @@ def fetch_timm_weights(model_name: str) -> Path:
                 failures.append(f"{name}: {type(exc).__name__}")
         raise ItrBenchError(f"cannot download {cfg.hf_hub_id!r} from the Hugging Face Hub ({'; '.join(failures)})")
     if cfg.url:
+        require_network(cfg.url, f"cannot download {cfg.url}")
         target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(cfg.url, str(target))
