@@ -186,8 +186,9 @@ def _compare(stored: Mapping[str, Any], planned: RunConfig, source: Path, same: 
 
 
 def _compare_data(state: FolderState, stored: str | None, planned: str | None, source: Path) -> FolderState:
-    """``state`` with a data change added when both identities are known and differ."""
-    if stored is None or planned is None or stored == planned:
+    """``state`` with a data change when both identities are known and differ, and the config
+    alone does not already explain it (dataset options are config keys, named as such)."""
+    if stored is None or planned is None or stored == planned or state.changes:
         return state
     change = Change("data (dataset files, captions or options)", stored, planned)
     return FolderState(CHANGED, (*state.changes, change), source)

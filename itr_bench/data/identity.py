@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ItrBenchError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ..api import Dataset
     from ..config import RunConfig
     from ..registry import Registry
@@ -68,3 +70,16 @@ def planned_data_fingerprint(config: RunConfig, registry: Registry, where: str) 
         return data_fingerprint(dataset)
     except (ItrBenchError, OSError, ValueError):
         return None
+
+
+def planned_data_fingerprints(configs: Iterable[tuple[RunConfig, str]], registry: Registry) -> list[str | None]:
+    """:func:`planned_data_fingerprint` of each ``(config, where)``, each distinct dataset read once
+    (a suite's runs and seeds share a few datasets)."""
+    known: dict[str, str | None] = {}
+    out = []
+    for config, where in configs:
+        key = repr((config.dataset, config.root, sorted(config.dataset_options.items()), config.images_per_split))
+        if key not in known:
+            known[key] = planned_data_fingerprint(config, registry, where)
+        out.append(known[key])
+    return out

@@ -74,8 +74,16 @@ def test_rewritten_captions_make_the_run_changed(cli, finished, tmp_path):
     write_captions(root, word="blue")  # same length, same time stamp: only the contents say it
     os.utime(root / "captions.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     code, _, err = rerun(cli, suite, tmp_path)
-    assert code != 0
-    assert "captions/instance/seed-0: trained under another config" in err and "data (dataset files" in err
+    assert code == 2
+    assert one_line(err).startswith("itr-bench: error: captions/instance/seed-0: trained under another config (")
+    assert "data (dataset files, captions or options) " in err
+
+
+def test_dry_run_shows_edited_data_as_changed(cli, finished, tmp_path):
+    root, suite = finished
+    write_captions(root, word="green")
+    code, out, _ = rerun(cli, suite, tmp_path, "--dry-run")
+    assert code == 0 and out.startswith("changed  captions/instance/seed-0 ") and "data (dataset files" in out
 
 
 def test_overwritten_images_make_the_run_changed_and_rebuild_the_cache(cli, finished, tmp_path):
