@@ -138,8 +138,8 @@ def inspect_folder(folder: Path | str, planned: RunConfig, data: str | None = No
     """Classify ``folder`` against ``planned`` (reads JSON only; never loads tensors).
 
     ``data``: the planned run's data identity (:mod:`itr_bench.data.identity`); a record that
-    stores another is CHANGED (key ``data``). Records older than the field, and checkpoints,
-    carry none and are compared by config only.
+    or checkpoint that stores another is CHANGED (key ``data``): a run is neither reused nor
+    resumed on other data. Those older than the field carry none and are compared by config only.
     """
     folder = Path(folder)
     record = folder / RECORD
@@ -169,7 +169,8 @@ def inspect_folder(folder: Path | str, planned: RunConfig, data: str | None = No
         if not isinstance(inner.get("config"), Mapping):  # every checkpoint stores its run's config
             return FolderState(DAMAGED, source=checkpoint,
                                reason=f"{checkpoint}: damaged checkpoint (no 'config' in {CHECKPOINT_STATE})")
-        return _compare(inner["config"], planned, checkpoint / CHECKPOINT_STATE, TODO)
+        state = _compare(inner["config"], planned, checkpoint / CHECKPOINT_STATE, TODO)
+        return _compare_data(state, inner.get("data_fingerprint"), data, checkpoint / CHECKPOINT_STATE)
     return FolderState(TODO)
 
 

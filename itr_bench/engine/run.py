@@ -274,7 +274,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                              select_metric=config.select_metric)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
-                      extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives,
+                      extra_state={"config": config.as_dict(), "data_fingerprint": prepared.fingerprint},
+                      stage_negatives=stage_negatives,
                       on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]))
     state = trainer.fit()
     if world.distributed:

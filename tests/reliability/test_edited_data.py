@@ -79,6 +79,16 @@ def test_rewritten_captions_make_the_run_changed(cli, finished, tmp_path):
     assert "data (dataset files, captions or options) " in err
 
 
+def test_an_unfinished_run_is_not_resumed_on_edited_data(cli, finished, tmp_path):
+    root, suite = finished
+    run = tmp_path / "store" / "mine" / "captions" / "instance" / "seed-0"
+    (run / "record.json").unlink()  # killed before its record: its checkpoint is what is left
+    assert "data_fingerprint" in (run / "best" / "state.json").read_text()
+    write_captions(root, word="green")
+    code, _, err = rerun(cli, suite, tmp_path)
+    assert code == 2 and "best/state.json): data (dataset files, captions or options) " in one_line(err)
+
+
 def test_dry_run_shows_edited_data_as_changed(cli, finished, tmp_path):
     root, suite = finished
     write_captions(root, word="green")
