@@ -107,8 +107,14 @@ class Dataset(abc.ABC):
             raise ItrBenchError(f"{type(self).__name__} has no split {name!r}: {did_you_mean(name, splits)}")
         return splits[name]
 
+    #: True for a dataset that generates its samples and reads no files (the synthetic one): its
+    #: fingerprint alone identifies its data (:mod:`itr_bench.data.identity`), so it is not
+    #: rendered just to fingerprint it.
+    generated: ClassVar[bool] = False
+
     def fingerprint(self) -> str:
-        """A string that changes when the source data or the options change (cache key)."""
+        """A string that changes when the source data or the options change (cache key). The
+        run's data identity adds every sample's captions and image file stamps to it."""
         return type(self).__qualname__
 
     def label(self, registered: str) -> str:

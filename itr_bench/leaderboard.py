@@ -25,10 +25,12 @@ import pandas as pd
 from .atomic import remove_temporaries, write_bytes, write_text
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
-from .locking import FolderLock
+from .leaderboard_text import csv_safe, markdown_text
+from .locking import LEADERBOARD_WAIT, FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
 from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
+from .seed_configs import label_by_config
 from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
@@ -41,20 +43,24 @@ COST = ("train_pairs_per_second", "wall_seconds")
 DEGENERATE = "degenerate"
 
 
-def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataFrame:
+def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_configs: bool = False) -> pd.DataFrame:
     """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
     string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
     seed folder), or seeds of one run that do not report the same metrics, each stop the
-    leaderboard with one line naming the file(s), rather than averaging over what is left.
+    leaderboard with one line naming the file(s), rather than averaging over what is left. Seeds
+    of one run trained under different configs stop it too, or with ``split_configs`` become one
+    row per config (:mod:`itr_bench.seed_configs`).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ItrBenchError(f"{run_dir}: no such run folder")
-    rows, seen = [], {}
+    rows, seen, configs = [], {}, []
     for path in result_files(run_dir, RECORD):
-        row = record_row(read_record(path, required=("dataset", "run", "test")), path)
+        record = read_record(path, required=("dataset", "run", "test"))
+        row = record_row(record, path)
+        configs.append(record.get("config"))
         key = (row["suite"], row["dataset"], row["run"], row["seed"])
         if key in seen:
             raise ItrBenchError(
@@ -62,6 +68,7 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataF
                 f"{key[2]!r}, seed {key[3]}; keep one (a seed counted twice would shrink the interval)")
         seen[key] = path
         rows.append(row)
+    label_by_config(rows, configs, split=split_configs)
     failed = [failure(read_json_file(p), p) for p in result_files(run_dir, FAILED)]
     frame = pd.DataFrame(rows)
     _check_same_metrics(frame, metrics)
@@ -286,7 +293,7 @@ def write_leaderboards(table: pd.DataFrame, out_dir: Path | str, failed: Iterabl
         if suite != "-":
             check_name(suite, "leaderboard", "suite")
         check_name(dataset, "leaderboard", "dataset")
-    with FolderLock(out_dir, wait=True):  # parallel suite workers finish at once: one writer at a time
+    with FolderLock(out_dir, wait=LEADERBOARD_WAIT):  # parallel suite workers finish at once: one writer at a time
         remove_temporaries(out_dir)  # of a writer killed mid-write
         return _write_leaderboards(table, out_dir, failed, records, declared)
 
@@ -300,14 +307,14 @@ def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dic
         check_name(dataset, "leaderboard", "dataset")
         stem = ensure_inside(out_dir, out_dir / f"{suite}__{dataset}")
         part = part.dropna(axis=1, how="all")
-        write_text(stem.with_suffix(".csv"), part.to_csv(index=False, float_format="%.4f"))
+        write_text(stem.with_suffix(".csv"), csv_safe(part).to_csv(index=False, float_format="%.4f"))
         write_text(stem.with_suffix(".md"), markdown(part, f"{suite} on {dataset}",
                                                      failures_of(failed, suite, dataset, records), declared))
         write_bytes(stem.with_suffix(".png"), chart(part, f"{suite} on {dataset}", declared=declared))
         written += [stem.with_suffix(s) for s in (".csv", ".md", ".png")]
         if records is not None and not records.empty:
             seeds = stem.with_name(f"{stem.name}__seeds.csv")
-            write_text(seeds, seeds_table(records, suite, dataset, part["run"], declared).to_csv(
+            write_text(seeds, csv_safe(seeds_table(records, suite, dataset, part["run"], declared)).to_csv(
                 index=False, float_format="%.4f"))
             written.append(seeds)
     return written
@@ -325,7 +332,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         lines += ["**n < 3: intervals unreliable.**", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
-        cells = [_run_label(row), str(row["n"])]
+        cells = [markdown_text(_run_label(row)), str(row["n"])]
         for metric in metrics:
             ci, spec = row.get(f"{metric}_ci95", math.nan), declared[metric].format
             cells.append(f"{row[metric]:{spec}}"
@@ -333,7 +340,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         cells += [_paired_cell(row, metric, declared[metric].format) for metric in paired]
         untrained = f"untrained_{chance.name}"
         cells.append(f"{row[untrained]:{chance.format}}" if untrained in row else "-")
-        cells.append(str(row.get("objective", "")))
+        cells.append(markdown_text(row.get("objective", "")))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
               "before training, scored on the same test split (the chance level)."]
@@ -345,7 +352,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
                   f"{_baseline_phrase(part)}), [95% t-interval]: better / worse when the interval excludes 0, "
                   "no difference when it contains 0, untested with one shared seed."]
     for failure in failed:
-        lines.append(f"- failed: {failure.get('run')}: {failure.get('reason')}")
+        lines.append(f"- failed: {markdown_text(failure.get('run'))}: {markdown_text(failure.get('reason'))}")
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +367,7 @@ def _baseline_phrase(part: pd.DataFrame) -> str:
     rule = part["baseline_rule"].iloc[0] if "baseline_rule" in part else ""
     why = {"suite": "the suite's baseline", "first run": "the suite's first run with results",
            "first by name": "first by name: these records predate the suite order"}.get(rule, rule)
-    return f"{baseline}, {why}"
+    return markdown_text(f"{baseline}, {why}")
 
 
 def _paired_cell(row: pd.Series, metric: str, spec: str) -> str:

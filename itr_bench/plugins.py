@@ -111,6 +111,9 @@ def _load_entrypoints(pm: PluginManager, allowed: set[str] | None) -> None:
                 plugin = ep.load()
             except Exception as exc:  # any import failure of third-party code
                 raise PluginError(f"{where} could not be imported: {type(exc).__name__}: {exc}") from exc
+            except SystemExit as exc:  # sys.exit() at import would end every command silently
+                raise PluginError(f"{where} exited with code {exc.code} while loading; "
+                                  f"uninstall it or leave it out with ${LOAD_PLUGINS_ENV}") from None
             _register(pm, plugin, ep.name, where)
             pm.distributions[ep.name] = dist
 

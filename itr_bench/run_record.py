@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Required, TypedDict
 
 from .errors import ItrBenchError
-from .files import number_table, read_json_file
+from .files import read_json_file
 from .names import check_name
+from .record_ranges import bounded_metrics, non_negative_integer, non_negative_number
 
 # --------------------------------------------------------------------------------------------
 # The files of a run folder (``<store>/<suite>/<dataset>/<run>/seed-<n>/`` or ``train --out``)
@@ -108,6 +109,8 @@ class RunRecord(TypedDict, total=False):
     #: the run config as run (:class:`itr_bench.config.RunConfig`), and a short hash of it
     config: Required[dict[str, Any]]
     config_hash: str
+    #: *newer*: the data the run read: fingerprint, captions and image stamps (:mod:`itr_bench.data.identity`)
+    data_fingerprint: str
 
 
 #: Every field a record may hold.
@@ -122,16 +125,6 @@ FIELDS = frozenset(RunRecord.__annotations__)
 INCOMPLETE = "an incomplete record is never counted"
 
 
-def _number(path: Path, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
-
-
-def _integer(path: Path, key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ItrBenchError(f"{path}: {key}: expected an integer, got {value!r}")
-
-
 def _string(path: Path, key: str, value: Any) -> None:
     if not isinstance(value, str):
         raise ItrBenchError(f"{path}: {key}: expected a string, got {value!r}")
@@ -139,10 +132,6 @@ def _string(path: Path, key: str, value: Any) -> None:
 
 def _name(path: Path, key: str, value: Any) -> None:
     check_name(value, str(path), key)
-
-
-def _metrics(path: Path, key: str, value: Any) -> None:
-    number_table(value, path, key, finite=True)
 
 
 def _flag(path: Path, key: str, value: Any) -> None:
@@ -162,8 +151,9 @@ def _stages(path: Path, key: str, value: Any) -> None:
 
 #: The fields readers rely on, checked in this order when present (null counts as absent).
 CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
-    "suite": _name, "dataset": _name, "run": _name, "seed": _integer, "test": _metrics, "untrained": _metrics,
-    "train_pairs_per_second": _number, "wall_seconds": _number, "run_index": _integer, "config_hash": _string,
+    "suite": _name, "dataset": _name, "run": _name, "seed": non_negative_integer, "test": bounded_metrics,
+    "untrained": bounded_metrics, "train_pairs_per_second": non_negative_number, "wall_seconds": non_negative_number,
+    "run_index": non_negative_integer, "config_hash": _string, "data_fingerprint": _string,
     "baseline": _string, "objective": _stages, "degenerate": _flag, "select_metric": _string, "config": _table,
 }
 

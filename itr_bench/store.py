@@ -134,8 +134,13 @@ def _same_number(a: Any, b: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
-    """Classify ``folder`` against ``planned`` (reads JSON only; never loads tensors)."""
+def inspect_folder(folder: Path | str, planned: RunConfig, data: str | None = None) -> FolderState:
+    """Classify ``folder`` against ``planned`` (reads JSON only; never loads tensors).
+
+    ``data``: the planned run's data identity (:mod:`itr_bench.data.identity`); a record that
+    or checkpoint that stores another is CHANGED (key ``data``): a run is neither reused nor
+    resumed on other data. Those older than the field carry none and are compared by config only.
+    """
     folder = Path(folder)
     record = folder / RECORD
     if record.exists() or record.is_symlink():
@@ -144,7 +149,8 @@ def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
             return FolderState(DAMAGED, source=record, reason=stored)
         if not isinstance(stored.get("config"), Mapping):  # every record stores the config it ran
             return FolderState(DAMAGED, source=record, reason=f"{record}: damaged: no 'config' object")
-        return _compare(stored["config"], planned, record, DONE)
+        state = _compare(stored["config"], planned, record, DONE)
+        return _compare_data(state, stored.get("data_fingerprint"), data, record)
     for name in (LAST, BEST):  # an unfinished run: its checkpoint carries its config
         checkpoint = _checkpoint(folder, name)
         if checkpoint is None:
@@ -163,7 +169,8 @@ def inspect_folder(folder: Path | str, planned: RunConfig) -> FolderState:
         if not isinstance(inner.get("config"), Mapping):  # every checkpoint stores its run's config
             return FolderState(DAMAGED, source=checkpoint,
                                reason=f"{checkpoint}: damaged checkpoint (no 'config' in {CHECKPOINT_STATE})")
-        return _compare(inner["config"], planned, checkpoint / CHECKPOINT_STATE, TODO)
+        state = _compare(inner["config"], planned, checkpoint / CHECKPOINT_STATE, TODO)
+        return _compare_data(state, inner.get("data_fingerprint"), data, checkpoint / CHECKPOINT_STATE)
     return FolderState(TODO)
 
 
@@ -177,6 +184,15 @@ def _checkpoint(folder: Path, name: str) -> Path | None:
 def _compare(stored: Mapping[str, Any], planned: RunConfig, source: Path, same: str) -> FolderState:
     changes = config_changes(stored, planned)
     return FolderState(CHANGED, tuple(changes), source) if changes else FolderState(same)
+
+
+def _compare_data(state: FolderState, stored: str | None, planned: str | None, source: Path) -> FolderState:
+    """``state`` with a data change when both identities are known and differ, and the config
+    alone does not already explain it (dataset options are config keys, named as such)."""
+    if stored is None or planned is None or stored == planned or state.changes:
+        return state
+    change = Change("data (dataset files, captions or options)", stored, planned)
+    return FolderState(CHANGED, (*state.changes, change), source)
 
 
 def _read_object(path: Path, read: Callable[[Path], Any] = read_json_file) -> dict[str, Any] | str:
@@ -234,14 +250,14 @@ class Policy:
 
 
 def settle(folder: Path, planned: RunConfig, label: str, policy: Policy,
-           say: Callable[[str], None]) -> FolderState:
+           say: Callable[[str], None], data: str | None = None) -> FolderState:
     """Make ``folder`` safe to train into, owning it: DONE (reuse it) or TODO (train, resuming).
 
     Clears leftovers; a CHANGED or DAMAGED folder is refused with one line, or with the
     policy's flag moved aside (and ``say`` tells where).
     """
     clean_leftovers(folder)
-    state = inspect_folder(folder, planned)
+    state = inspect_folder(folder, planned, data)
     if state.status not in (CHANGED, DAMAGED):
         return state
     if not (policy.rerun_changed if state.status == CHANGED else policy.restart_damaged):

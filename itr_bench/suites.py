@@ -32,6 +32,7 @@ from typing import Any
 
 from .atomic import write_json
 from .config import RunConfig, build, check_components, check_registered, read_toml
+from .data.identity import planned_data_fingerprint
 from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
 from .failures import describe_failure
 from .files import ensure_inside
@@ -72,9 +73,10 @@ class PlannedRun:
         """A record is there (whether it matches the planned config is :meth:`state`'s question)."""
         return (self.folder / RECORD).is_file()
 
-    def state(self) -> FolderState:
-        """The folder against this run's config: done, todo, changed or damaged (reads JSON only)."""
-        return inspect_folder(self.folder, self.config)
+    def state(self, data: str | None = None) -> FolderState:
+        """The folder against this run's config (and ``data``, its data identity when known):
+        done, todo, changed or damaged (reads JSON only)."""
+        return inspect_folder(self.folder, self.config, data)
 
 
 def load_suite(spec: str, registry: Registry) -> tuple[dict[str, Any], str]:
@@ -316,7 +318,8 @@ def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: 
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
                   context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline})
 
-    if settle(run.folder, run.config, run.label, policy, say).status == DONE:
+    data = planned_data_fingerprint(run.config, registry, run.label)
+    if settle(run.folder, run.config, run.label, policy, say, data).status == DONE:
         return Outcome(run, "skipped")
     failed = run.folder / FAILED
     if failed.is_file() or failed.is_symlink():

@@ -19,6 +19,19 @@ SAFETENSORS = (".safetensors",)
 NUMPY = (".npz",)
 
 
+def _arrays(path: Path, owner: str, members: dict[str, Any]) -> dict[str, Any]:
+    """The members of a ``.npz``, each checked to be a numeric array: NumPy hands back any other
+    file of the zip as raw bytes, which only fails later, far from the file."""
+    import numpy as np
+
+    for key, value in members.items():
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            kind = "bytes that are not a .npy array" if isinstance(value, bytes) else f"an array of {value.dtype}"
+            raise ItrBenchError(f"{owner}: {str(path)!r} is not a NumPy weights archive: its member {key!r} holds "
+                                f"{kind} (a .npz of weights holds numeric .npy arrays, as numpy.savez writes)")
+    return members
+
+
 def read_weights(path: Path | str, owner: str) -> Any:
     """The tensors stored in ``path`` (a state dict, or the nested dict a training checkpoint holds).
 
@@ -39,7 +52,7 @@ def read_weights(path: Path | str, owner: str) -> Any:
             import numpy as np
 
             with np.load(path, allow_pickle=False) as archive:
-                return {key: archive[key] for key in archive.files}
+                return _arrays(path, owner, {key: archive[key] for key in archive.files})
         import torch
 
         return torch.load(path, map_location="cpu", weights_only=True)

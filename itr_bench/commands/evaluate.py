@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..data.cache_location import CACHE_LOOKUP
 from . import App, dataset_options_flag
 
 
@@ -20,15 +22,19 @@ from . import App, dataset_options_flag
 @dataset_options_flag("Dataset option (repeatable); overrides the run's own options for its dataset.")
 @click.option("--tta", is_flag=True, help="Test-time augmentation (image flip, sentence shifts).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
+              help=f"Where prepared data is cached (default: {CACHE_LOOKUP}; never the run folder's own setting).")
 @click.pass_obj
 def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, split: str, options: dict[str, Any],
-            tta: bool, as_json: bool) -> None:
+            tta: bool, as_json: bool, cache_dir: Path | None) -> None:
     """Score CHECKPOINT (a run folder or its best/ or last/ checkpoint) on a dataset split.
 
     The model is rebuilt from the run config stored in the checkpoint (its vocabulary comes
     from the training split the run was trained on, so that data must still be at its root).
     By default the run's own dataset is scored with the run's own options (size, split, ...);
     --dataset, --root and -o override them, and the line on stderr says what was scored.
+    Prepared data is cached under --cache-dir, never where the checkpoint's config says: a
+    downloaded run folder does not choose where this machine writes.
 
     Examples:
 
@@ -37,7 +43,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
       itr-bench evaluate runs/my-run --dataset flickr30k --root data/flickr30k
     """
     from ..config import RunConfig, build
-    from ..data.cache_location import cache_dir
+    from ..data.cache_location import cache_dir as cache_root
     from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import eval_batch_size, evaluate
@@ -50,6 +56,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     components, state = load_checkpoint(folder)
     where = str(folder)
     config = build(RunConfig, state.get("config", {}), f"{where}/state.json config")
+    config = dataclasses.replace(config, cache_dir=str(cache_root(cache_dir)))  # placement: this machine's
     built = build_run(config, app.registry, where)
     load_model_weights(built.model, components, where)
     device = resolve_device(config.device)
@@ -60,7 +67,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     else:
         source = app.registry.build("dataset", name, Path(source_root).expanduser() if source_root else None,
                                     options=source_options, where="--dataset", key="-o")
-        prepared, label = prepare(source, cache_dir(config.cache_dir), config.image_size), source.label(name)
+        prepared, label = prepare(source, cache_root(config.cache_dir), config.image_size), source.label(name)
     target = prepared.split(split)
     click.echo(f"scoring {label} {split} ({len(target)} images) with options "
                f"{json.dumps(source_options, sort_keys=True)}", err=True)

@@ -43,6 +43,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run my-suite.toml --seeds 0,1 --store runs
       itr-bench run quickstart --seeds 0 --set stages.0.epochs=1 --set-run ranking-only.stages.0.lr=0.05
     """
+    from ..data.identity import planned_data_fingerprints
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
@@ -60,7 +61,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     name = runs[0].suite
-    states = [run.state() for run in runs]
+    data_ids = planned_data_fingerprints(((run.config, run.label) for run in runs), app.registry)
+    states = [run.state(data) for run, data in zip(runs, data_ids)]
     counts = {status: sum(state.status == status for state in states) for status in (DONE, CHANGED, DAMAGED)}
     extra = "".join(f", {counts[s]} {s}" for s in (CHANGED, DAMAGED) if counts[s])
     description = data.get("suite", {}).get("description")
@@ -74,7 +76,12 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
             click.echo(f"{state.status}  {run.label}  {run.folder}{detail}")
         return
-    from ..leaderboard import aggregate, load_records, render_text, write_leaderboards  # pandas: after --dry-run
+    from ..leaderboard import (  # pandas: after --dry-run
+        aggregate,
+        load_records,
+        render_text,
+        write_leaderboards,
+    )
 
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
     changed = [(run, state) for run, state in zip(runs, states) if state.status == CHANGED]

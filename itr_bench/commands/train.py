@@ -35,6 +35,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     import os
 
     from ..config import RunConfig, build, check_components, read_run_mapping
+    from ..data.identity import planned_data_fingerprint
     from ..engine.run import train_run
     from ..locking import FolderLock
     from ..metric_declarations import DEFAULT_SELECT
@@ -62,7 +63,8 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
         record = train()
     else:
         with FolderLock(out_dir):
-            if settle(out_dir, config, str(out_dir), policy, say).status == DONE:
+            data = planned_data_fingerprint(config, app.registry, str(config_path))
+            if settle(out_dir, config, str(out_dir), policy, say, data).status == DONE:
                 click.echo(f"{out_dir}: already trained under this config; its record:", err=True)
                 record = read_record(out_dir / RECORD)
             else:

@@ -1,11 +1,24 @@
-"""Reading a sample's image, resizing it once and encoding it for the cache."""
+"""Reading a sample's image, resizing it once and encoding it for the cache.
+
+Every image becomes 8-bit RGB by one rule (:func:`to_rgb`), whatever mode PIL reads it in:
+
+- EXIF orientation is applied first (a phone photo stored sideways is shown upright);
+- high bit depths are *scaled* to 0-255, never clipped: 16-bit greyscale (``I;16*``) by
+  255/65535; 32-bit integers (``I``, as PIL reads 16-bit PNGs) by 255/65535 when every value
+  lies in 0-65535, else stretched from their own minimum to maximum; floats (``F``) by 255 when
+  every value lies in 0-1, else stretched likewise;
+- transparency (``RGBA``, ``LA``, ``PA``, a palette's transparent colour) is composited over
+  white, so what was invisible does not show the colour hidden under it;
+- every other mode (``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ...) takes PIL's own conversion.
+"""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..api import Sample
 from ..errors import ConfigError
@@ -30,10 +43,38 @@ def open_image(sample: Sample) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-        return image.convert("RGB")
+        return to_rgb(image)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         where = sample.image if isinstance(sample.image, Path) else f"image {sample.image_id} (in-memory)"
         raise ConfigError(f"{where}: cannot decode image: {exc}") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` upright, as 8-bit RGB, by the rule of the module docstring."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        return Image.fromarray(_scaled_to_bytes(image), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _scaled_to_bytes(image: Image.Image) -> np.ndarray:
+    """A one-channel image of more than 8 bits as uint8, scaled (not clipped) to 0-255."""
+    values = np.asarray(image).astype(np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if image.mode.startswith("I;16") or image.mode == "I" and low >= 0 and high <= 65535:
+        low, high = 0.0, 65535.0
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    span = high - low or 1.0
+    scaled = (np.nan_to_num(values, nan=low, posinf=high, neginf=low) - low) * (255.0 / span)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)  # the clip only catches rounding
 
 
 def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:

@@ -34,12 +34,13 @@ from ..atomic import remove_temporaries
 from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
 from ..files import ensure_inside, read_json_file
-from ..locking import FolderLock
+from ..locking import CACHE_WAIT, FolderLock
 from .checks import check_folds
+from .identity import data_fingerprint
 from .images import encode_jpeg, open_image, resize_shorter_side
 
 #: Bump when the cache layout or the image processing changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: images upright (EXIF), high bit depths scaled, alpha over white
 META_FILE = "meta.json"
 FEATURES = datasets.Features(
     {
@@ -83,11 +84,12 @@ class PreparedDataset:
 
 
 def cache_key(dataset: Dataset, image_size: int, quality: int) -> str:
-    """Folder name of the cache: readable prefix + hash of everything that shapes its content."""
+    """Folder name of the cache: readable prefix + hash of everything that shapes its content
+    (the data identity of :mod:`itr_bench.data.identity`: changed images rebuild it)."""
     fingerprint = dataset.fingerprint()
     settings = {
         "format": FORMAT_VERSION,
-        "fingerprint": fingerprint,
+        "fingerprint": data_fingerprint(dataset),
         "image_size": image_size,
         "quality": quality,
     }
@@ -114,7 +116,7 @@ def prepare(
     target = ensure_inside(cache_dir, cache_dir / cache_key(dataset, image_size, quality))
     if (target / META_FILE).is_file():
         return load_prepared(target)
-    with FolderLock(target, wait=True):  # parallel workers: one builds, the others wait and reuse it
+    with FolderLock(target, wait=CACHE_WAIT):  # parallel workers: one builds, the others wait and reuse it
         if not (target / META_FILE).is_file():
             remove_temporaries(cache_dir, only=target.name)  # a build killed half-way
             _build_into(target, dataset, image_size, quality, workers or os.cpu_count() or 1, progress)
@@ -135,8 +137,9 @@ def _build_into(target: Path, dataset: Dataset, image_size: int, quality: int, w
             if not (target / META_FILE).is_file():  # not a rival build that won (another host, no flock)
                 raise
     except OSError as exc:
-        if exc.filename is not None and str(exc.filename).startswith(str(building)):
-            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        if exc.filename is None or str(exc.filename).startswith(str(building)):
+            # the temporary's name means nothing to the user, and Arrow's writes name no file at all
+            raise OSError(exc.errno, exc.strerror or " ".join(str(exc).split()), str(target)) from None
         raise
     finally:
         shutil.rmtree(building, ignore_errors=True)
@@ -187,7 +190,7 @@ def _build(
             _write_arrow(folder / f"{name}.arrow", rows, bar)
     meta = {
         "format": FORMAT_VERSION,
-        "fingerprint": dataset.fingerprint(),
+        "fingerprint": data_fingerprint(dataset),
         "image_size": image_size,
         "quality": quality,
         "text": asdict(dataset.text),

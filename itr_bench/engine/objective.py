@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -21,6 +22,17 @@ VIEWS = {
 
 class NonFiniteLoss(ItrBenchError):
     """Training diverged: a loss term became NaN or infinite."""
+
+
+def check_trainable(name: str, terms: Mapping[str, Tensor]) -> None:
+    """While training, some term of loss ``name`` must carry a gradient; else back-propagation
+    fails deep in torch ("element 0 of tensors does not require grad"), which reads as a bug in
+    itr-bench when the cause is a loss that returns a constant or a stage that trains nothing."""
+    if torch.is_grad_enabled() and terms and not any(v.requires_grad for v in terms.values()):
+        raise ItrBenchError(
+            f"loss {name!r}: its terms ({', '.join(terms)}) carry no gradient: the loss returns a value that does "
+            "not depend on the embeddings (a constant, or computed from detached tensors), or every encoder "
+            "and the loss are frozen; training on it would change nothing")
 
 
 def objective(
@@ -45,6 +57,7 @@ def objective(
         loss = losses[name]
         view = VIEWS[Inputs(loss.inputs)]
         terms = distributed_loss_terms(loss, view(image), view(text), instance_ids)
+        check_trainable(name, terms)
         for term, value in terms.items():
             logged[term if term not in logged else f"{name}.{term}"] = value.detach()
             weighted = weight * (term_weights or {}).get(term, 1.0) * value

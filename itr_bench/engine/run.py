@@ -42,6 +42,7 @@ from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import eval_batch_size, evaluate, evaluate_with_collapse
 from .feeding import CaptionTokens, TrainFeed, test_view
+from .device_check import check_device
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
@@ -63,9 +64,10 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as exc:
         raise ConfigError(f"device: {exc}") from None
+    return check_device(device, name)
 
 
 def init_distributed(device: torch.device):
@@ -272,7 +274,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                              select_metric=config.select_metric)
     trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
-                      extra_state={"config": config.as_dict()}, stage_negatives=stage_negatives,
+                      extra_state={"config": config.as_dict(), "data_fingerprint": prepared.fingerprint},
+                      stage_negatives=stage_negatives,
                       on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]))
     state = trainer.fit()
     if world.distributed:
@@ -324,6 +327,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "environment": environment(device, world.size),
         "config": config.as_dict(),
         "config_hash": config_hash(config),
+        "data_fingerprint": prepared.fingerprint,  # what was read (itr_bench/data/identity.py)
     }
     if world.rank == 0:
         write_json(out_dir / RECORD, record)

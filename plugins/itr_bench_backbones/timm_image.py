@@ -42,6 +42,7 @@ def timm_image_encoder(
     pretrained: bool | None = None,
     checkpoint: str | Path | None = None,
     global_pool: str = "avg",
+    partial_checkpoint: bool = False,
 ) -> TimmImageEncoder:
     """Build :class:`TimmImageEncoder`. ``pretrained=None`` uses cached weights when there are any.
 
@@ -50,12 +51,15 @@ def timm_image_encoder(
         pretrained: True: load cached ImageNet weights; False: random; None: cached ones when present.
         checkpoint: a local weights file (instead of the cache).
         global_pool: timm's global pooling ('avg', 'max', 'avgmax', ...).
+        partial_checkpoint: load weights that leave parameters random or hold unused keys (else
+            refused, naming them); the record's weights then say what was partial.
     """
     created = create_timm_model(
         model,
         pretrained,
         owner="image encoder 'timm'",
         checkpoint=checkpoint,
+        partial=partial_checkpoint,
         num_classes=0,
         global_pool=global_pool,
     )

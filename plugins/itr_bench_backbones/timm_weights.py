@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from itr_bench.errors import ItrBenchError, did_you_mean
+from itr_bench.network import require_network
 from itr_bench.pretrained import PretrainedWeights
 from itr_bench.weights import read_weights
 
@@ -73,13 +75,17 @@ def create_timm_model(
     *,
     owner: str,
     checkpoint: str | Path | None = None,
+    partial: bool | None = None,
     **kwargs,
 ) -> TimmModel:
     """``timm.create_model`` that only ever reads local weights.
 
     ``pretrained``: True requires cached weights (error if absent), None uses them when
     cached and says so, False starts from random weights. ``checkpoint`` is a weight file the
-    user gives, which wins over the cache. ``owner`` names the component in messages.
+    user gives, which wins over the cache. ``owner`` names the component in messages. Weights
+    that leave a parameter unloaded or hold unused keys are refused, naming them, unless
+    ``partial`` (then the returned ``weights`` says what was partial, for the record); None: the
+    component offers no ``partial_checkpoint`` option, so the refusal does not suggest one.
     """
     import timm  # imported on use: registering the plugin stays cheap
 
@@ -116,15 +122,69 @@ def create_timm_model(
     # file holding anything but tensors is refused, and hand timm the tensors themselves.
     state = state_dict_of(read_weights(weights, owner), owner, weights)
     try:
-        module = timm.create_model(
-            model_name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs
-        )
+        with LoadReport() as report:
+            module = timm.create_model(
+                model_name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs
+            )
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ItrBenchError(
             f"{owner}: cannot load weights file {str(weights)!r} into timm {model_name!r}: {first_line}"
         ) from None
+    if report.missing or report.unexpected:
+        if not partial:
+            hint = "; set partial_checkpoint = true to load it partially anyway" if partial is False else ""
+            raise ItrBenchError(f"{owner}: weights file {str(weights)!r} does not fit timm {model_name!r}: "
+                                f"{report.describe()}{hint}")
+        log.warning("%s: partial load of %s: %s", owner, weights, report.describe())
+        return TimmModel(module, f"{weights} (partial: {report.describe()})")
     return TimmModel(module, str(weights))
+
+
+class LoadReport(logging.Handler):
+    """What timm's loader did not load, read from the lines it logs (it returns nothing).
+
+    timm loads non-strictly whenever it drops the classifier (``num_classes=0``, as every trunk
+    here), and then only logs the parameters it left at random and the file's keys it ignored:
+    a checkpoint whose names match nothing would train a random trunk under the file's name.
+    While open, the report takes those lines instead of the console.
+    """
+
+    LOGGER = "timm.models._builder"
+    LINE = re.compile(r"^(Missing|Unexpected) keys \((.*)\) (?:discovered|found) while loading")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.LINE.match(record.getMessage())
+        if found:
+            keys = [k for k in found.group(2).split(", ") if k]
+            (self.missing if found.group(1) == "Missing" else self.unexpected).extend(keys)
+
+    def __enter__(self) -> Self:
+        logger = logging.getLogger(self.LOGGER)
+        self._saved = (logger.level, logger.propagate)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.removeHandler(self)
+        logger.setLevel(self._saved[0])
+        logger.propagate = self._saved[1]
+
+    def describe(self) -> str:
+        parts = []
+        for what, keys in (("parameters not in the file", self.missing), ("unused keys", self.unexpected)):
+            if keys:
+                shown = ", ".join(keys[:5]) + (f", ... ({len(keys)} in all)" if len(keys) > 5 else "")
+                parts.append(f"{what}: {shown}")
+        return "; ".join(parts)
 
 
 def _where(model_name: str) -> str:
@@ -168,6 +228,9 @@ def fetch_timm_weights(model_name: str) -> Path:
     if cfg is None:
         raise ItrBenchError(f"timm lists no pretrained weights for {model_name!r}")
     if cfg.hf_hub_id:
+        from huggingface_hub import constants
+
+        require_network(constants.ENDPOINT, f"cannot download {cfg.hf_hub_id!r} from the Hugging Face Hub")
         names = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else HUB_WEIGHT_FILES
         failures = []
         for name in names:
@@ -177,6 +240,7 @@ def fetch_timm_weights(model_name: str) -> Path:
                 failures.append(f"{name}: {type(exc).__name__}")
         raise ItrBenchError(f"cannot download {cfg.hf_hub_id!r} from the Hugging Face Hub ({'; '.join(failures)})")
     if cfg.url:
+        require_network(cfg.url, f"cannot download {cfg.url}")
         target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(cfg.url, str(target))

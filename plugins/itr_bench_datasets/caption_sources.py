@@ -141,7 +141,7 @@ def _read_csv(path: Path, keys: Keys, separator: str) -> Iterator[Row]:
     if len(separator) != 1:
         raise ConfigError(f"captions: separator must be one character, got {separator!r}")
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's byte-order mark is dropped
             reader = csv.DictReader(handle, delimiter=separator)
             columns = list(reader.fieldnames or [])
             present = _check_columns(str(path), columns, keys, "column")
@@ -172,6 +172,8 @@ def _read_jsonl(path: Path, keys: Keys) -> Iterator[Row]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: JSON nested too deeply") from None
         if not isinstance(record, dict):
             raise ConfigError(f"{where}: is a JSON {type(record).__name__}, expected an object")
         records.append((where, record))
@@ -232,14 +234,32 @@ def load_hf(source: Source) -> dict[str, Any]:
                     "imagefolder", data_dir=str(source.path), cache_dir=cache, keep_in_memory=True
                 )
     except Exception as exc:  # datasets raises many types (ValueError, FileNotFoundError, its own)
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        message = " ".join(str(_root_cause(exc)).split()) or type(exc).__name__
         raise ConfigError(f"{source.path}: cannot load it as a Hugging Face {source.kind} dataset: {message}") from None
     if isinstance(loaded, datasets.Dataset):
         return {"train": loaded}
     return dict(loaded)
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain: ``datasets`` wraps the useful message ("Invalid metadata
+    file_name '../x.jpg': ...") in "An error occurred while generating the dataset"."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
 def _read_hf(source: Source, keys: Keys) -> Iterator[Row]:
+    try:
+        yield from _read_hf_rows(source, keys)
+    except UnicodeDecodeError as exc:  # Arrow hands its strings over unchecked
+        raise ConfigError(f"{source.path}: a text column holds bytes that are not valid UTF-8 "
+                          f"({exc.reason} at byte {exc.start} of {exc.object[:40]!r})") from None
+
+
+def _read_hf_rows(source: Source, keys: Keys) -> Iterator[Row]:
     import datasets
 
     parts = load_hf(source)

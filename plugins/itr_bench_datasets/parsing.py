@@ -46,7 +46,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, line without its newline) of a text file, plain or ``.gz``."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:  # -sig: a byte-order mark (Excel) is dropped
             for number, line in enumerate(handle, start=1):
                 yield number, line.rstrip("\r\n")
     except (UnicodeDecodeError, OSError, EOFError) as exc:
@@ -98,10 +98,12 @@ def read_name_list(path: Path) -> list[tuple[int, str]]:
 
 def load_json(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read JSON: {exc}") from None
 

@@ -166,6 +166,7 @@ class Synthetic(Dataset):
 
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
     hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5}
+    generated: ClassVar[bool] = True  # no files: its options are its data identity
 
     def __init__(
         self,

@@ -125,6 +125,7 @@ def load_word_vectors(path: str | Path, *, limit: int | None = None) -> KeyedVec
         )
     if not path.is_file():
         raise ItrBenchError(f"{path}: word vector file does not exist")
+    check_header(path, binary)
     from gensim.models import KeyedVectors
 
     try:
@@ -132,6 +133,42 @@ def load_word_vectors(path: str | Path, *, limit: int | None = None) -> KeyedVec
     except Exception as exc:  # gensim raises many types (ValueError, UnpicklingError, EOFError, ...)
         message = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ItrBenchError(f"{path}: cannot read word vectors: {message}") from exc
+
+
+#: The most a deflate stream expands (zlib's documented limit), bounding a ``.gz`` file's content.
+DEFLATE_MAX_RATIO = 1032
+
+
+def check_header(path: Path, binary: bool) -> None:
+    """The header ``<words> <dimensions>`` fits the file, checked before gensim allocates
+    ``words x dimensions`` floats: a 2 kB file claiming 10^9 words would take gigabytes.
+
+    Each word takes at least its dimensions' bytes (4 per float in binary, a digit and a space in
+    text) plus a one-letter word and a separator; a ``.gz`` file holds at most
+    :data:`DEFLATE_MAX_RATIO` times its size.
+    """
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            first = handle.readline(256)
+    except (OSError, EOFError) as exc:
+        raise ItrBenchError(f"{path}: cannot read word vectors: {exc}") from None
+    parts = first.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ItrBenchError(f"{path}: cannot read word vectors: the first line of a word2vec file is '<words> <dimensions>', "
+                            f"got {first[:60]!r}")
+    words, dims = int(parts[0]), int(parts[1])
+    if words < 1 or dims < 1:
+        raise ItrBenchError(f"{path}: cannot read word vectors: header claims {words} words of {dims} dimensions; "
+                            "both must be at least 1")
+    size = path.stat().st_size * (DEFLATE_MAX_RATIO if opener is not open else 1)
+    least = words * ((4 if binary else 2) * dims + 2)
+    if least > size:
+        raise ItrBenchError(f"{path}: cannot read word vectors: header claims {words} words of {dims} dimensions, "
+                            f"at least {least} bytes, "
+                            f"but the file can hold at most {size}: it is damaged or not a word2vec file")
 
 
 def coverage(vocabulary: Vocabulary, vectors: KeyedVectors) -> Coverage:

@@ -85,6 +85,7 @@ def test_fetch_weights_downloads_into_the_hub_cache_once(capsys, registry, hub_c
         return str(path)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setattr("itr_bench_backbones.timm_weights.require_network", lambda url, what: None)  # no probe
     code, out, _ = cli(capsys, "fetch-weights", "paper-ablation", "--dry-run")
     assert code == 1 and out.split()[:2] == ["missing", RESNET50_HUB] and calls == []
     code, out, err = cli(capsys, "fetch-weights", "paper-ablation")
