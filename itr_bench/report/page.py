@@ -20,7 +20,7 @@ from ..metric_declarations import DECLARED
 from ..per_query import QueryResults
 from .queries import KINDS, MISS_BEYOND, Query
 from .runs import ReportRun
-from .split import TestSplit
+from .split import ScoredSplit
 
 #: Items shown per run and query.
 SHOWN = 5
@@ -57,7 +57,7 @@ class PageInput:
     """Everything the page shows."""
 
     runs: Sequence[ReportRun]
-    split: TestSplit
+    split: ScoredSplit
     thumbnails: Mapping[int, str | None]
     sampled: Sequence[Query]
     disagreeing: Sequence[Query]

@@ -24,7 +24,7 @@ THUMBNAIL = 128
 
 
 @dataclass(frozen=True)
-class TestSplit:
+class ScoredSplit:
     """What the page shows of the split: every caption (in caption order), image ids and JPEG bytes."""
 
     captions: list[str]
@@ -32,7 +32,7 @@ class TestSplit:
     image_bytes: Callable[[int], bytes]
 
 
-def load_test_split(run: ReportRun, registry: Registry, progress: bool = True) -> TestSplit:
+def load_test_split(run: ReportRun, registry: Registry, progress: bool = True) -> ScoredSplit:
     """The test split of ``run``'s config, checked against the digest its per-query results carry."""
     from ..config import RunConfig, build
     from ..data.cache_location import cache_dir
@@ -54,11 +54,11 @@ def load_test_split(run: ReportRun, registry: Registry, progress: bool = True) -
                             "per-query results were scored on (the dataset changed); re-evaluate it with "
                             f"'itr-bench evaluate {run.record_path.parent}'")
     table = split.table
-    return TestSplit([c for captions in captions_per_image for c in captions], image_ids,
+    return ScoredSplit([c for captions in captions_per_image for c in captions], image_ids,
                      lambda index: table[int(index)]["image"])
 
 
-def write_thumbnails(split: TestSplit, indices: Iterable[int], folder: Path,
+def write_thumbnails(split: ScoredSplit, indices: Iterable[int], folder: Path,
                      warn: Callable[[str], None]) -> dict[int, str | None]:
     """Each image's thumbnail as ``folder/<index>.jpg``; its path relative to ``folder.parent``, or
     None (the page shows a placeholder) with a warning when its image cannot be read."""
