@@ -88,7 +88,7 @@ def query_results(ranks: Any, caption_image: Any, image_label: Any, meta: Mappin
         if rank is not None and top is not None:
             directions[name] = Direction(_int32(rank), _int32(top.top[:, :TOP]))
     full_meta = {"format": FORMAT, "protocol": ranks.protocol, **meta,
-                 "images": int(len(image_label)), "captions": int(len(caption_image))}
+                 "images": len(image_label), "captions": len(caption_image)}
     return QueryResults(full_meta, _int32(caption_image), _int32(image_label), directions)
 
 

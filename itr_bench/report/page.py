@@ -35,7 +35,8 @@ th, td { border: 1px solid #ccc; padding: 4px 6px; vertical-align: top; text-ali
 section.query { border: 1px solid #bbb; border-radius: 6px; margin: 1em 0; padding: 0.6em; }
 .query-head { margin-bottom: 0.5em; }
 .query-text { font-weight: 600; }
-.item { display: inline-block; position: relative; margin: 2px; border: 3px solid transparent; }
+.item { display: inline-block; position: relative; margin: 2px; border: 3px solid transparent;
+        vertical-align: middle; }
 td.item { display: table-cell; width: 18%; font-size: 12px; }
 .hit { border-color: #1a9850 !important; background: #e5f5e0; }
 .hit::after { content: "\\2713"; position: absolute; top: 0; right: 2px; color: #1a9850; font-weight: 700; }
@@ -74,18 +75,19 @@ def render(page: PageInput) -> str:
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>itr-bench report: {escape(dataset)} test</title>", f"<style>{STYLE}</style></head><body>",
         f"<h1>What the runs retrieve: {escape(dataset)}, test split</h1>",
-        f'<p class="note">{first.meta["images"]} images, {first.meta["captions"]} captions, '
-        f'{escape(first.protocol)} protocol; {len(page.runs)} run(s). Green: a correct match '
-        f"(\u2713). Ranks are 1-based; a run \u201cmisses\u201d a query when its first correct match is "
-        f"outside its top {MISS_BEYOND}.</p>",
-        _runs_table(page), "<h2>Recall@K and first-match ranks</h2>", '<div class="charts">',
+        (f'<p class="note">{first.meta["images"]} images, {first.meta["captions"]} captions, '
+         f'{escape(first.protocol)} protocol; {len(page.runs)} run(s). Green: a correct match '
+         f"(\u2713). Ranks are 1-based; a run \u201cmisses\u201d a query when its first correct match is "
+         f"outside its top {MISS_BEYOND}.</p>"),
+        _runs_table(page), '<h2 id="charts">Recall@K and first-match ranks</h2>', '<div class="charts">',
         *[f'<img src="{escape(chart)}" alt="{escape(chart)}">' for chart in page.charts], "</div>",
-        f"<h2>Sampled queries</h2><p class=\"note\">Drawn at random (seed {page.seed}), the same for every run.</p>",
-        *_queries(page, page.sampled),
-        "<h2>Where the runs disagree</h2>",
-        f'<p class="note">Queries one run ranks first while another misses: '
-        f"{_counts(page.disagreement_counts)}; the widest gaps shown.</p>",
+        '<h2 id="disagreements">Where the runs disagree</h2>',
+        (f'<p class="note">Queries one run ranks first while another misses: '
+         f"{_counts(page.disagreement_counts)}; the widest gaps shown.</p>"),
         *(_queries(page, page.disagreeing) or ['<p class="note">None.</p>']),
+        (f'<h2 id="sampled">Sampled queries</h2><p class="note">Drawn at random (seed {page.seed}), '
+         "the same for every run.</p>"),
+        *_queries(page, page.sampled),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -109,7 +111,7 @@ def _runs_table(page: PageInput) -> str:
                     f"{escape(str(run.record.get('text_encoder', '?')))}</td>"
                     f"<td>{escape(str(run.record.get('best_epoch', '?')))} of {escape(str(run.record.get('epochs', '?')))}"
                     f"</td>{cells}<td><a href=\"{escape(link)}\">record.json</a></td></tr>")
-    return ("<h2>Runs</h2><table class=\"runs-table\"><tr><th>run</th><th>objective</th><th>encoders</th>"
+    return ('<h2 id="runs">Runs</h2><table class="runs-table"><tr><th>run</th><th>objective</th><th>encoders</th>'
             f"<th>best epoch</th>{head}<th>record</th></tr>" + "".join(rows) + "</table>")
 
 

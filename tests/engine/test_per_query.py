@@ -15,7 +15,6 @@ from itr_bench.metrics import TopRanked
 from itr_bench.per_query import PER_QUERY, query_results, read_query_results, write_query_results
 from itr_bench.run_record import RECORD
 
-
 CONFIG = """
 [run]
 name = "per-query"
