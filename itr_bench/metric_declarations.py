@@ -149,6 +149,9 @@ class Metric:
     bounds: tuple[float, float] = (-math.inf, math.inf)
     #: how the leaderboard's Markdown shows a value (a format spec)
     format: str = ".1f"
+    #: declared after records were first written: a run whose older seeds lack it shows no value
+    #: for it (rather than the leaderboard refusing the run as incomplete)
+    newer: bool = False
 
     def better(self, value: float, than: float) -> bool:
         """Whether ``value`` is strictly better than ``than`` (a tie keeps the earlier epoch)."""
@@ -235,13 +238,13 @@ DECLARED = MetricSet([
     Metric("map", "mAP", TEXT_TO_IMAGE, _IDENTITY, _percent_mean("ap"), bounds=(0.0, 100.0)),
     Metric("minp", "mINP", TEXT_TO_IMAGE, _IDENTITY, _percent_mean("inp"), bounds=(0.0, 100.0)),
     Metric("i2t_map_r", "mAP@R image-to-text", IMAGE_TO_TEXT, _IMAGE_CAPTION, _precision("i2t", map_at_r),
-           bounds=(0.0, 100.0)),
+           bounds=(0.0, 100.0), newer=True),
     Metric("i2t_rprec", "R-Precision image-to-text", IMAGE_TO_TEXT, _IMAGE_CAPTION, _precision("i2t", r_precision),
-           bounds=(0.0, 100.0)),
+           bounds=(0.0, 100.0), newer=True),
     Metric("t2i_map_r", "mAP@R text-to-image", TEXT_TO_IMAGE, _IDENTITY, _precision("t2i", map_at_r),
-           bounds=(0.0, 100.0)),
+           bounds=(0.0, 100.0), newer=True),
     Metric("t2i_rprec", "R-Precision text-to-image", TEXT_TO_IMAGE, _IDENTITY, _precision("t2i", r_precision),
-           bounds=(0.0, 100.0)),
+           bounds=(0.0, 100.0), newer=True),
     _ranks("i2t", IMAGE_TO_TEXT, _IMAGE_CAPTION, "medr"),
     _ranks("t2i", TEXT_TO_IMAGE, _BOTH, "medr"),
     _ranks("i2t", IMAGE_TO_TEXT, _IMAGE_CAPTION, "meanr"),
