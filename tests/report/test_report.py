@@ -166,3 +166,15 @@ def test_identity_runs_show_text_to_image_with_every_image_of_the_person_correct
     for query in marks.queries:  # the person's images, up to five, are the ones shown as correct
         person = results.image_label[results.caption_image[query["query"]]]
         assert query["truths"] == min(5, int((results.image_label == person).sum())) > 1
+
+
+def test_a_test_split_that_no_longer_matches_the_per_query_results_is_refused(runs, tmp_path, capsys):
+    for name in ("infonce", "instance"):  # the config now builds another test split than was scored
+        path = runs / name / "record.json"
+        record = json.loads(path.read_text())
+        record["config"]["dataset_options"]["test"] = 8
+        path.write_text(json.dumps(record))
+    assert _report(runs, tmp_path / "out") == 2
+    line = _lines(capsys)[0]
+    assert "cannot rebuild its test split" in line and "is not the one its per-query results were scored on" in line
+    assert not (tmp_path / "out").exists()
