@@ -121,6 +121,9 @@ def read_query_results(path: Path | str) -> QueryResults:
         raise ItrBenchError(f"{path}: no per-query results; runs scored before they were kept need "
                             f"'itr-bench evaluate {path.parent}' to write them")
     try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":  # np.load would try the other formats, pickle included
+                raise ValueError("not a NumPy .npz archive")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
         return _checked(arrays)
