@@ -13,7 +13,7 @@ from . import App
 @click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Folder for index.html, its thumbnails and charts.")
-@click.option("--queries", default=24, show_default=True, type=int,
+@click.option("--queries", default=24, show_default=True, type=click.IntRange(min=1),
               help="Queries sampled per direction (and the most disagreements shown).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the query sample.")
 @click.option("--all-seeds", is_flag=True, help="Show every seed of a run (default: its lowest seed).")
