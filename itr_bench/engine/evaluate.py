@@ -98,7 +98,8 @@ def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: 
 
 def _identity(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
               metrics: MetricSet, keep_queries: bool) -> tuple[dict[str, float], Ranks | None]:
-    ranks = identity_queries(texts @ images.T, _image_labels(split)[tokens.caption_image], _image_labels(split))
+    labels = _image_labels(split)
+    ranks = identity_queries(texts @ images.T, labels[tokens.caption_image], labels)
     return metrics.compute(ranks), ranks if keep_queries else None
 
 
