@@ -112,6 +112,8 @@ def _check_same_metrics(frame: pd.DataFrame, declared: MetricSet) -> None:
     if frame.empty:
         return
     metrics = [c for c in frame.columns if c in declared or c.startswith("untrained_")]
+    base = [c.removeprefix("untrained_") for c in metrics]
+    metrics = [c for c, m in zip(metrics, base) if m not in declared or not declared[m].newer]  # NaN if mixed
     for _, group in frame.groupby(list(KEYS), sort=False):
         for metric in metrics:
             present = group[metric].notna()
@@ -169,11 +171,12 @@ def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataF
         row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
         row[DEGENERATE] = _count_degenerate(group)
         for metric in metrics:
-            values = group[metric].astype(float)
-            row[metric] = values.mean()
-            row[f"{metric}_ci95"] = t_quantile(n) * values.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+            values = group[metric].astype(float)  # NaN in a seed: a newer metric its older seeds lack
+            row[metric] = values.mean(skipna=False)
+            row[f"{metric}_ci95"] = (t_quantile(n) * values.std(ddof=1, skipna=False) / math.sqrt(n) if n > 1
+                                     else math.nan)
         for col in chance:
-            row[col] = group[col].astype(float).mean()
+            row[col] = group[col].astype(float).mean(skipna=False)
         for col in COST:
             if col in group:
                 row[col] = group[col].astype(float).mean()
@@ -335,7 +338,7 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         cells = [markdown_text(_run_label(row)), str(row["n"])]
         for metric in metrics:
             ci, spec = row.get(f"{metric}_ci95", math.nan), declared[metric].format
-            cells.append(f"{row[metric]:{spec}}"
+            cells.append("-" if math.isnan(row[metric]) else f"{row[metric]:{spec}}"
                          + (f" ± {ci:{spec}}" if isinstance(ci, float) and not math.isnan(ci) else ""))
         cells += [_paired_cell(row, metric, declared[metric].format) for metric in paired]
         untrained = f"untrained_{chance.name}"

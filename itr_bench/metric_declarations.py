@@ -16,6 +16,16 @@ correct item is within the top K; medR is the smallest K at which that fraction 
 meanR is the mean 1-based rank of the first correct item; rSum is the sum of the R@1/5/10 the
 protocol reports (six for image-caption, three for identity).
 
+mAP@R and R-Precision (Musgrave, Belongie and Lim, "A Metric Learning Reality Check", 2020) read
+a query's whole relevant set, not only its first match. R is the number of gallery items
+relevant to the query; R-Precision is the fraction of the top R that are relevant, and mAP@R is
+(1/R) Σ_{i≤R} P@i·rel(i), the average precision cut at R. Image-caption: declared image-to-text,
+the query an image and its relevant set the image's own captions (R = 5 in COCO and Flickr), so
+they say whether all of an image's captions come first, not only one. Text-to-image a caption has
+exactly one relevant image (R = 1), where both equal R@1, so they are not declared that way.
+Identity (text-to-image person search): the relevant set of a caption is every gallery image of
+its identity. Ties count against the query (:func:`itr_bench.metrics.top_ranked`); percent.
+
 This module does not import torch: the leaderboard and the config read it without paying for it.
 """
 
@@ -31,6 +41,8 @@ from .errors import ConfigError, did_you_mean
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from .metrics import TopRanked
+
 IMAGE_CAPTION, IDENTITY = "image-caption", "identity"  # the values of itr_bench.api.Protocol
 IMAGE_TO_TEXT, TEXT_TO_IMAGE, BOTH = "image-to-text", "text-to-image", "both"
 #: The K of the declared R@K.
@@ -43,7 +55,9 @@ class Ranks:
 
     ``t2i``: 0-based rank of each caption's first correct image; ``i2t``: of each image's first
     correct caption (None under the identity protocol, which scores text to image only);
-    ``ap`` and ``inp``: each query's average precision and mINP term (identity only).
+    ``ap`` and ``inp``: each query's average precision and mINP term (identity only);
+    ``i2t_top`` and ``t2i_top``: each query's top-ranked items
+    (:class:`itr_bench.metrics.TopRanked`), for mAP@R, R-Precision and the per-query results.
     """
 
     protocol: str
@@ -51,6 +65,8 @@ class Ranks:
     i2t: Tensor | None = None
     ap: Tensor | None = None
     inp: Tensor | None = None
+    i2t_top: TopRanked | None = None
+    t2i_top: TopRanked | None = None
 
 
 def recall_at(ranks: Tensor, ks: Iterable[int] = RECALL_KS) -> dict[int, float]:
@@ -66,6 +82,31 @@ def median_rank(ranks: Tensor) -> float:
 
 def mean_rank(ranks: Tensor) -> float:
     return (ranks + 1).double().mean().item()
+
+
+def _within_r(top: TopRanked) -> tuple[Tensor, Tensor, Tensor]:
+    """The relevance of each query's top R (as 0/1 float64, zero past R), the 1-based positions, and R >= 1."""
+    relevant = top.relevant.double()
+    positions = relevant.new_ones(relevant.shape).cumsum(1)
+    n_relevant = top.n_relevant.to(relevant.device)
+    within = relevant * (positions <= n_relevant[:, None])
+    return within, positions, n_relevant.clamp(min=1).double()
+
+
+def r_precision(top: TopRanked) -> Tensor:
+    """Per query: the fraction of its top R that are relevant (R = its number of relevant items)."""
+    within, _, n_relevant = _within_r(top)
+    return within.sum(1) / n_relevant
+
+
+def map_at_r(top: TopRanked) -> Tensor:
+    """Per query: (1/R) Σ_{i≤R} P@i·rel(i), where P@i is the precision of the top i."""
+    within, positions, n_relevant = _within_r(top)
+    return (within * within.cumsum(1) / positions).sum(1) / n_relevant
+
+
+def _precision(direction: str, per_query: Callable[[TopRanked], Tensor]) -> Callable[[Ranks], float]:
+    return lambda ranks: 100.0 * per_query(getattr(ranks, f"{direction}_top")).mean().item()
 
 
 def _rsum(ranks: Ranks) -> float:
@@ -108,6 +149,9 @@ class Metric:
     bounds: tuple[float, float] = (-math.inf, math.inf)
     #: how the leaderboard's Markdown shows a value (a format spec)
     format: str = ".1f"
+    #: declared after records were first written: a run whose older seeds lack it shows no value
+    #: for it (rather than the leaderboard refusing the run as incomplete)
+    newer: bool = False
 
     def better(self, value: float, than: float) -> bool:
         """Whether ``value`` is strictly better than ``than`` (a tie keeps the earlier epoch)."""
@@ -193,6 +237,14 @@ DECLARED = MetricSet([
     *_recalls("t2i", TEXT_TO_IMAGE, _BOTH, paired_k=1),
     Metric("map", "mAP", TEXT_TO_IMAGE, _IDENTITY, _percent_mean("ap"), bounds=(0.0, 100.0)),
     Metric("minp", "mINP", TEXT_TO_IMAGE, _IDENTITY, _percent_mean("inp"), bounds=(0.0, 100.0)),
+    Metric("i2t_map_r", "mAP@R image-to-text", IMAGE_TO_TEXT, _IMAGE_CAPTION, _precision("i2t", map_at_r),
+           bounds=(0.0, 100.0), newer=True),
+    Metric("i2t_rprec", "R-Precision image-to-text", IMAGE_TO_TEXT, _IMAGE_CAPTION, _precision("i2t", r_precision),
+           bounds=(0.0, 100.0), newer=True),
+    Metric("t2i_map_r", "mAP@R text-to-image", TEXT_TO_IMAGE, _IDENTITY, _precision("t2i", map_at_r),
+           bounds=(0.0, 100.0), newer=True),
+    Metric("t2i_rprec", "R-Precision text-to-image", TEXT_TO_IMAGE, _IDENTITY, _precision("t2i", r_precision),
+           bounds=(0.0, 100.0), newer=True),
     _ranks("i2t", IMAGE_TO_TEXT, _IMAGE_CAPTION, "medr"),
     _ranks("t2i", TEXT_TO_IMAGE, _BOTH, "medr"),
     _ranks("i2t", IMAGE_TO_TEXT, _IMAGE_CAPTION, "meanr"),

@@ -21,16 +21,78 @@ are declared once in :mod:`itr_bench.metric_declarations`.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from .metric_declarations import DECLARED, IDENTITY, IMAGE_CAPTION, MetricSet, Ranks, mean_rank, median_rank, recall_at
 
-__all__ = ["folded_image_caption_metrics", "identity_metrics", "identity_ranks", "image_caption_metrics",
-           "image_caption_ranks", "mean_rank", "median_rank", "recall_at"]
+__all__ = ["TopRanked", "folded_image_caption_metrics", "identity_metrics", "identity_ranks", "image_caption_metrics",
+           "image_caption_ranks", "mean_rank", "median_rank", "recall_at", "top_ranked"]
 
 DEFAULT_CHUNK = 512
+#: How many retrieved items per query the per-query results keep (and at least how many are ranked).
+TOP_K = 10
+
+
+@dataclass(frozen=True)
+class TopRanked:
+    """Each query's best-ranked gallery items, under the ties-against-the-query rule.
+
+    ``top``: ``(Q, k)`` gallery indices, best first; ``relevant``: ``(Q, k)`` whether each is a
+    correct match; ``n_relevant``: ``(Q,)`` the query's number of correct matches in the whole
+    gallery (R of mAP@R). ``k`` is at least every query's R, so mAP@R and R-Precision read it.
+    """
+
+    top: Tensor
+    relevant: Tensor
+    n_relevant: Tensor
+
+
+def top_ranked(sim: Tensor, query_label: Tensor, gallery_label: Tensor, k: int = TOP_K,
+               chunk: int = DEFAULT_CHUNK) -> TopRanked:
+    """The top ``max(k, largest R)`` of each query (row of ``sim``): one ``torch.topk`` per chunk.
+
+    A gallery item is a match when its label equals the query's (image-to-text: the image's
+    index against each caption's image; text-to-image: the reverse; identity: the instances).
+    Ties count against the query, as for the ranks: the best negatives (from the top
+    ``width + R`` of the row, NaN as +inf) and the query's matches (gathered by label, NaN as
+    -inf) are merged by a stable sort that keeps negatives first among equal scores. No pass
+    over a whole chunk besides the top-k, so a 5K-image test split costs about what ranking does.
+    """
+    n_queries, n_gallery = sim.shape
+    gallery_label = gallery_label.to(sim.device)
+    query_label = query_label.to(sim.device)
+    counts = torch.bincount(gallery_label, minlength=int(query_label.max()) + 1 if n_queries else 0)
+    n_relevant = counts[query_label]  # labels are indices or instance ids: small, non-negative
+    by_label = gallery_label.argsort(stable=True)
+    first_of_label = counts.cumsum(0) - counts
+    r_max = int(n_relevant.max()) if n_queries else 0
+    width = min(n_gallery, max(k, r_max))
+    slots = torch.arange(r_max, device=sim.device)
+    inf = float("inf")
+    tops, relevants = [], []
+    for start in range(0, n_queries, chunk):
+        block, labels = sim[start : start + chunk].contiguous(), query_label[start : start + chunk, None]
+        raw = block.topk(min(n_gallery, width + r_max), dim=1)
+        is_negative = gallery_label[raw.indices] != labels
+        match_slot = first_of_label[labels] + slots
+        matches = by_label[match_slot.clamp(max=n_gallery - 1)]
+        is_match = slots < n_relevant[start : start + chunk, None]
+        index = torch.cat([raw.indices, matches], dim=1)
+        value = torch.cat([raw.values.nan_to_num(nan=inf, posinf=inf, neginf=-inf),
+                           block.gather(1, matches).nan_to_num(nan=-inf, posinf=inf, neginf=-inf)], dim=1)
+        real = torch.cat([is_negative, is_match], dim=1)  # the matches in the raw top come from their own half
+        relevant = torch.cat([torch.zeros_like(is_negative), is_match], dim=1)
+        order = value.argsort(dim=1, descending=True, stable=True)
+        order = order.gather(1, real.gather(1, order).to(torch.uint8).argsort(dim=1, descending=True, stable=True))
+        order = order[:, :width]
+        tops.append(index.gather(1, order))
+        relevants.append(relevant.gather(1, order))
+    empty = torch.empty(0, width, dtype=torch.long, device=sim.device)
+    return TopRanked(torch.cat(tops) if tops else empty, torch.cat(relevants) if relevants else empty.bool(),
+                     n_relevant)
 
 
 def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT_CHUNK) -> tuple[Tensor, Tensor]:
@@ -116,18 +178,36 @@ def identity_ranks(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: i
     return {"rank": torch.cat(ranks), "ap": torch.cat(aps), "inp": torch.cat(inps)}
 
 
+def image_caption_queries(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT_CHUNK,
+                          t2i_top: bool = True) -> Ranks:
+    """Every query's rank of its first match and its top-ranked items, both directions.
+
+    ``t2i_top=False`` skips the text-to-image top lists, which no declared metric reads (a
+    caption's R is 1): validation epochs need only the ranks and the image-to-text tops.
+    """
+    i2t, t2i = image_caption_ranks(sim, caption_image, chunk)
+    images = torch.arange(sim.shape[0], device=caption_image.device)
+    return Ranks(IMAGE_CAPTION, t2i=t2i, i2t=i2t, i2t_top=top_ranked(sim, images, caption_image, chunk=chunk),
+                 t2i_top=top_ranked(sim.T, caption_image, images, chunk=chunk) if t2i_top else None)
+
+
+def identity_queries(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: int = DEFAULT_CHUNK) -> Ranks:
+    """Every text query's rank of its first match, AP, mINP term and top-ranked gallery images."""
+    per_query = identity_ranks(sim, query_ids, gallery_ids, chunk)
+    return Ranks(IDENTITY, t2i=per_query["rank"], ap=per_query["ap"], inp=per_query["inp"],
+                 t2i_top=top_ranked(sim, query_ids, gallery_ids, chunk=chunk))
+
+
 def image_caption_metrics(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT_CHUNK,
                           metrics: MetricSet = DECLARED) -> dict[str, float]:
-    """The declared image-caption metrics: i2t and t2i R@K, medR, meanR and rSum."""
-    i2t, t2i = image_caption_ranks(sim, caption_image, chunk)
-    return metrics.compute(Ranks(IMAGE_CAPTION, t2i=t2i, i2t=i2t))
+    """The declared image-caption metrics: i2t and t2i R@K, medR, meanR, rSum, i2t mAP@R and R-Precision."""
+    return metrics.compute(image_caption_queries(sim, caption_image, chunk, t2i_top=False))
 
 
 def identity_metrics(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: int = DEFAULT_CHUNK,
                      metrics: MetricSet = DECLARED) -> dict[str, float]:
-    """The declared text->image person-search metrics: R@K, medR, meanR, mAP and mINP (percent), rSum."""
-    per_query = identity_ranks(sim, query_ids, gallery_ids, chunk)
-    return metrics.compute(Ranks(IDENTITY, t2i=per_query["rank"], ap=per_query["ap"], inp=per_query["inp"]))
+    """The declared text->image person-search metrics: R@K, medR, meanR, mAP, mINP, mAP@R, R-Precision, rSum."""
+    return metrics.compute(identity_queries(sim, query_ids, gallery_ids, chunk))
 
 
 def folded_image_caption_metrics(sim: Tensor, caption_image: Tensor, folds: int, chunk: int = DEFAULT_CHUNK,

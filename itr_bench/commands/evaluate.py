@@ -35,6 +35,8 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     --dataset, --root and -o override them, and the line on stderr says what was scored.
     Prepared data is cached under --cache-dir, never where the checkpoint's config says: a
     downloaded run folder does not choose where this machine writes.
+    Scoring the run's own test split as the run did (same --tta) also (re)writes the run's
+    per-query results (per_query.npz), which 'itr-bench report' reads.
 
     Examples:
 
@@ -46,9 +48,10 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..data.cache_location import cache_dir as cache_root
     from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
-    from ..engine.evaluate import eval_batch_size, evaluate
+    from ..engine.evaluate import eval_batch_size, evaluate_with_collapse
     from ..engine.feeding import CaptionTokens
     from ..engine.run import build as build_run, resolve_device
+    from ..per_query import PER_QUERY
     from ..run_record import BEST
     from .train import format_metrics
 
@@ -72,9 +75,14 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     click.echo(f"scoring {label} {split} ({len(target)} images) with options "
                f"{json.dumps(source_options, sort_keys=True)}", err=True)
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
-    metrics = evaluate(model, target, tokens, image_size=config.image_size, batch_size=eval_batch_size(config.batch_size),
-                       device=device, tta=tta, transform=config.test_transform, workers=config.workers,
-                       memory_fraction=config.feed_memory_fraction)
+    own_test = own_test_split(config, name, source_root, source_options, split, tta)
+    queries_to = run_folder(folder) / PER_QUERY if own_test else None
+    metrics, _ = evaluate_with_collapse(
+        model, target, tokens, image_size=config.image_size, batch_size=eval_batch_size(config.batch_size),
+        device=device, tta=tta, transform=config.test_transform, workers=config.workers,
+        memory_fraction=config.feed_memory_fraction, queries_to=queries_to)
+    if queries_to is not None:
+        click.echo(f"wrote per-query results to {queries_to}", err=True)
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{label} {split}", metrics))
 
 
@@ -89,6 +97,19 @@ def scored_dataset(config: Any, dataset: str | None, root: Path | None,
     base_root = config.root if own else None
     base_options = dict(config.dataset_options) if own else {}
     return name, str(root) if root is not None else base_root, {**base_options, **options}
+
+
+def own_test_split(config: Any, name: str, root: str | None, options: dict[str, Any], split: str, tta: bool) -> bool:
+    """Whether this scores exactly what the run's test pass scored (so its per-query results may be kept)."""
+    return ((name, root, options) == (config.dataset, config.root, dict(config.dataset_options))
+            and split == "test" and tta == bool(config.test_time_augmentation))
+
+
+def run_folder(checkpoint_folder: Path) -> Path:
+    """The run folder of a checkpoint folder (``best/`` or ``last/``), or the folder itself."""
+    from ..run_record import BEST, LAST
+
+    return checkpoint_folder.parent if checkpoint_folder.name in (BEST, LAST) else checkpoint_folder
 
 
 def load_model_weights(model, components: dict, where: str) -> None:

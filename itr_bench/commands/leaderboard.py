@@ -13,7 +13,10 @@ import click
 @click.option("--split-configs", is_flag=True,
               help="Seeds of one run trained under different configs become one row per config "
                    "(labelled with the config's digest) instead of an error.")
-def command(run_dir: Path, out_dir: Path, split_configs: bool) -> None:
+@click.option("--query-bootstrap", is_flag=True,
+              help="Also a two-level paired bootstrap over seeds and test queries (per-query results; "
+                   "10,000 resamples, fixed seed) into <suite>__<dataset>__query_bootstrap.csv.")
+def command(run_dir: Path, out_dir: Path, split_configs: bool, query_bootstrap: bool) -> None:
     """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG.
 
     Examples:
@@ -31,4 +34,20 @@ def command(run_dir: Path, out_dir: Path, split_configs: bool) -> None:
         raise ItrBenchError(f"{run_dir}: no finished runs (record.json) found")
     written = write_leaderboards(table, out_dir, records.attrs["failed"], records)
     click.echo(render_text(table))
+    if query_bootstrap:
+        written += _query_bootstrap(records, out_dir)
     click.echo(f"wrote {len(written)} files to {out_dir}", err=True)
+
+
+def _query_bootstrap(records, out_dir: Path) -> list[Path]:
+    """The query-level intervals beside the seed-level ones (docs/report.md says what each answers)."""
+    from ..metric_declarations import DECLARED
+    from ..query_bootstrap import leaderboard_intervals, write_intervals
+
+    table = leaderboard_intervals(records, DECLARED.paired, warn=lambda line: click.echo(f"warning: {line}", err=True))
+    if table.empty:
+        click.echo("query bootstrap: no run shares a seed with per-query results with its baseline", err=True)
+        return []
+    click.echo(table[["suite", "dataset", "run", "metric", "seeds", "diff", "query_low", "query_high"]]
+               .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return write_intervals(table, out_dir)

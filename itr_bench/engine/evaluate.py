@@ -1,15 +1,18 @@
 """Evaluation: embed a split once, then score it by its declared protocol.
 
-Image-caption splits get i2t and t2i R@1/5/10, medR, meanR and rSum (averaged over folds when
-the split has several, e.g. COCO 1K); identity splits get text-to-image R@K, mAP and mINP.
-Beside the metrics go the embeddings' collapse measures (:mod:`itr_bench.collapse`), so a run's
-record can say whether its validation or test embeddings collapsed.
+Image-caption splits get i2t and t2i R@1/5/10, medR, meanR, rSum and i2t mAP@R and R-Precision
+(averaged over folds when the split has several, e.g. COCO 1K); identity splits get
+text-to-image R@K, mAP, mINP, mAP@R and R-Precision. Beside the metrics go the embeddings'
+collapse measures (:mod:`itr_bench.collapse`), so a run's record can say whether its validation
+or test embeddings collapsed; the test pass can also keep every query's results
+(:mod:`itr_bench.per_query`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +22,9 @@ from ..api import Protocol, as_encoder_output
 from ..collapse import collapse_measures
 from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
-from ..metric_declarations import DECLARED, MetricSet
-from ..metrics import folded_image_caption_metrics, identity_metrics, image_caption_metrics
+from ..metric_declarations import DECLARED, MetricSet, Ranks
+from ..metrics import folded_image_caption_metrics, identity_queries, image_caption_queries
+from ..per_query import QueryResults, query_results, split_digest, write_query_results
 from .feeding import CaptionTokens, test_images
 from .model import RetrievalModel
 
@@ -83,21 +87,32 @@ def _in_order(parts: list[tuple[Tensor, Tensor]]) -> Tensor:
 
 
 def _image_caption(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
-                   metrics: MetricSet) -> dict[str, float]:
+                   metrics: MetricSet, keep_queries: bool) -> tuple[dict[str, float], Ranks | None]:
     sim = images @ texts.T
-    if split.folds > 1:
-        return folded_image_caption_metrics(sim, tokens.caption_image, split.folds, metrics=metrics)
-    return image_caption_metrics(sim, tokens.caption_image, metrics=metrics)
+    if split.folds > 1:  # folds are scored apart; the kept queries rank against the whole split
+        values = folded_image_caption_metrics(sim, tokens.caption_image, split.folds, metrics=metrics)
+        return values, image_caption_queries(sim, tokens.caption_image) if keep_queries else None
+    ranks = image_caption_queries(sim, tokens.caption_image, t2i_top=keep_queries)
+    return metrics.compute(ranks), ranks if keep_queries else None
 
 
 def _identity(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
-              metrics: MetricSet) -> dict[str, float]:
-    gallery_ids = torch.tensor(split.table["instance_id"], dtype=torch.long)
-    return identity_metrics(texts @ images.T, gallery_ids[tokens.caption_image], gallery_ids, metrics=metrics)
+              metrics: MetricSet, keep_queries: bool) -> tuple[dict[str, float], Ranks | None]:
+    labels = _image_labels(split)
+    ranks = identity_queries(texts @ images.T, labels[tokens.caption_image], labels)
+    return metrics.compute(ranks), ranks if keep_queries else None
 
 
-#: Protocol -> scoring function.
-PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTokens, MetricSet], dict[str, float]]] = {
+def _image_labels(split: PreparedSplit) -> Tensor:
+    """What makes an image a correct match: its own index, or under the identity protocol its person."""
+    if Protocol(split.protocol) is Protocol.IDENTITY:
+        return torch.tensor(split.table["instance_id"], dtype=torch.long)
+    return torch.arange(len(split))
+
+
+#: Protocol -> scoring function: the metrics, and the per-query ranks and top lists when asked.
+PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTokens, MetricSet, bool],
+                                      tuple[dict[str, float], Ranks | None]]] = {
     Protocol.IMAGE_CAPTION: _image_caption,
     Protocol.IDENTITY: _identity,
 }
@@ -106,7 +121,16 @@ PROTOCOLS: Mapping[Protocol, Callable[[PreparedSplit, Tensor, Tensor, CaptionTok
 def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
           metrics: MetricSet = DECLARED) -> dict[str, float]:
     """The split's protocol metrics (those of ``metrics`` its protocol reports) from its embeddings."""
-    return PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens, metrics)
+    return PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens, metrics, False)[0]
+
+
+def score_with_queries(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
+                       metrics: MetricSet = DECLARED) -> tuple[dict[str, float], QueryResults]:
+    """:func:`score` and every query's rank and top 10 (:mod:`itr_bench.per_query`), from one similarity matrix."""
+    values, ranks = PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens, metrics, True)
+    meta = {"split": split.name, "folds": split.folds,
+            "split_digest": split_digest(split.table["image_id"], split.table["captions"])}
+    return values, query_results(ranks, tokens.caption_image, _image_labels(split), meta)
 
 
 def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *, metrics: MetricSet = DECLARED,
@@ -116,8 +140,15 @@ def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens,
 
 
 def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *,
-                           metrics: MetricSet = DECLARED,
+                           metrics: MetricSet = DECLARED, queries_to: Path | None = None,
                            **embed_options) -> tuple[dict[str, float], dict[str, float]]:
-    """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.collapse.collapse_measures`)."""
+    """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.collapse.collapse_measures`).
+
+    ``queries_to``: also write every query's results there (:func:`~itr_bench.per_query.write_query_results`).
+    """
     images, texts = embed_split(model, split, tokens, **embed_options)
-    return score(split, images, texts, tokens, metrics), collapse_measures(images, texts)
+    if queries_to is None:
+        return score(split, images, texts, tokens, metrics), collapse_measures(images, texts)
+    values, queries = score_with_queries(split, images, texts, tokens, metrics)
+    write_query_results(queries_to, queries)
+    return values, collapse_measures(images, texts)

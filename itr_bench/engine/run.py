@@ -33,6 +33,7 @@ from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
 from ..metric_declarations import DECLARED
+from ..per_query import PER_QUERY
 from ..registry import Registry
 from ..run_record import LAST, RECORD, UNTRAINED, RunRecord
 from ..atomic import write_json
@@ -282,7 +283,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
     best, _ = load_checkpoint(out_dir / BEST, device=device)
     model.load_state_dict(best["model"])
-    test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"], **eval_options)
+    test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"], **eval_options,
+                                                 queries_to=out_dir / PER_QUERY if world.rank == 0 else None)
     record: RunRecord = {
         **dict(context or {}),  # type: ignore[typeddict-item]  # the suite's fields (RunRecord has them)
         "run": config.name,

@@ -41,8 +41,8 @@ def test_run_writes_a_complete_record(tmp_path, tiny_registry):
     # the test split is scored with the best-on-val weights
     best_epoch = max(range(4), key=lambda e: record["history"][e]["val"]["rsum"])
     assert record["best_epoch"] == best_epoch + 1
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "record.json", "train.log",
-                                                                  "untrained.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "last", "per_query.npz", "record.json",
+                                                                  "train.log", "untrained.json"]
 
 
 def test_frozen_trunk_does_not_move_in_stage_one(tmp_path, tiny_registry):
@@ -142,7 +142,8 @@ def test_identity_protocol_run_with_identity_batches(tmp_path, tiny_registry):
                          stages=[{"epochs": 1, "losses": {"instance": 1.0, "infonce": 1.0}}])
     record = train_run(config, tiny_registry, tmp_path / "run", progress=False)
     assert record["protocol"] == "identity"
-    assert set(record["test"]) == {"t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr", "map", "minp", "rsum"}
+    assert set(record["test"]) == {"t2i_r1", "t2i_r5", "t2i_r10", "t2i_medr", "t2i_meanr", "map", "minp", "rsum",
+                                   "t2i_map_r", "t2i_rprec"}
     assert 0 < record["test"]["map"] <= 100 and record["untrained"]["map"] > 0
 
 
