@@ -135,11 +135,9 @@ class Option:
 
     @property
     def type_text(self) -> str:
-        """The type as users read it: ``float >= 0`` for ``Annotated[float, Ge(0)]``, else as written."""
-        if typing.get_origin(self.type) is not typing.Annotated:
-            return self.annotation
-        bounds = " ".join(_bound_text(bound) for bound in constraints(self.type))
-        return f"{_format(typing.get_args(self.type)[0])} {bounds}".strip()
+        """The type as users read it: ``float >= 0`` for ``Annotated[float, Ge(0)]``, ``int >= 1 | None``,
+        ``Sequence[int >= 1]``; the annotation as written when it could not be evaluated."""
+        return self.annotation if self.type is Any else type_text(self.type)
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable for this option (``blocks[1]: ...`` for an item), or None."""
@@ -575,6 +573,24 @@ def limits_text(bounds: list[Any], integer: bool = False) -> str:
         if isinstance(low, annotated_types.Ge) and _limit(low) == 0:
             return "zero or positive"
     return " and ".join(_bound_text(bound) for bound in bounds)
+
+
+def type_text(kind: Any) -> str:
+    """A declaration with its limits written beside each type (``float in [0, 1)``)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        bounds = constraints(kind)
+        lower = any(isinstance(b, (annotated_types.Gt, annotated_types.Ge)) for b in bounds)
+        upper = any(isinstance(b, (annotated_types.Lt, annotated_types.Le)) for b in bounds)
+        limits = limits_text(bounds) if lower and upper else " ".join(_bound_text(b) for b in bounds)
+        return f"{type_text(args[0])} {limits}".strip()
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_text(arg) for arg in args)
+    if args and origin is not typing.Literal and isinstance(origin, type):
+        return f"{origin.__name__}[{', '.join('...' if a is Ellipsis else type_text(a) for a in args)}]"
+    if kind is None or kind is type(None):
+        return "None"
+    return kind.__name__ if isinstance(kind, type) else _format(kind)
 
 
 def _limit(bound: Any) -> Any:
