@@ -22,6 +22,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from .data.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .metric_declarations import DECLARED, DEFAULT_SELECT
+from .loss_contract import check_plan
 from .names import check_name
 from .options import value_problem
 
@@ -302,6 +303,7 @@ def check_components(config: RunConfig, registry: Any, where: str, path: str = "
     if config.negatives is not None:
         registry.get("negative_sampler", config.negatives).check_options(
             config.negative_options, where, _join(path, "negative_options"))
+    check_plan(config, registry, where, path)
 
 
 def check_registered(registry: Any, kind: str, name: str, where: str, key: str) -> None:

@@ -307,6 +307,37 @@ def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+def read_class_body(reference: str) -> tuple[list[str], dict[str, ast.expr | None]] | None:
+    """The base names and the class-level assignments (name -> value expression, None for a
+    ``def`` of that name) of class ``"module:Class"``, read from its source without importing it;
+    None when it is not a plain class of a ``.py`` file."""
+    module, _, qualname = reference.partition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+        origin = getattr(spec, "origin", None)
+        if not origin or not origin.endswith(".py"):
+            return None
+        tree, _ = _parse(origin, os.stat(origin).st_mtime_ns, module)
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return None
+    node: Any = tree
+    for part in qualname.split("."):
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
+        if node is None:
+            return None
+    if not isinstance(node, ast.ClassDef):
+        return None
+    values: dict[str, ast.expr | None] = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+            values[item.targets[0].id] = item.value
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            values[item.target.id] = item.value
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            values[item.name] = None
+    return [ast.unparse(base) for base in node.bases], values
+
+
 @functools.lru_cache(maxsize=64)
 def _parse(path: str, mtime: int, module: str, depth: int = 1) -> tuple[ast.Module, dict[str, Any]]:
     """The module's syntax tree and its literal module-level constants (``PAPER_MARGIN = 1.0``),
