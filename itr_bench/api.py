@@ -268,10 +268,11 @@ class Loss(nn.Module, abc.ABC):
     The contract a loss states, in four class attributes the engine reads (the defaults below):
 
     * ``inputs`` (:class:`Inputs`): which view of the encoder outputs it is given.
-    * ``reduction`` (``"mean"`` or ``"sum"``): how its terms combine the batch's samples. The
-      engine needs it for a ``LOCAL`` loss under data parallelism: a mean over equal shards is
-      already the global mean, a sum is multiplied by the world size. A loss whose reduction is
-      an option sets ``self.reduction`` in ``__init__``.
+    * ``reduction`` (``"mean"`` or ``"sum"``): how its terms combine the batch's samples. A
+      ``LOCAL`` loss must set it (``itr_bench.testing`` checks it; the engine assumes ``"mean"``
+      when it is absent): under data parallelism a mean over equal shards is already the global
+      mean, a sum is multiplied by the world size. A loss whose reduction is an option sets
+      ``self.reduction`` in ``__init__``; no default here, so a forgotten one is caught.
     * ``negatives`` (:class:`Negatives`): ``GATHERED`` when its terms compare samples with each
       other (features are gathered from every process, with gradients), ``LOCAL`` when each
       sample's term is its own.
@@ -287,7 +288,7 @@ class Loss(nn.Module, abc.ABC):
     """
 
     inputs: ClassVar[Inputs] = Inputs.NORMALIZED
-    reduction: str = "mean"
+    reduction: str  # no default: see above
     negatives: ClassVar[Negatives] = Negatives.GATHERED
     layout: ClassVar[BatchLayout] = BatchLayout.PAIRS
 
