@@ -106,7 +106,16 @@ def _default(info: Any, option: str) -> Any:
     return None if found is None or found.default is REQUIRED else found.default
 
 
+def _live(factory: Any) -> Any:
+    """The factory object itself when it is at hand without an import (a plain factory, or a lazy
+    one whose module was imported already), else the :class:`LazyFactory` to read from source."""
+    if isinstance(factory, LazyFactory):
+        return factory.loaded() or factory
+    return getattr(factory, "func", factory)
+
+
 def _class_layout(factory: Any) -> BatchLayout | None:
+    factory = _live(factory)
     if not isinstance(factory, LazyFactory):
         layout = getattr(factory, LAYOUT, None) if isinstance(factory, type) else None
         return None if layout is None else BatchLayout(layout)
@@ -127,7 +136,7 @@ def _class_layout(factory: Any) -> BatchLayout | None:
 def declared_hints(info: Any) -> Mapping[str, Any] | None:
     """A registered dataset's class-level ``hints``, or None when only the built dataset knows
     (a factory function, hints computed from the data)."""
-    factory = info.factory
+    factory = _live(info.factory)
     if not isinstance(factory, LazyFactory):
         hints = getattr(factory, "hints", None) if isinstance(factory, type) else None
         return hints if isinstance(hints, Mapping) else None
