@@ -265,3 +265,23 @@ def test_a_registration_whose_layout_contradicts_the_loss_is_refused():
     info = registry.register("loss", "liar", Pairs, plugin="mine", layout="anchors-then-negatives")
     with pytest.raises(RegistryError, match="declares layout 'anchors-then-negatives' .* the built loss has 'pairs'"):
         check_declared_layout(info, {}, Pairs())
+
+
+def test_the_source_reader_and_the_imported_signature_agree_on_every_built_in(registry):
+    """``--dry-run`` reads declarations from source (no torch); the build reads the imported
+    signature: both must see the same types, limits, Literals and defaults."""
+    from itr_bench.lazy_import import LazyFactory
+    from itr_bench.options import from_callable, read_source
+    from itr_bench.registry import FIXED_ARGUMENTS
+
+    compared = 0
+    for info in registry.list():
+        if info.plugin not in BUILT_IN or not isinstance(info.factory, LazyFactory):
+            continue
+        read = read_source(info.factory.target, FIXED_ARGUMENTS[info.kind])
+        assert read is not None, f"{info.label}: its source cannot be read without importing it"
+        imported = from_callable(info.factory.resolve(), FIXED_ARGUMENTS[info.kind])
+        assert [(o.name, o.type, o.default) for o in read[0]] == [(o.name, o.type, o.default) for o in imported], \
+            info.label
+        compared += len(imported)
+    assert compared >= 60
