@@ -153,8 +153,8 @@ def declared_hints(info: Any) -> Mapping[str, Any] | None:
     return hints if isinstance(hints, Mapping) else None
 
 
-def check_paired(config: Any, users: list[str], sampler: str | None, names: list[str], where: str, path: str = "",
-                 dataset: str | None = None) -> None:
+def check_paired(config: Any, users: list[str], sampler: str | None, names: list[str], where: str,
+                 path: str = "") -> None:
     """A run whose losses ``users`` read anchor k's negative from slot B/2+k must name a negative
     sampler (``sampler``: the run's, else the dataset's hint), feed anchors from the epoch sampler
     and have an even batch; otherwise one :class:`ConfigError` line."""
@@ -163,7 +163,7 @@ def check_paired(config: Any, users: list[str], sampler: str | None, names: list
     prefix = f"{path}." if path else ""
     if sampler is None:
         raise ConfigError(f"{where}: {prefix}negatives: loss {users[0]!r} takes anchor k's negative from slot B/2+k "
-                          f"of the batch, and neither the run nor dataset {dataset or config.dataset!r} names a "
+                          f"of the batch, and neither the run nor dataset {config.dataset!r} names a "
                           f"negative sampler; set negatives to one of: {', '.join(names)}")
     if config.sampler != "epoch":
         raise ConfigError(f"{where}: {prefix}sampler: loss {users[0]!r} needs anchors from the epoch sampler to pair "
