@@ -49,6 +49,21 @@ Workers = Annotated[int, Ge(0), Le(1024)]
 Fraction = Annotated[float, Ge(0), Le(1)]
 
 
+@dataclass(frozen=True)
+class Declared:
+    """One declaration checked outside a config (``prepare`` checks its ``image_size`` with it)."""
+
+    kind: Any
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` does not fit the declaration (:func:`itr_bench.options.value_problem`), or None."""
+        found = value_problem(value, self.kind)
+        return None if found is None else found[1]
+
+
+IMAGE_SIZE = Declared(ImageSize)
+
+
 # ============================================================================================
 # The configs
 # ============================================================================================

@@ -18,7 +18,6 @@ from typing import Any, Required, TypedDict
 from .errors import ItrBenchError
 from .files import number_table, read_json_file
 from .names import check_name
-from .options import value_problem
 
 # --------------------------------------------------------------------------------------------
 # The files of a run folder (``<store>/<suite>/<dataset>/<run>/seed-<n>/`` or ``train --out``)
@@ -123,23 +122,19 @@ FIELDS = frozenset(RunRecord.__annotations__)
 INCOMPLETE = "an incomplete record is never counted"
 
 
-def _declared(path: Path, key: str, value: Any, kind: Any) -> None:
-    """The one checker of declared values (:func:`itr_bench.options.value_problem`), as a record's line."""
-    found = value_problem(value, kind)
-    if found is not None:
-        raise ItrBenchError(f"{path}: {key}{found[0]}: {found[1]}"[:300])
-
-
 def _number(path: Path, key: str, value: Any) -> None:
-    _declared(path, key, value, float)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ItrBenchError(f"{path}: {key}: expected a number, got {value!r}")
 
 
 def _integer(path: Path, key: str, value: Any) -> None:
-    _declared(path, key, value, int)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ItrBenchError(f"{path}: {key}: expected an integer, got {value!r}")
 
 
 def _string(path: Path, key: str, value: Any) -> None:
-    _declared(path, key, value, str)
+    if not isinstance(value, str):
+        raise ItrBenchError(f"{path}: {key}: expected a string, got {value!r}")
 
 
 def _name(path: Path, key: str, value: Any) -> None:
@@ -151,11 +146,13 @@ def _metrics(path: Path, key: str, value: Any) -> None:
 
 
 def _flag(path: Path, key: str, value: Any) -> None:
-    _declared(path, key, value, bool)
+    if not isinstance(value, bool):
+        raise ItrBenchError(f"{path}: {key}: expected true or false, got {value!r}")
 
 
 def _table(path: Path, key: str, value: Any) -> None:
-    _declared(path, key, value, Mapping)
+    if not isinstance(value, Mapping):
+        raise ItrBenchError(f"{path}: {key}: expected a table, got {value!r}"[:300])
 
 
 def _stages(path: Path, key: str, value: Any) -> None:

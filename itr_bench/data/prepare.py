@@ -31,10 +31,9 @@ from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
 from ..atomic import remove_temporaries
-from ..config import ImageSize
+from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
 from ..files import ensure_inside, read_json_file
-from ..options import value_problem
 from ..locking import FolderLock
 from .checks import check_folds
 from .images import encode_jpeg, open_image, resize_shorter_side
@@ -107,9 +106,9 @@ def prepare(
     progress: bool = True,
 ) -> PreparedDataset:
     """The prepared cache of ``dataset``, built on the first call and reused afterwards."""
-    problem = value_problem(image_size, ImageSize)
+    problem = IMAGE_SIZE.problem(image_size)
     if problem:
-        raise ConfigError(f"image size {problem[1]} pixels")
+        raise ConfigError(f"image size {problem} pixels")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = ensure_inside(cache_dir, cache_dir / cache_key(dataset, image_size, quality))
