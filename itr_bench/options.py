@@ -540,7 +540,7 @@ def _problem(value: Any, kind: Any, annotation: str, inside: str) -> tuple[str, 
         if any(problem is None for problem in found):
             return None
         shaped = [problem for arm, problem in zip(args, found) if _shaped(value, arm)]
-        return shaped[0] if len(shaped) == 1 else (inside, _mismatch(value, kind, annotation))
+        return shaped[0] if shaped else (inside, _mismatch(value, kind, annotation))  # the first arm it could be
     container = origin or kind
     if container in _SEQUENCES and not isinstance(value, str):
         if not isinstance(value, (list, tuple)):

@@ -210,3 +210,24 @@ def test_commands_building_a_dataset_check_its_options_first(tmp_path, capsys, m
     assert main(args) == 2
     assert capsys.readouterr().err == f"itr-bench: error: {line}\n"
     assert not (tmp_path / "cache").exists()  # refused before anything was prepared
+
+
+@pytest.mark.parametrize("value, kind, answer", [
+    ("big", "Annotated[int, Ge(1)]", ("", "expected an integer, got 'big' (a string)")),
+    (0, "Annotated[int, Ge(1)] | None", ("", "must be positive, got 0")),
+    (None, "Annotated[int, Ge(1)] | None", None),
+    (float("inf"), "Annotated[float, Ge(0)]", ("", "must be a finite number, got inf")),
+    (1.0, "Annotated[float, Ge(0), Lt(1)]", ("", "must be in [0, 1), got 1.0")),
+    (2**32, "Annotated[int, Ge(0), Le(2**32 - 1)]", ("", "must be in [0, 4294967295], got 4294967296")),
+    ([1, 0], "list[Annotated[int, Ge(1)]]", ("[1]", "must be positive, got 0")),
+    ({"a": 1.0, "b": -1}, "dict[str, Annotated[float, Ge(0)]]", (".b", "must be zero or positive, got -1")),
+    ("x", "Literal['sum', 'mean'] | None", ("", "expected one of 'sum', 'mean' or nothing, got 'x' (a string)")),
+    (0, "Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)]", ("", "must be positive, got 0")),
+    (1.5, "Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)]", ("", "must be in (0, 1), got 1.5")),
+    (True, "float", ("", "expected a number, got True (a boolean)")),
+])
+def test_one_checker_for_every_declaration(value, kind, answer):
+    """The checker of options, config fields and record fields: where inside the value, and why."""
+    from itr_bench.options import evaluate, value_problem
+
+    assert value_problem(value, evaluate(kind, {})) == answer
