@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
+from .loss_contract import BatchLayout, Inputs, Negatives
 from .options import Search
 
 # ============================================================================================
@@ -254,46 +255,6 @@ class TextEncoder(_Encoder):
 # ============================================================================================
 
 
-class Inputs(str, enum.Enum):
-    """Which view of the encoder outputs a loss consumes.
-
-    Retrieval is scored on the L2-normalised ``embedding``. A loss should train on that tensor
-    (``NORMALIZED`` or ``EMBEDDING``) unless its reference feeds it something else: only then
-    ``FEATURES``, whose ReLU (for the paper's encoders) gives the embedding's negative
-    coordinates no gradient from that loss.
-    """
-
-    #: L2-normalised ``embedding`` (cosine-similarity losses); no dropout.
-    NORMALIZED = "normalized"
-    #: The ``embedding`` itself, not normalised (losses that use its norm, e.g. CMPM's scalar
-    #: projections); no dropout.
-    EMBEDDING = "embedding"
-    #: The encoder's classifier input ``features`` (the paper's encoders: ReLU + dropout of the
-    #: embedding, for its instance loss; a plain-tensor encoder: the embedding itself).
-    FEATURES = "features"
-
-
-class Negatives(str, enum.Enum):
-    """How a loss behaves under data parallelism."""
-
-    #: Each sample's term depends on that sample only: no features need to cross processes.
-    LOCAL = "local"
-    #: Terms compare against other samples of the batch: features are gathered from every
-    #: process (with gradients) so the global batch is the negative pool.
-    GATHERED = "gathered"
-
-
-class BatchLayout(str, enum.Enum):
-    """How a loss reads the batch it is given."""
-
-    #: Every pair is an anchor; whatever negatives the loss uses come from the batch itself.
-    PAIRS = "pairs"
-    #: The first half are anchors and the pair in slot ``B/2 + k`` is anchor k's negative: the
-    #: engine fills that half with the run's :class:`NegativeSampler` (so a run with such a loss
-    #: and no sampler is refused). Both halves are real pairs with their own instance ids.
-    ANCHORS_THEN_NEGATIVES = "anchors-then-negatives"
-
-
 @dataclass(frozen=True)
 class LossContext:
     """What a loss factory may need to know about the run."""
@@ -309,9 +270,31 @@ class Loss(nn.Module, abc.ABC):
     ``forward(image, text, instance_ids)`` takes ``(B, D)`` image and text tensors (the view
     named by ``inputs``) and ``(B,)`` integer instance ids, and returns a dict of named scalar
     terms. The objective sums every term (after its weight).
+
+    The contract a loss states, in four class attributes the engine reads (the defaults below):
+
+    * ``inputs`` (:class:`Inputs`): which view of the encoder outputs it is given.
+    * ``reduction`` (``"mean"`` or ``"sum"``): how its terms combine the batch's samples. A
+      ``LOCAL`` loss must set it (``itr_bench.testing`` checks it; the engine assumes ``"mean"``
+      when it is absent): under data parallelism a mean over equal shards is already the global
+      mean, a sum is multiplied by the world size. A loss whose reduction is an option sets
+      ``self.reduction`` in ``__init__``; no default here, so a forgotten one is caught.
+    * ``negatives`` (:class:`Negatives`): ``GATHERED`` when its terms compare samples with each
+      other (features are gathered from every process, with gradients), ``LOCAL`` when each
+      sample's term is its own.
+    * ``layout`` (:class:`BatchLayout`): ``PAIRS``, or ``ANCHORS_THEN_NEGATIVES`` when slot
+      ``B/2 + k`` holds anchor k's negative, chosen by the run's negative sampler.
+
+    ``itr-bench run --dry-run`` knows the layout before anything is built (and so refuses a run
+    that needs a sampler and names none): it reads the class's own ``layout = ...`` line from its
+    source, or, for a factory whose options pick the class, the ``layout=`` given at
+    registration (``register("ranking", factory, layout={"form": {"paper":
+    "anchors-then-negatives", "vsepp-sum": "pairs"}})``); see :mod:`itr_bench.loss_contract`.
+    A declared layout must match the built loss's, or the build is refused.
     """
 
     inputs: ClassVar[Inputs] = Inputs.NORMALIZED
+    reduction: str  # no default: see above
     negatives: ClassVar[Negatives] = Negatives.GATHERED
     layout: ClassVar[BatchLayout] = BatchLayout.PAIRS
 

@@ -9,75 +9,59 @@ this module stays free of any concrete model, loss or dataset.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Le, Lt
 
 from .data.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .metric_declarations import DECLARED, DEFAULT_SELECT
+from .loss_contract import check_plan
 from .names import check_name
+from .options import value_problem
 
 # ============================================================================================
-# Valid ranges: every numeric field declares one, checked when the config is read
+# Valid values: every numeric field declares its limits in its annotation, checked when the
+# config is read by the same checker as component options (itr_bench.options.value_problem)
 # ============================================================================================
+
+Positive = Annotated[float, Gt(0)]
+NonNegative = Annotated[float, Ge(0)]
+AtLeastOne = Annotated[int, Ge(1)]
+#: numpy's and torch's seeds are unsigned 32-bit integers.
+Seed = Annotated[int, Ge(0), Le(2**32 - 1)]
+#: 8 px is the smallest image the cache accepts; beyond 4096 px a batch of images no longer
+#: fits any accelerator (100000 px asked for terabytes and ended in a MemoryError).
+ImageSize = Annotated[int, Ge(8), Le(4096)]
+EmbedDim = Annotated[int, Ge(1), Le(65536)]
+#: SGD momentum: 1 or more never forgets and diverges.
+Momentum = Annotated[float, Ge(0), Lt(1)]
+#: a decay multiplies the rate: 0 would stop training, more than 1 grows it.
+Decay = Annotated[float, Gt(0), Le(1)]
+Workers = Annotated[int, Ge(0), Le(1024)]
+#: a share of something (0 to all of it).
+Fraction = Annotated[float, Ge(0), Le(1)]
 
 
 @dataclass(frozen=True)
-class Range:
-    """An interval a number must lie in; nan and inf never do (TOML and ``--set`` can spell them)."""
+class Declared:
+    """One declaration checked outside a config (``prepare`` checks its ``image_size`` with it)."""
 
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    #: how messages say it ("positive") instead of the interval
-    words: str = ""
+    kind: Any
 
-    def problem(self, value: float) -> str | None:
-        """Why ``value`` is out of range, or None."""
-        if not math.isfinite(value):
-            return f"must be a finite number, got {value}"
-        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
-        above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
-        return f"must be {self}, got {value}" if below or above else None
-
-    def __str__(self) -> str:
-        if self.words:
-            return self.words
-        if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        if self.low is None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
-        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` does not fit the declaration (:func:`itr_bench.options.value_problem`), or None."""
+        found = value_problem(value, self.kind)
+        return None if found is None else found[1]
 
 
-POSITIVE = Range(0, low_open=True, words="positive")
-NON_NEGATIVE = Range(0, words="zero or positive")
-AT_LEAST_ONE = Range(1, words="positive")
-#: numpy's and torch's seeds are unsigned 32-bit integers.
-SEED = Range(0, 2**32 - 1)
-#: 8 px is the smallest image the cache accepts; beyond 4096 px a batch of images no longer
-#: fits any accelerator (100000 px asked for terabytes and ended in a MemoryError).
-IMAGE_SIZE = Range(8, 4096)
-EMBED_DIM = Range(1, 65536)
-#: SGD momentum: 1 or more never forgets and diverges.
-MOMENTUM = Range(0, 1, high_open=True)
-#: a decay multiplies the rate: 0 would stop training, more than 1 grows it.
-DECAY = Range(0, 1, low_open=True)
-WORKERS = Range(0, 1024)
-#: a share of something (0 to all of it).
-FRACTION = Range(0, 1)
-
-
-def ranged(valid: Range, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field whose number (or whose values, for a table or a list) must lie in ``valid``."""
-    return field(default=default, default_factory=factory, metadata={"range": valid})
+IMAGE_SIZE = Declared(ImageSize)
 
 
 # ============================================================================================
@@ -89,27 +73,27 @@ def ranged(valid: Range, default: Any = dataclasses.MISSING, *, factory: Any = d
 class StageConfig:
     """One training stage: which losses with which weights, for how long, at which rates."""
 
-    epochs: int = ranged(AT_LEAST_ONE)
+    epochs: AtLeastOne
     #: loss name -> weight; every term a loss returns is multiplied by its weight.
-    losses: dict[str, float] = ranged(NON_NEGATIVE)
-    lr: float = ranged(POSITIVE, 0.1)
+    losses: dict[str, NonNegative]
+    lr: Positive = 0.1
     #: parameter-group prefix -> learning-rate multiplier; 0 freezes the group (and its BN
     #: statistics), e.g. ``{image = 0.0}`` for the paper's Stage I.
-    lr_mult: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
+    lr_mult: dict[str, NonNegative] = field(default_factory=dict)
     #: epochs (counted within the stage) at which the learning rate is multiplied by lr_decay.
-    lr_steps: list[int] = ranged(AT_LEAST_ONE, factory=list)
-    lr_decay: float = ranged(DECAY, 0.1)
+    lr_steps: list[AtLeastOne] = field(default_factory=list)
+    lr_decay: Decay = 0.1
     optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = ranged(MOMENTUM, 0.9)
+    momentum: Momentum = 0.9
     nesterov: bool = True
-    weight_decay: float = ranged(NON_NEGATIVE, 1e-4)
+    weight_decay: NonNegative = 1e-4
     #: max gradient norm; a negative one would flip the gradient and train uphill.
-    grad_clip: float | None = ranged(POSITIVE, None)
+    grad_clip: Positive | None = None
     #: loss term name -> extra multiplier in this stage, e.g. ``{instance_text = 0.1}`` for the
     #: paper's Stage II (ranking 2 : image instance 1 : text instance 0.1). A loss is one object
     #: for the whole run (the instance loss keeps its classifier across stages), so per-stage
     #: changes are weights, never options.
-    term_weights: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
+    term_weights: dict[str, NonNegative] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,19 +108,19 @@ class RunConfig:
     root: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     #: keep only the first N images of each split (smoke runs on real data); None: every image
-    images_per_split: int | None = ranged(AT_LEAST_ONE, None)
-    seed: int = ranged(SEED, 0)
+    images_per_split: AtLeastOne | None = None
+    seed: Seed = 0
     image_options: dict[str, Any] = field(default_factory=dict)
     text_options: dict[str, Any] = field(default_factory=dict)
     #: common embedding width (None: the encoders' own, which must then agree).
-    embed_dim: int | None = ranged(EMBED_DIM, None)
+    embed_dim: EmbedDim | None = None
     loss_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batch_size: int = ranged(AT_LEAST_ONE, 32)
-    image_size: int = ranged(IMAGE_SIZE, 224)
+    batch_size: AtLeastOne = 32
+    image_size: ImageSize = 224
     #: "epoch": each training image once per epoch with one random caption (the paper);
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
-    samples_per_identity: int = ranged(AT_LEAST_ONE, 4)
+    samples_per_identity: AtLeastOne = 4
     #: the training view on either feeding path (itr_bench.data.transforms.VIEWS): the paper's
     #: random crop + flip of the central square ("paper-train") or of the whole image squashed
     #: to a square ("paper-train-squash").
@@ -158,12 +142,12 @@ class RunConfig:
     #: streaming worker processes that decode the cached JPEGs when a split is not held on the
     #: device (None: one per CPU core but one, ``itr_bench.data.placement.default_workers``).
     #: Batches do not depend on it.
-    workers: int | None = ranged(WORKERS, None)
+    workers: Workers | None = None
     #: share of the device's free memory a split's uint8 images may take to be held there
     #: (0: always stream); see ``itr_bench.data.placement``. Batches do not depend on it.
-    feed_memory_fraction: float = ranged(FRACTION, DEVICE_MEMORY_FRACTION)
+    feed_memory_fraction: Fraction = DEVICE_MEMORY_FRACTION
     #: evaluate on val every N epochs (and after the last); the best ``select_metric`` is kept.
-    eval_every: int = ranged(AT_LEAST_ONE, 1)
+    eval_every: AtLeastOne = 1
     #: the declared metric (itr_bench.metric_declarations) whose best validation value chooses
     #: the epoch that is tested; which way is better is declared with it.
     select_metric: str = DEFAULT_SELECT
@@ -176,7 +160,7 @@ class RunConfig:
     #: it; stages that do not weight the term are unchanged. Meant for per-dataset weights in a
     #: suite's ``[datasets.<name>]`` table (a weight one stage of a run uses, e.g. a ranking
     #: stage's text term, while another stage keeps the default).
-    override_term_weights: dict[str, float] = ranged(NON_NEGATIVE, factory=dict)
+    override_term_weights: dict[str, NonNegative] = field(default_factory=dict)
     #: let a stage freeze (lr_mult 0) a group that starts from random weights, e.g. a CPU-sized
     #: trunk trained from scratch; refused otherwise (see :mod:`itr_bench.pretrained`).
     allow_frozen_random: bool = False
@@ -242,7 +226,7 @@ def build(cls: type, data: Any, where: str, path: str = "") -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: {path or 'top level'}: expected a table, got {_kind(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     for key in data:
         if key not in fields:
             raise ConfigError(f"{where}: {_join(path, key)}: unknown key, {did_you_mean(key, fields)}")
@@ -253,53 +237,45 @@ def build(cls: type, data: Any, where: str, path: str = "") -> Any:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{where}: {_join(path, name)}: required key is missing")
     instance = cls(**kwargs)
-    _check_values(instance, where, path)
+    _check_together(instance, where, path)
     return instance
 
 
 def _convert(hint: Any, value: Any, where: str, path: str) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    """``value`` checked against its field's declaration (a nested config is built)."""
     if dataclasses.is_dataclass(hint):
         return build(hint, value, where, path)
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in args:
-            return None
-        options = [a for a in args if a is not type(None)]
-        return _convert(options[0], value, where, path)
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {path}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin is list:
+    if typing.get_origin(hint) is list and dataclasses.is_dataclass(typing.get_args(hint)[0]):
         if not isinstance(value, list):
             raise ConfigError(f"{where}: {path}: expected a list, got {_kind(value)}")
-        return [_convert(args[0], item, where, f"{path}[{i}]") for i, item in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: {path}: expected a table, got {_kind(value)}")
-        return {str(k): _convert(args[1], v, where, _join(path, str(k))) for k, v in value.items()}
-    if hint is Any:
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
-        raise ConfigError(f"{where}: {path}: expected {hint.__name__}, got {_kind(value)} {value!r}")
+        return [build(typing.get_args(hint)[0], item, where, f"{path}[{i}]") for i, item in enumerate(value)]
+    value = _as_declared(hint, value)
+    found = value_problem(value, hint)
+    if found is not None:
+        raise ConfigError(f"{where}: {path}{found[0]}: {found[1]}")
     return value
 
 
-def _check_values(instance: Any, where: str, path: str) -> None:
-    for f in dataclasses.fields(instance):
-        valid = f.metadata.get("range")
-        value = getattr(instance, f.name)
-        if valid is None or value is None:
-            continue
-        items = (value.items() if isinstance(value, dict) else
-                 ((f"[{i}]", v) for i, v in enumerate(value)) if isinstance(value, list) else [("", value)])
-        for key, number in items:
-            problem = valid.problem(number)
-            if problem:
-                name = f"{f.name}{key}" if key.startswith("[") or not key else f"{f.name}.{key}"
-                raise ConfigError(f"{where}: {_join(path, name)}: {problem}")
+def _as_declared(hint: Any, value: Any) -> Any:
+    """An integer where the declaration says float becomes a float (TOML writes ``1`` for ``1.0``);
+    a table becomes a dict with string keys; anything else is left for the checker."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        return _as_declared(args[0], value)
+    if origin in (types.UnionType, typing.Union):
+        arms = [arm for arm in args if arm is not type(None)]
+        return _as_declared(arms[0], value) if len(arms) == 1 and value is not None else value
+    if origin is list and isinstance(value, list):
+        return [_as_declared(args[0], item) for item in value]
+    if origin is dict and isinstance(value, Mapping):
+        return {str(k): _as_declared(args[1], v) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _check_together(instance: Any, where: str, path: str) -> None:
+    """What one field's declaration cannot say: limits that depend on other fields."""
     if isinstance(instance, StageConfig):
         if not any(weight > 0 for weight in instance.losses.values()):
             raise ConfigError(f"{where}: {_join(path, 'losses')}: a stage needs at least one loss with a positive weight")
@@ -342,6 +318,7 @@ def check_components(config: RunConfig, registry: Any, where: str, path: str = "
     if config.negatives is not None:
         registry.get("negative_sampler", config.negatives).check_options(
             config.negative_options, where, _join(path, "negative_options"))
+    check_plan(config, registry, where, path)
 
 
 def check_registered(registry: Any, kind: str, name: str, where: str, key: str) -> None:

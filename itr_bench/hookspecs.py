@@ -99,6 +99,9 @@ def register_losses(register: Any) -> None:
     :class:`itr_bench.api.LossContext` and returns an :class:`itr_bench.api.Loss` (an
     ``nn.Module`` whose ``forward(image, text, instance_ids)`` returns a dict of named loss
     terms). Subclassing :class:`itr_bench.api.Loss` gives input validation for free.
+    ``layout="anchors-then-negatives"`` (or ``{option: {value: layout}}`` when an option picks
+    the class) declares the loss's batch layout for ``--dry-run`` where its source does not
+    state it (:mod:`itr_bench.loss_contract`).
     """
 
 

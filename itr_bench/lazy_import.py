@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import sys
 from typing import Any
 
 
@@ -46,6 +47,12 @@ class LazyFactory:
                 obj = getattr(obj, part)
             self._resolved = obj
         return self._resolved
+
+    def loaded(self) -> Any:
+        """The target when its module is already imported (nothing is imported), else None."""
+        if self._resolved is None and self.__module__ not in sys.modules:
+            return None
+        return self.resolve()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.resolve()(*args, **kwargs)

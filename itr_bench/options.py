@@ -135,20 +135,17 @@ class Option:
 
     @property
     def type_text(self) -> str:
-        """The type as users read it: ``float >= 0`` for ``Annotated[float, Ge(0)]``, else as written."""
-        if typing.get_origin(self.type) is not typing.Annotated:
-            return self.annotation
-        bounds = " ".join(_bound_text(bound) for bound in constraints(self.type))
-        return f"{_format(typing.get_args(self.type)[0])} {bounds}".strip()
+        """The type as users read it: ``float >= 0`` for ``Annotated[float, Ge(0)]``, ``int >= 1 | None``,
+        ``Sequence[int >= 1]``; the annotation as written when it could not be evaluated."""
+        return self.annotation if self.type is Any else type_text(self.type)
 
     def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not acceptable for this option, or None."""
-        if not conforms(value, self.type):
-            return f"must be {_expected(self.type, self.annotation)}, got {value!r} ({_kind(value)})"
-        for bound in constraints(self.type):
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not _within(value, bound):
-                return f"must be {_bound_text(bound)}, got {value!r}"
-        return None
+        """Why ``value`` is not acceptable for this option (``blocks[1]: ...`` for an item), or None."""
+        found = value_problem(value, self.type, self.annotation)
+        if found is None:
+            return None
+        inside, why = found
+        return f"{self.name}{inside}: {why}" if inside else why
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly: name, type, default (``null`` and ``required`` true when there is none), help."""
@@ -198,9 +195,9 @@ class Options:
                 names = self.names()
                 hint = did_you_mean(name, names) if names else "it takes none"
                 raise ConfigError(f"{at}: {what} takes no option {name!r}, {hint}")
-            problem = option.problem(value)
-            if problem is not None:
-                raise ConfigError(f"{at}: {what}: {problem}")
+            found = value_problem(value, option.type, option.annotation)
+            if found is not None:
+                raise ConfigError(f"{at}{found[0]}: {what}: {found[1]}")
         missing = [option.name for option in self.options if option.required and option.name not in values]
         if missing:
             raise ConfigError(f"{prefix}{key or 'options'}: {what} needs option {missing[0]!r} ({_help(self, missing[0])})")
@@ -308,6 +305,37 @@ def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
 
 
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def read_class_body(reference: str) -> tuple[list[str], dict[str, ast.expr | None]] | None:
+    """The base names and the class-level assignments (name -> value expression, None for a
+    ``def`` of that name) of class ``"module:Class"``, read from its source without importing it;
+    None when it is not a plain class of a ``.py`` file."""
+    module, _, qualname = reference.partition(":")
+    try:
+        spec = importlib.util.find_spec(module)
+        origin = getattr(spec, "origin", None)
+        if not origin or not origin.endswith(".py"):
+            return None
+        tree, _ = _parse(origin, os.stat(origin).st_mtime_ns, module)
+    except (ImportError, ValueError, OSError, SyntaxError):
+        return None
+    node: Any = tree
+    for part in qualname.split("."):
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
+        if node is None:
+            return None
+    if not isinstance(node, ast.ClassDef):
+        return None
+    values: dict[str, ast.expr | None] = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign) and len(item.targets) == 1 and isinstance(item.targets[0], ast.Name):
+            values[item.targets[0].id] = item.value
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            values[item.target.id] = item.value
+        elif isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            values[item.name] = None
+    return [ast.unparse(base) for base in node.bases], values
 
 
 @functools.lru_cache(maxsize=64)
@@ -478,6 +506,169 @@ def conforms(value: Any, kind: Any) -> bool:
     return True
 
 
+# ============================================================================================
+# The one checker: component options, run config fields and record fields
+# ============================================================================================
+
+_SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence, collections.abc.Iterable,
+              collections.abc.Collection)
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def value_problem(value: Any, kind: Any, annotation: str = "") -> tuple[str, str] | None:
+    """Why ``value`` does not fit the declaration ``kind``, or None.
+
+    The declaration is an ordinary annotation: a type, ``Literal[...]``, ``X | None``, a list or
+    table of those, with ``annotated_types`` limits in ``Annotated[...]`` at any level
+    (``dict[str, Annotated[float, Ge(0)]]``). The answer is ``(inside, why)``: ``inside`` locates
+    the offending item (``""``, ``"[1]"``, ``".image"``) so the caller's message names its key;
+    ``why`` reads ``expected an integer, got 'big' (a string)`` or ``must be positive, got 0``.
+    ``annotation`` is the type as written, shown when ``kind`` could not be evaluated.
+    """
+    return _problem(value, kind, annotation, "")
+
+
+def _problem(value: Any, kind: Any, annotation: str, inside: str) -> tuple[str, str] | None:
+    if kind is Any or kind is object or isinstance(kind, (str, typing.TypeVar)):
+        return None
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return (_problem(value, args[0], annotation, inside)
+                or _limits_problem(value, constraints(kind), _base(args[0]) is int, inside))
+    if origin in (typing.Union, types.UnionType):
+        found = [_problem(value, arm, "", inside) for arm in args]
+        if any(problem is None for problem in found):
+            return None
+        shaped = [problem for arm, problem in zip(args, found) if _shaped(value, arm)]
+        return shaped[0] if shaped else (inside, _mismatch(value, kind, annotation))  # the first arm it could be
+    container = origin or kind
+    if container in _SEQUENCES and not isinstance(value, str):
+        if not isinstance(value, (list, tuple)):
+            return inside, _mismatch(value, kind, annotation)
+        if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                return inside, _mismatch(value, kind, annotation)
+            items = list(zip(value, args))
+        else:
+            items = [(item, args[0] if args else Any) for item in value]
+        return next((p for i, (item, arm) in enumerate(items)
+                     if (p := _problem(item, arm, "", f"{inside}[{i}]")) is not None), None)
+    if container in _MAPPINGS:
+        if not isinstance(value, Mapping):
+            return inside, _mismatch(value, kind, annotation)
+        arm = args[1] if len(args) == 2 else Any
+        return next((p for key, item in value.items()
+                     if (p := _problem(item, arm, "", f"{inside}.{key}")) is not None), None)
+    if not conforms(value, kind):
+        return inside, _mismatch(value, kind, annotation)
+    return None
+
+
+def _shaped(value: Any, kind: Any) -> bool:
+    """Whether ``value`` has the outer shape of ``kind`` (so a problem inside it is the one to report)."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Annotated:
+        return _shaped(value, typing.get_args(kind)[0])
+    container = origin or kind
+    if container in _SEQUENCES:
+        return isinstance(value, (list, tuple))
+    if container in _MAPPINGS:
+        return isinstance(value, Mapping)
+    return conforms(value, kind)
+
+
+def _limits_problem(value: Any, bounds: list[Any], integer: bool, inside: str) -> tuple[str, str] | None:
+    if not bounds or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if not math.isfinite(value):
+        return inside, f"must be a finite number, got {value!r}"
+    if all(_within(value, bound) for bound in bounds):
+        return None
+    return inside, f"must be {limits_text(bounds, integer)}, got {value!r}"
+
+
+def limits_text(bounds: list[Any], integer: bool = False) -> str:
+    """How messages say the limits: ``positive``, ``zero or positive``, ``in [0, 1)``, ``<= 10``."""
+    lower = [b for b in bounds if isinstance(b, (annotated_types.Gt, annotated_types.Ge))]
+    upper = [b for b in bounds if isinstance(b, (annotated_types.Lt, annotated_types.Le))]
+    if lower and upper:
+        low, high = lower[-1], upper[-1]
+        left = "(" if isinstance(low, annotated_types.Gt) else "["
+        right = ")" if isinstance(high, annotated_types.Lt) else "]"
+        return f"in {left}{_number(_limit(low))}, {_number(_limit(high))}{right}"
+    if len(lower) == 1:
+        low = lower[0]
+        if isinstance(low, annotated_types.Gt) and _limit(low) == 0 or integer and _limit(low) == 1 and isinstance(
+                low, annotated_types.Ge):
+            return "positive"
+        if isinstance(low, annotated_types.Ge) and _limit(low) == 0:
+            return "zero or positive"
+    return " and ".join(_bound_text(bound) for bound in bounds)
+
+
+def type_text(kind: Any) -> str:
+    """A declaration with its limits written beside each type (``float in [0, 1)``)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        bounds = constraints(kind)
+        lower = any(isinstance(b, (annotated_types.Gt, annotated_types.Ge)) for b in bounds)
+        upper = any(isinstance(b, (annotated_types.Lt, annotated_types.Le)) for b in bounds)
+        limits = limits_text(bounds) if lower and upper else " ".join(_bound_text(b) for b in bounds)
+        return f"{type_text(args[0])} {limits}".strip()
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_text(arg) for arg in args)
+    if args and origin is not typing.Literal and isinstance(origin, type):
+        return f"{origin.__name__}[{', '.join('...' if a is Ellipsis else type_text(a) for a in args)}]"
+    if kind is None or kind is type(None):
+        return "None"
+    return kind.__name__ if isinstance(kind, type) else _format(kind)
+
+
+def _limit(bound: Any) -> Any:
+    return next(getattr(bound, name) for name in ("gt", "ge", "lt", "le") if hasattr(bound, name))
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _mismatch(value: Any, kind: Any, annotation: str = "") -> str:
+    return f"expected {describe(kind, annotation)}, got {value!r} ({_kind(value)})"
+
+
+_WORDS: dict[Any, tuple[str, str]] = {
+    bool: ("true or false", "booleans"), int: ("an integer", "integers"), float: ("a number", "numbers"),
+    str: ("a string", "strings"), pathlib.Path: ("a path", "paths"), os.PathLike: ("a path", "paths"),
+    type(None): ("nothing", "nothing"), None: ("nothing", "nothing"),
+}
+
+
+def describe(kind: Any, annotation: str = "") -> str:
+    """A declared type in words: ``an integer``, ``one of 'sum', 'mean'``, ``a list of integers``,
+    ``a number or nothing``; the annotation as written when there are no words for it."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return describe(args[0], annotation)
+    if kind is Any:
+        return annotation or "a value of the declared type"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(arg) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        literals = [v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a)]
+        rest = [describe(a) for a in args if typing.get_origin(a) is not typing.Literal]
+        parts = (["one of " + ", ".join(map(repr, literals))] if literals else []) + list(dict.fromkeys(rest))
+        return " or ".join(parts)
+    if kind in _WORDS:
+        return _WORDS[kind][0]
+    container = origin or kind
+    if container in _SEQUENCES:
+        item = _base(args[0]) if args and not (container is tuple and len(args) != 2) else None
+        return f"a list of {_WORDS[item][1]}" if item in _WORDS else f"a list ({_format(kind)})"
+    if container in _MAPPINGS:
+        return "a table"
+    return _format(kind)
+
+
 def constraints(kind: Any) -> list[Any]:
     """The ``annotated_types`` bounds (Gt, Ge, Lt, Le) of ``Annotated[...]``, also inside ``X | None``."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
@@ -533,23 +724,6 @@ def _bound_text(bound: Any) -> str:
         if hasattr(bound, attribute):
             return f"{sign} {getattr(bound, attribute)}"
     return repr(bound)
-
-
-def _expected(kind: Any, annotation: str) -> str:
-    """``one of 'sum', 'mean'`` for a Literal (with ``or None`` when optional), else the annotation."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is typing.Annotated:
-        return _expected(args[0], annotation)
-    if kind is Any:
-        return annotation or "of the declared type"
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(arg) for arg in args)
-    if origin in (typing.Union, types.UnionType):
-        literals = [a for a in args if typing.get_origin(a) is typing.Literal]
-        if literals and all(a is type(None) or a in literals for a in args):
-            values = [repr(v) for a in literals for v in typing.get_args(a)]
-            return "one of " + ", ".join(values) + (" or none" if type(None) in args else "")
-    return _format(kind)
 
 
 def _format(annotation: Any) -> str:

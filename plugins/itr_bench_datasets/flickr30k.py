@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
 
 from .karpathy import read_karpathy
 from .parsing import (
-    choose,
     find_file,
     numbered,
     parse_token_file,
@@ -53,16 +52,13 @@ class Flickr30k(Dataset):
         self,
         root: Path | str | None,
         *,
-        split: str = "paper",
-        captions: str = "auto",
+        split: Literal["paper", "karpathy"] = "paper",
+        captions: Literal["auto", "token", "karpathy"] = "auto",
         flickr8k_lists: Path | str | None = None,
         image_dir: str = "flickr30k-images",
-        missing: str = "error",
+        missing: Literal["error", "skip"] = "error",
     ) -> None:
         self.root = require_root(root, "flickr30k")
-        choose("flickr30k", "split", split, ("paper", "karpathy"))
-        choose("flickr30k", "captions", captions, ("auto", "token", "karpathy"))
-        choose("flickr30k", "missing", missing, ("error", "skip"))
         self.split_rule, self.missing = split, missing
         self.image_dir = self.root / image_dir
         karpathy = self.root / KARPATHY_FILE

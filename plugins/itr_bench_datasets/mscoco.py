@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from annotated_types import Ge
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
 
 from .coco_official import CocoImage, read_official
 from .karpathy import read_karpathy
-from .parsing import choose, numbered, require_file, require_root, source_fingerprint
+from .parsing import numbered, require_file, require_root, source_fingerprint
 
 KARPATHY_FILE = "dataset_coco.json"
 YEARS = (2014, 2017)
@@ -45,18 +46,18 @@ class MSCOCO(Dataset):
         self,
         root: Path | str | None,
         *,
-        split: str = "karpathy",
-        protocol: str = "1k",
+        split: Literal["karpathy", "paper", "by-file"] = "karpathy",
+        protocol: Literal["1k", "5k"] = "1k",
         restval: bool = True,
-        year: int | None = None,
-        seed: int = 1,
-        val_size: int | None = None,
-        test_size: int = 5000,
+        year: Literal[2014, 2017] | None = None,
+        seed: Annotated[int, Ge(0)] = 1,
+        val_size: Annotated[int, Ge(1)] | None = None,
+        test_size: Annotated[int, Ge(1)] = 5000,
     ) -> None:
         self.root = require_root(root, "mscoco")
         self.options = {
-            "split": choose("mscoco", "split", split, ("karpathy", "paper", "by-file")),
-            "protocol": choose("mscoco", "protocol", protocol, tuple(PROTOCOL_FOLDS)),
+            "split": split,
+            "protocol": protocol,
             "restval": bool(restval),
             "seed": int(seed),
             "val_size": val_size,
@@ -76,7 +77,7 @@ class MSCOCO(Dataset):
 
     def _year(self, year: int | None) -> int:
         if year is not None:
-            return choose("mscoco", "year", int(year), YEARS)
+            return year
         for candidate in YEARS:
             if (self.root / "annotations" / f"captions_train{candidate}.json").is_file():
                 return candidate

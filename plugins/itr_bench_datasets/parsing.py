@@ -160,12 +160,3 @@ def source_fingerprint(name: str, options: Mapping[str, Any], files: Iterable[Pa
         stat = path.stat()
         digest.update(f"|{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return f"{name}-{digest.hexdigest()[:16]}"
-
-
-def choose(dataset: str, option: str, value: Any, allowed: Sequence[Any]) -> Any:
-    """``value`` if it is one of ``allowed``, else an error naming the option."""
-    if value not in allowed:
-        raise ConfigError(
-            f"{dataset}: option {option}={value!r} is not one of {', '.join(map(str, allowed))}"
-        )
-    return value

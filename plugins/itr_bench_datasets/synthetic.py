@@ -17,9 +17,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
+from annotated_types import Ge
 from PIL import Image, ImageDraw
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
@@ -172,13 +173,13 @@ class Synthetic(Dataset):
         self,
         root: Any = None,
         *,
-        train: int = 1000,
-        val: int = 200,
-        test: int = 200,
-        image_size: int = 64,
-        captions_per_image: int = 5,
-        renderings: int = 1,
-        seed: int = 0,
+        train: Annotated[int, Ge(1)] = 1000,
+        val: Annotated[int, Ge(1)] = 200,
+        test: Annotated[int, Ge(1)] = 200,
+        image_size: Annotated[int, Ge(16)] = 64,
+        captions_per_image: Annotated[int, Ge(1)] = 5,
+        renderings: Annotated[int, Ge(1)] = 1,
+        seed: Annotated[int, Ge(0)] = 0,
     ) -> None:
         # ``root`` is accepted and ignored: the registry calls every dataset factory with one.
         self.options = {
@@ -191,13 +192,9 @@ class Synthetic(Dataset):
             "seed": int(seed),
         }
         available = len(all_scenes())
-        if min(train, val, test) < 1 or train + val + test > available:
+        if train + val + test > available:  # the one limit the signature cannot state
             raise ConfigError(
                 f"synthetic: train+val+test must be 1..{available} scenes each > 0, got {train}/{val}/{test}"
-            )
-        if image_size < 16 or captions_per_image < 1 or renderings < 1:
-            raise ConfigError(
-                "synthetic: image_size >= 16, captions_per_image >= 1 and renderings >= 1 are required"
             )
 
     @property
@@ -236,13 +233,13 @@ class Synthetic(Dataset):
 def synthetic_identity(
     root: Any = None,
     *,
-    train: int = 250,
-    val: int = 50,
-    test: int = 50,
-    image_size: int = 64,
-    captions_per_image: int = 2,
-    renderings: int = 4,
-    seed: int = 0,
+    train: Annotated[int, Ge(1)] = 250,
+    val: Annotated[int, Ge(1)] = 50,
+    test: Annotated[int, Ge(1)] = 50,
+    image_size: Annotated[int, Ge(16)] = 64,
+    captions_per_image: Annotated[int, Ge(1)] = 2,
+    renderings: Annotated[int, Ge(1)] = 4,
+    seed: Annotated[int, Ge(0)] = 0,
 ) -> Synthetic:
     """:class:`Synthetic` as an identity set: each scene drawn several times, matched by identity.
 

@@ -76,8 +76,3 @@ def resolve_dropout(context: EncoderContext, dropout: float | None, owner: str) 
 def scaled(channels: int, width: float) -> int:
     """``channels * width`` rounded, at least 1: the width knob of both paths."""
     return max(1, round(channels * width))
-
-
-def check_width(width: float, owner: str) -> None:
-    if not width > 0:
-        raise ItrBenchError(f"{owner}: width must be positive, got {width!r}")

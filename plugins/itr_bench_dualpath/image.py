@@ -8,8 +8,10 @@ weights were trained with); only the head uses MatConvNet's eps 1e-3.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch.nn.functional as F
+from annotated_types import Ge, Gt, Le, Lt
 
 # The local-cache-only timm loader of the backbones plugin (same distribution), not duplicated here.
 from itr_bench_backbones.timm_weights import create_timm_model
@@ -18,7 +20,7 @@ from torch import Tensor, nn
 from itr_bench.api import EncoderContext, EncoderOutput, ImageEncoder
 from itr_bench.errors import ItrBenchError
 
-from .head import PaperHead, check_width, resolve_dropout, scaled
+from .head import PaperHead, resolve_dropout, scaled
 from .trunk_rates import set_bn_momentum, trunk_groups
 from .tta import flip_sum
 
@@ -85,10 +87,10 @@ def dualpath_image(
     backbone: str = "resnet50",
     pretrained: bool = False,
     checkpoint: str | Path | None = None,
-    width: float = 1.0,
-    trunk_width: float | None = None,
-    dropout: float | None = None,
-    trunk_bn_momentum: float | None = None,
+    width: Annotated[float, Gt(0)] = 1.0,
+    trunk_width: Annotated[float, Gt(0)] | None = None,
+    dropout: Annotated[float, Ge(0), Lt(1)] | None = None,
+    trunk_bn_momentum: Annotated[float, Ge(0), Le(1)] | None = None,
 ) -> DualPathImageEncoder:
     """The paper's image path on any timm ResNet (``backbone``); ``width`` scales the 2048-d head
     and the trunk's channels (the CPU quick-start's knob; ``trunk_width`` sets the trunk's alone).
@@ -109,10 +111,8 @@ def dualpath_image(
         trunk_bn_momentum: the trunk's BN running-average rate (the paper's Stage II: 0.001; default timm's 0.1).
     """
     owner = f"image encoder 'dualpath-image' ({backbone})"
-    check_width(width, owner)
     rate = resolve_dropout(context, dropout, owner)
     trunk_width = width if trunk_width is None else trunk_width
-    check_width(trunk_width, owner)
     narrow = {}
     if trunk_width != 1.0:  # timm's ResNet takes its stage and stem widths as arguments
         if pretrained:
@@ -126,8 +126,6 @@ def dualpath_image(
     except TypeError as exc:
         raise ItrBenchError(f"{owner}: {backbone!r} cannot be narrowed (trunk_width={trunk_width}): {exc}") from None
     if trunk_bn_momentum is not None:
-        if not 0 <= trunk_bn_momentum <= 1:
-            raise ItrBenchError(f"{owner}: trunk_bn_momentum must lie in [0, 1], got {trunk_bn_momentum}")
         set_bn_momentum(created.module, trunk_bn_momentum)
     head_width = scaled(HEAD_WIDTH, width)
     head = PaperHead(
@@ -144,9 +142,9 @@ def dualpath_resnet50(
     *,
     pretrained: bool = False,
     checkpoint: str | Path | None = None,
-    width: float = 1.0,
-    dropout: float | None = None,
-    trunk_bn_momentum: float | None = None,
+    width: Annotated[float, Gt(0)] = 1.0,
+    dropout: Annotated[float, Ge(0), Lt(1)] | None = None,
+    trunk_bn_momentum: Annotated[float, Ge(0), Le(1)] | None = None,
 ) -> DualPathImageEncoder:
     """The paper's image path: ResNet-50 + fc1 (2048) + fc1_1 (2048), BN, ReLU, dropout.
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import torch
+from annotated_types import Ge, Gt, Lt
 from torch import Tensor, nn
 
 from itr_bench.api import EncoderContext, EncoderOutput, TextEncoder, TextSpec
 from itr_bench.data.text import Vocabulary, WordTokenizer
 from itr_bench.errors import ItrBenchError
 
-from .head import PaperHead, check_width, resolve_dropout, scaled
+from .head import PaperHead, resolve_dropout, scaled
 from .text_rates import LR_MULTIPLIERS
 from .textcnn import PAPER_BLOCKS, WORD_DIM, TextCNN
 from .tta import random_shift, shift_sum
@@ -95,17 +96,17 @@ class DualPathTextEncoder(TextEncoder):
 def dualpath_textcnn(
     context: EncoderContext,
     *,
-    width: float = 1.0,
-    blocks: Sequence[int] = PAPER_BLOCKS,
-    word_dim: int = WORD_DIM,
-    dropout: float | None = None,
-    max_words: int | None = None,
+    width: Annotated[float, Gt(0)] = 1.0,
+    blocks: Sequence[Annotated[int, Ge(1)]] = PAPER_BLOCKS,
+    word_dim: Annotated[int, Ge(1)] = WORD_DIM,
+    dropout: Annotated[float, Ge(0), Lt(1)] | None = None,
+    max_words: Annotated[int, Ge(1)] | None = None,
     word2vec: str | Path | None = "train",
-    word2vec_epochs: int = 5,
-    word2vec_min_count: int = 5,
-    word2vec_limit: int | None = None,
-    vocabulary: str = "captions",
-    seed: int | None = None,
+    word2vec_epochs: Annotated[int, Ge(1)] = 5,
+    word2vec_min_count: Annotated[int, Ge(0)] = 5,
+    word2vec_limit: Annotated[int, Ge(1)] | None = None,
+    vocabulary: Literal["captions", "vectors"] = "captions",
+    seed: Annotated[int, Ge(0)] | None = None,
 ) -> DualPathTextEncoder:
     """The paper's deep text CNN; the vocabulary comes from the training captions only.
 
@@ -131,11 +132,8 @@ def dualpath_textcnn(
         vocabulary: 'captions' (every training word) or 'vectors' (only words with a vector).
         seed: seed of word2vec training (default: the run seed).
     """
-    check_width(width, OWNER)
     if not context.train_captions:
         raise ItrBenchError(f"{OWNER} builds its vocabulary from the training captions, but none were given")
-    if vocabulary not in VOCABULARIES:
-        raise ItrBenchError(f"{OWNER}: vocabulary must be one of {sorted(VOCABULARIES)}, got {vocabulary!r}")
     rate = resolve_dropout(context, dropout, OWNER)
     spec = context.text if max_words is None else dataclasses.replace(context.text, max_words=max_words)
     words = Vocabulary.build(context.train_captions, spec)

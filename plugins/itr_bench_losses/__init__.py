@@ -61,6 +61,13 @@ LOSSES = (
     ),
 )
 
+#: The batch layout of a loss whose option picks its class, declared at registration so that
+#: ``--dry-run`` knows which runs need a negative sampler without importing torch (a class that
+#: states ``layout`` itself needs no entry). The build checks it against the built loss.
+LAYOUTS = {
+    "ranking": {"form": {"paper": "anchors-then-negatives", "vsepp-sum": "pairs", "vsepp-max": "pairs"}},
+}
+
 #: (name, factory, one-line description) of every negative sampler (see negatives.py).
 NEGATIVE_SAMPLERS = (
     ("hardest", lazy(".negatives:HardestNegatives", __name__),
@@ -73,7 +80,7 @@ NEGATIVE_SAMPLERS = (
 @itr_bench.hookimpl
 def register_losses(register):
     for name, factory, description in LOSSES:
-        register(name, factory, description=description)
+        register(name, factory, description=description, **({"layout": LAYOUTS[name]} if name in LAYOUTS else {}))
 
 
 @itr_bench.hookimpl

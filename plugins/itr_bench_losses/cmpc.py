@@ -12,8 +12,6 @@ from torch import Tensor, nn
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
-from .options import positive
-
 
 class CmpcLoss(Loss):
     """Cross-entropy of ``(x.t^) t^ @ normalize_columns(W)`` and of ``(t.x^) x^ @ normalize_columns(W)``.
@@ -52,9 +50,7 @@ class CmpcLoss(Loss):
                 f"cmpc: the number of training instances (LossContext.num_instances) must be > 0, "
                 f"got {context.num_instances}"
             )
-        self.label_smoothing = positive("cmpc", "label_smoothing", label_smoothing, allow_zero=True)
-        if self.label_smoothing >= 1:
-            raise ConfigError(f"cmpc: label_smoothing={label_smoothing!r} must be < 1")
+        self.label_smoothing = float(label_smoothing)
         self.weight = nn.Parameter(torch.empty(context.embed_dim, context.num_instances))
         nn.init.xavier_uniform_(self.weight)
 

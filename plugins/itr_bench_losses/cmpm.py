@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch import Tensor
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
-from .options import choose, positive, same_instance
+from .options import same_instance
 
 
 def _l1(mask: Tensor) -> Tensor:
@@ -60,11 +60,17 @@ class CmpmLoss(Loss):
     negatives = Negatives.GATHERED
     reduction = "mean"
 
-    def __init__(self, context: LossContext, *, normalization: str = "l1", epsilon: Annotated[float, Gt(0), Search(1e-10, 1e-2, log=True)] = 1e-8) -> None:
+    def __init__(
+        self,
+        context: LossContext,
+        *,
+        normalization: Literal["l1", "l2"] = "l1",
+        epsilon: Annotated[float, Gt(0), Search(1e-10, 1e-2, log=True)] = 1e-8,
+    ) -> None:
         super().__init__()
         self.normalization = normalization
-        self._normalize_target = choose("cmpm", "normalization", normalization, NORMALIZATIONS)
-        self.epsilon = positive("cmpm", "epsilon", epsilon)
+        self._normalize_target = NORMALIZATIONS[normalization]
+        self.epsilon = float(epsilon)
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         target = self._normalize_target(same_instance(instance_ids, instance_ids).to(image.dtype))

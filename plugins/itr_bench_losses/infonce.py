@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
-from .options import clamped_scale, other_pairs_of_same_instance, positive
+from .options import clamped_scale, other_pairs_of_same_instance
 
 
 class InfoNCELoss(Loss):
@@ -55,12 +55,12 @@ class InfoNCELoss(Loss):
         exclude_same_instance: bool = True,
     ) -> None:
         super().__init__()
-        initial = torch.tensor(math.log(1.0 / positive("infonce", "temperature", temperature)))
+        initial = torch.tensor(math.log(1.0 / float(temperature)))
         if learnable:
             self.logit_scale = nn.Parameter(initial)
         else:
             self.register_buffer("logit_scale", initial)
-        self.max_scale = positive("infonce", "max_scale", max_scale)
+        self.max_scale = float(max_scale)
         self.exclude_same_instance = bool(exclude_same_instance)
 
     @property

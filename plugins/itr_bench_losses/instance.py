@@ -13,8 +13,6 @@ from torch import Tensor, nn
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
-from .options import positive
-
 
 class InstanceLoss(Loss):
     """Softmax cross-entropy over training instances with a classifier shared by both modalities.
@@ -68,8 +66,8 @@ class InstanceLoss(Loss):
                 "instance loss: the number of training instances (LossContext.num_instances) "
                 f"must be > 0, got {context.num_instances}"
             )
-        self.image_weight = positive("instance loss", "image_weight", image_weight, allow_zero=True)
-        self.text_weight = positive("instance loss", "text_weight", text_weight, allow_zero=True)
+        self.image_weight = float(image_weight)
+        self.text_weight = float(text_weight)
         self.classifier = nn.Linear(context.embed_dim, context.num_instances, bias=bool(bias))
         nn.init.normal_(self.classifier.weight, std=math.sqrt(2.0 / context.embed_dim))
         if self.classifier.bias is not None:

@@ -24,11 +24,14 @@ Both halves feed the instance loss with their own ids, as the paper's do.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from annotated_types import Ge
 from torch import Tensor
 
 from itr_bench.api import NegativePool, NegativeSampler, TrainingPairs
-from itr_bench.errors import ConfigError, ItrBenchError
+from itr_bench.errors import ItrBenchError
 
 from .ranking import hardest_captions
 
@@ -36,12 +39,6 @@ from .ranking import hardest_captions
 PAPER_CANDIDATES = 256
 #: Rounds of vectorised redrawing before the rare leftover rows are drawn exactly.
 REDRAWS = 8
-
-
-def _count(owner: str, option: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"negative sampler {owner!r}: {option}={value!r} must be a positive integer")
-    return value
 
 
 class HardestNegatives(NegativeSampler):
@@ -52,8 +49,8 @@ class HardestNegatives(NegativeSampler):
         candidates: how many training captions outside the batch to mine from (the paper: 256).
     """
 
-    def __init__(self, candidates: int = PAPER_CANDIDATES) -> None:
-        self.candidates = _count("hardest", "candidates", candidates)
+    def __init__(self, candidates: Annotated[int, Ge(1)] = PAPER_CANDIDATES) -> None:
+        self.candidates = candidates
 
     def choose(self, anchors: TrainingPairs, pool: NegativePool) -> TrainingPairs:
         outside = torch.ones(len(pool.instance_ids), dtype=torch.float32)

@@ -1,38 +1,10 @@
-"""Option checks and masks shared by the losses (one clear error instead of a stack trace)."""
+"""Masks and the learnable scale shared by the losses (their options are checked where they are
+declared: in each factory's signature)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import TypeVar
-
 import torch
 from torch import Tensor
-
-from itr_bench.errors import ConfigError
-
-T = TypeVar("T")
-
-
-def choose(owner: str, option: str, value: str, table: Mapping[str, T]) -> T:
-    """``table[value]``, or a one-line error listing the allowed values."""
-    try:
-        return table[value]
-    except (KeyError, TypeError):
-        allowed = ", ".join(repr(k) for k in table)
-        raise ConfigError(f"{owner}: {option}={value!r} is not one of {allowed}") from None
-
-
-def positive(owner: str, option: str, value: float, *, allow_zero: bool = False) -> float:
-    """``value`` as a float, or a one-line error when it is not (strictly) positive."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{owner}: {option}={value!r} is not a number") from None
-    if math.isnan(number) or not (number > 0 or (allow_zero and number == 0)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{owner}: {option}={value!r} must be {bound}")
-    return number
 
 
 def same_instance(ids_a: Tensor, ids_b: Tensor) -> Tensor:

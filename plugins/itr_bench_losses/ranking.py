@@ -7,7 +7,7 @@ behaviour under data parallelism.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from annotated_types import Ge
@@ -16,12 +16,11 @@ from torch import Tensor
 from itr_bench.api import BatchLayout, Inputs, Loss, LossContext, Negatives, Search, check_loss_inputs
 from itr_bench.errors import ItrBenchError
 
-from .options import choose, no_pairs, other_pairs_of_same_instance, positive
+from .options import no_pairs, other_pairs_of_same_instance
 
-#: RankLoss.m and VSE++ both return a sum; "mean" divides it by the batch size, which is what
-#: MatConvNet's trainer does to every gradient (so it gives the paper's effective scale next to a
-#: mean-reduced instance loss).
-REDUCTIONS = ("sum", "mean")
+# reduction: RankLoss.m and VSE++ both return a sum; "mean" divides it by the batch size, which is
+# what MatConvNet's trainer does to every gradient (so it gives the paper's effective scale next to
+# a mean-reduced instance loss).
 
 # The paper's three Stage II builders pass 'rate',1 (margin 1.0). RankLoss.m's class default is
 # 0.5, and the Flickr ResNet-50 model the official test script loads is named "margin0.5": the
@@ -82,13 +81,13 @@ class _Ranking(Loss):
         self,
         context: LossContext,
         *,
-        margin: float = PAPER_MARGIN,
-        reduction: str = "sum",
+        margin: Annotated[float, Ge(0)] = PAPER_MARGIN,
+        reduction: Literal["sum", "mean"] = "sum",
         exclude_same_instance: bool = True,
     ) -> None:
         super().__init__()
-        self.margin = positive(self.name, "margin", margin, allow_zero=True)
-        self.reduction = choose(self.name, "reduction", reduction, {r: r for r in REDUCTIONS})
+        self.margin = float(margin)
+        self.reduction = reduction
         self.exclude_same_instance = bool(exclude_same_instance)
 
     def _reduce(self, costs: Tensor, batch: int) -> Tensor:
@@ -249,9 +248,9 @@ FORMS: dict[str, type[_Ranking]] = {
 def ranking(
     context: LossContext,
     *,
-    form: str = "paper",
+    form: Literal["paper", "vsepp-sum", "vsepp-max"] = "paper",
     margin: Annotated[float, Ge(0), Search(0.02, 1.0, log=True)] = PAPER_MARGIN,
-    reduction: str = "sum",
+    reduction: Literal["sum", "mean"] = "sum",
     exclude_same_instance: bool = True,
 ) -> _Ranking:
     """Build the ranking loss of the given ``form`` (see :data:`FORMS`); the default is the paper's.
@@ -262,6 +261,6 @@ def ranking(
         reduction: 'sum' (RankLoss.m, VSE++) or 'mean' (divided by the batch size).
         exclude_same_instance: never count a pair of the anchor's own instance as its negative.
     """
-    return choose("ranking", "form", form, FORMS)(
+    return FORMS[form](
         context, margin=margin, reduction=reduction, exclude_same_instance=exclude_same_instance
     )

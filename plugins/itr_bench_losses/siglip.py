@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
-from .options import clamped_scale, positive, same_instance
+from .options import clamped_scale, same_instance
 
 
 class SigLipLoss(Loss):
@@ -54,9 +54,9 @@ class SigLipLoss(Loss):
         same_instance_positive: bool = True,
     ) -> None:
         super().__init__()
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(positive("siglip", "scale", scale))))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(float(scale))))
         self.logit_bias = nn.Parameter(torch.tensor(float(bias)))
-        self.max_scale = positive("siglip", "max_scale", max_scale)
+        self.max_scale = float(max_scale)
         self.same_instance_positive = bool(same_instance_positive)
 
     @property

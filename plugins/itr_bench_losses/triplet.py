@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from annotated_types import Ge
 from torch import Tensor
 
 from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
 
-from .options import choose, positive, same_instance
+from .options import same_instance
 
 
 def _mean_nonzero(hinge: Tensor, valid: Tensor) -> Tensor:
@@ -57,12 +57,16 @@ class TripletLoss(Loss):
     negatives = Negatives.GATHERED
 
     def __init__(
-        self, context: LossContext, *, margin: Annotated[float, Ge(0), Search(0.01, 0.5, log=True)] = 0.05, reduction: str = "mean_nonzero"
+        self,
+        context: LossContext,
+        *,
+        margin: Annotated[float, Ge(0), Search(0.01, 0.5, log=True)] = 0.05,
+        reduction: Literal["mean_nonzero", "mean", "sum"] = "mean_nonzero",
     ) -> None:
         super().__init__()
-        self.margin = positive("triplet", "margin", margin, allow_zero=True)
+        self.margin = float(margin)
         self.reduction = reduction
-        self._reduce = choose("triplet", "reduction", reduction, REDUCTIONS)
+        self._reduce = REDUCTIONS[reduction]
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         matches = same_instance(instance_ids, instance_ids)

@@ -142,7 +142,8 @@ def test_register_suites_as_a_mapping_and_as_a_toml_path(pm, register_plugin, tm
 
     suite = {
         "suite": {"name": "mine", "datasets": ["synthetic"], "seeds": [0, 1]},
-        "defaults": {"image_encoder": "tiny-image", "text_encoder": "tiny-text"},
+        # synthetic names no negative sampler: the paper-form ranking run must name one
+        "defaults": {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "negatives": "random"},
         "runs": [{"each_loss": True, "skip_losses": ["instance"], "stage": {"epochs": 1}}],
     }
     toml = tmp_path / "mine.toml"

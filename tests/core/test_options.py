@@ -56,24 +56,24 @@ def test_build_checks_options_before_calling_the_factory():
     cases = {
         "margn": (0.1, r"x.toml: loss_options.hinge.margn: loss 'hinge' \(plugin 'mine'\) takes no option 'margn', "
                        r"did you mean 'margin'\?"),
-        "margin": ("big", r"loss_options.hinge.margin: loss 'hinge' \(plugin 'mine'\): must be float, got 'big' "
+        "margin": ("big", r"loss_options.hinge.margin: loss 'hinge' \(plugin 'mine'\): expected a number, got 'big' "
                           r"\(a string\)"),
-        "reduction": ("median", r"must be one of 'sum', 'mean', got 'median'"),
-        "blocks": ([1, "x"], r"must be tuple\[int, \.\.\.\], got \[1, 'x'\] \(a list\)"),
-        "name": (3, r"must be str \| None, got 3 \(an integer\)"),
-        "scale": (0.0, r"loss_options.hinge.scale: loss 'hinge' \(plugin 'mine'\): must be > 0, got 0.0"),
+        "reduction": ("median", r"expected one of 'sum', 'mean', got 'median'"),
+        "blocks": ([1, "x"], r"loss_options.hinge.blocks\[1\]: loss 'hinge' \(plugin 'mine'\): expected an integer, got 'x'"),
+        "name": (3, r"expected a string or nothing, got 3 \(an integer\)"),
+        "scale": (0.0, r"loss_options.hinge.scale: loss 'hinge' \(plugin 'mine'\): must be positive, got 0.0"),
     }
     for key, (value, message) in cases.items():
         with pytest.raises(ConfigError, match=message):
             registry.build("loss", "hinge", "ctx", options={key: value}, where="x.toml", key="loss_options.hinge")
-    with pytest.raises(ConfigError, match="must be >= 0, got -1"):
+    with pytest.raises(ConfigError, match="must be zero or positive, got -1"):
         registry.create("loss", "hinge", "ctx", margin=-1)
     assert registry.build("loss", "hinge", "ctx", options={"margin": 0, "blocks": [3], "name": None}).margin == 0
 
 
 def test_bool_is_not_a_number_and_int_is_a_float():
     registry = registry_with(Hinge)
-    with pytest.raises(ConfigError, match="must be"):
+    with pytest.raises(ConfigError, match="expected a number, got True"):
         registry.create("loss", "hinge", None, margin=True)
     registry.create("loss", "hinge", None, margin=2)
 
@@ -203,10 +203,31 @@ def test_dry_run_refuses_a_misspelled_option_without_importing_torch_or_the_comp
      "prepare: -o trian: dataset 'synthetic' (plugin 'itr_bench_datasets') takes no option 'trian', "
      "did you mean 'train'?"),
     (["list", "datasets", "--stats", "synthetic", "-o", "train=many"],
-     "--stats: -o train: dataset 'synthetic' (plugin 'itr_bench_datasets'): must be int, got 'many' (a string)"),
+     "--stats: -o train: dataset 'synthetic' (plugin 'itr_bench_datasets'): expected an integer, got 'many' (a string)"),
 ])
 def test_commands_building_a_dataset_check_its_options_first(tmp_path, capsys, monkeypatch, args, line):
     monkeypatch.setenv("ITR_BENCH_CACHE", str(tmp_path / "cache"))
     assert main(args) == 2
     assert capsys.readouterr().err == f"itr-bench: error: {line}\n"
     assert not (tmp_path / "cache").exists()  # refused before anything was prepared
+
+
+@pytest.mark.parametrize("value, kind, answer", [
+    ("big", "Annotated[int, Ge(1)]", ("", "expected an integer, got 'big' (a string)")),
+    (0, "Annotated[int, Ge(1)] | None", ("", "must be positive, got 0")),
+    (None, "Annotated[int, Ge(1)] | None", None),
+    (float("inf"), "Annotated[float, Ge(0)]", ("", "must be a finite number, got inf")),
+    (1.0, "Annotated[float, Ge(0), Lt(1)]", ("", "must be in [0, 1), got 1.0")),
+    (2**32, "Annotated[int, Ge(0), Le(2**32 - 1)]", ("", "must be in [0, 4294967295], got 4294967296")),
+    ([1, 0], "list[Annotated[int, Ge(1)]]", ("[1]", "must be positive, got 0")),
+    ({"a": 1.0, "b": -1}, "dict[str, Annotated[float, Ge(0)]]", (".b", "must be zero or positive, got -1")),
+    ("x", "Literal['sum', 'mean'] | None", ("", "expected one of 'sum', 'mean' or nothing, got 'x' (a string)")),
+    (0, "Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)]", ("", "must be positive, got 0")),
+    (1.5, "Annotated[int, Ge(1)] | Annotated[float, Gt(0), Lt(1)]", ("", "must be in (0, 1), got 1.5")),
+    (True, "float", ("", "expected a number, got True (a boolean)")),
+])
+def test_one_checker_for_every_declaration(value, kind, answer):
+    """The checker of options, config fields and record fields: where inside the value, and why."""
+    from itr_bench.options import evaluate, value_problem
+
+    assert value_problem(value, evaluate(kind, {})) == answer

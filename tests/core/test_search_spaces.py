@@ -32,7 +32,7 @@ def test_search_read_from_the_signature_with_its_limits():
     assert options.get("gamma").search == Search(8.0, 256.0, log=True)
     assert options.get("form").search.choices == ("a", "b")
     assert options.get("plain").search is None
-    assert options.get("margin").type_text == "float >= 0 < 1"  # the marker is not a limit
+    assert options.get("margin").type_text == "float in [0, 1)"  # the marker is not a limit
     assert options.get("gamma").as_dict()["search"] == "[8, 256] log"
     assert all(o.search.problem(o) is None for o in options if o.search is not None)
 

@@ -243,7 +243,7 @@ def test_bad_options(registry, tmp_path):
     (tmp_path / "dataset_coco.json").write_text("{}")
     _raises(
         lambda: registry.create("dataset", "mscoco", tmp_path, protocol="2k"),
-        r"mscoco: option protocol='2k' is not one of 1k, 5k",
+        r"protocol: dataset 'mscoco' \(plugin 'itr_bench_datasets'\): expected one of '1k', '5k', got '2k'",
     )
     _raises(
         lambda: registry.create("dataset", "synthetic", None, train=10**6),

@@ -68,16 +68,27 @@ def test_classifier_losses_need_instances(all_losses, name):
     one_line_error(exc_info, "num_instances")
 
 
+#: Refused by the declaration in each factory's signature, before the factory runs.
 BAD_OPTIONS = [
-    ("ranking", {"form": "vse"}, "'paper', 'vsepp-sum', 'vsepp-max'"),
-    ("ranking", {"reduction": "avg"}, "reduction='avg'"),
-    ("ranking", {"form": "vsepp-max", "margin": -0.2}, "margin=-0.2"),
-    ("triplet", {"reduction": "max"}, "'mean_nonzero'"),
-    ("cmpm", {"normalization": "l3"}, "'l1', 'l2'"),
-    ("infonce", {"temperature": 0}, "temperature=0"),
-    ("siglip", {"scale": "ten"}, "must be float, got 'ten'"),
-    ("cmpc", {"label_smoothing": 1.5}, "label_smoothing"),
-    ("instance", {"text_weight": -1}, "text_weight"),
+    ("ranking", {"form": "vse"}, "form: loss 'ranking' (plugin 'itr_bench_losses'): expected one of 'paper', "
+                                 "'vsepp-sum', 'vsepp-max', got 'vse'"),
+    ("ranking", {"reduction": "avg"}, "reduction: loss 'ranking' (plugin 'itr_bench_losses'): expected one of "
+                                      "'sum', 'mean', got 'avg'"),
+    ("ranking", {"form": "vsepp-max", "margin": -0.2}, "margin: loss 'ranking' (plugin 'itr_bench_losses'): must "
+                                                       "be zero or positive, got -0.2"),
+    ("triplet", {"reduction": "max"}, "reduction: loss 'triplet' (plugin 'itr_bench_losses'): expected one of "
+                                      "'mean_nonzero', 'mean', 'sum', got 'max'"),
+    ("cmpm", {"normalization": "l3"}, "normalization: loss 'cmpm' (plugin 'itr_bench_losses'): expected one of "
+                                      "'l1', 'l2', got 'l3'"),
+    ("infonce", {"temperature": 0}, "temperature: loss 'infonce' (plugin 'itr_bench_losses'): must be positive, "
+                                    "got 0"),
+    ("infonce", {"temperature": float("nan")}, "temperature: loss 'infonce' (plugin 'itr_bench_losses'): must be a "
+                                               "finite number, got nan"),
+    ("siglip", {"scale": "ten"}, "scale: loss 'siglip' (plugin 'itr_bench_losses'): expected a number, got 'ten'"),
+    ("cmpc", {"label_smoothing": 1.5}, "label_smoothing: loss 'cmpc' (plugin 'itr_bench_losses'): must be in "
+                                       "[0, 1), got 1.5"),
+    ("instance", {"text_weight": -1}, "text_weight: loss 'instance' (plugin 'itr_bench_losses'): must be zero or "
+                                      "positive, got -1"),
 ]
 
 

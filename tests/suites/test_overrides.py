@@ -115,7 +115,7 @@ def test_shortening_a_stage_drops_the_lr_steps_past_its_end_and_says_so(registry
     (["loss_options.rankng.margin=0.1"], [], "--set loss_options.rankng.margin=0.1: loss_options.rankng: unknown loss"),
     (["image_options.dimm=8"], [], "--set image_options.dimm=8: image_options.dimm: image encoder 'tiny-image'"),
     (["loss_options.ranking.margni=0.1"], [], "--set loss_options.ranking.margni=0.1: loss_options.ranking.margni: "),
-    (["image_size=big"], [], "--set image_size=big: image_size: expected int, got a string 'big'"),
+    (["image_size=big"], [], "--set image_size=big: image_size: expected an integer, got 'big' (a string)"),
     (["device.index=1"], [], "--set device.index=1: device of the suite's run 'instance' is \"cpu\", not a table"),
     (["seed=3"], [], "--set seed=3: 'seed' cannot be overridden: the seeds come from --seeds"),
     (["seeds=[1]"], [], "--set seeds=[1]: 'seeds' is not a run-config key, use --seeds"),
