@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..budget import as_record, recorded
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
@@ -328,6 +329,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "config": config.as_dict(),
         "config_hash": config_hash(config),
     }
+    record["budget"] = as_record(recorded(record) or [])  # steps and pairs, per stage and in total
     if world.rank == 0:
         write_json(out_dir / RECORD, record)
     return record

@@ -156,7 +156,7 @@ class Trainer:
         sums: dict[str, float] = {}
         steps, pairs, start = 0, 0, time.perf_counter()
         negatives = self.stage_negatives[stage_index]
-        batches = self.feed.batches(paired=negatives is not None)
+        batches = self.feed.batches()
         bar = tqdm(self.feed.epoch(state.global_epoch, negatives), total=batches, leave=False, unit="batch",
                    desc=f"stage {stage_index + 1}/{len(self.settings.stages)} epoch {epoch + 1}/{stage.epochs}",
                    disable=not self.progress or self.world.rank != 0)
