@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .api import Split
-from .config import RunConfig
+if TYPE_CHECKING:  # the leaderboard reads budgets without importing torch
+    from .api import Split
+    from .config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ def as_record(stages: Sequence[StageBudget]) -> dict[str, Any]:
     """The record's ``budget``: per stage and in total."""
     return {"stages": [{"epochs": s.epochs, "steps": s.steps, "pairs": s.pairs} for s in stages],
             "steps": sum(s.steps for s in stages), "pairs": sum(s.pairs for s in stages)}
+
+
+def leaderboard_columns(record: Mapping[str, Any]) -> dict[str, int | None]:
+    """``steps`` and ``pairs`` of a record: its stored ``budget``, else counted from its history."""
+    stored = record.get("budget")
+    if isinstance(stored, Mapping) and isinstance(stored.get("steps"), int):
+        return {"steps": stored["steps"], "pairs": stored.get("pairs")}
+    stages = recorded(record)
+    if not stages:
+        return {"steps": None, "pairs": None}
+    return {"steps": sum(s.steps for s in stages), "pairs": sum(s.pairs for s in stages)}
 
 
 def describe(stages: Sequence[StageBudget]) -> str:

@@ -39,3 +39,4 @@ def test_the_dry_run_lists_each_runs_steps(registry, tmp_path, capsys):
 def test_budget_words():
     assert describe([StageBudget(2, 8, 128), StageBudget(2, 16, 256)]) == "24 steps (8 + 16), 384 pairs"
     assert recorded({"history": [], "config": {}}) is None
+
