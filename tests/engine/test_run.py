@@ -93,7 +93,7 @@ RUN_SCRIPT = textwrap.dedent("""
             return original(self, *args, **kwargs)
         train_module.Trainer._train_epoch = slowed
     stages = [{{"epochs": 3, "losses": {{"instance": 1.0}}, "lr_mult": {{"image.trunk": 0.0}}}},
-              {{"epochs": 3, "losses": {{"ranking": 1.0, "instance": 1.0}}, "lr": 0.05}}]
+              {{"epochs": 3, "losses": {{"ranking": 1.0, "instance": 1.0}}, "lr": 0.05, "grad_clip": 1.0}}]
     config = tiny_config({cache!r}, stages=stages, image_options={{"dim": 16}})
     train_run(config, load_registry(pm), sys.argv[1], progress=False)
 """)
