@@ -16,3 +16,19 @@ def test_every_committed_suite_names_its_baseline(registry):
         names = [run.get("name") for run in data["runs"]]
         assert data["suite"].get("baseline") in names or (
             data["runs"][0].get("each_loss") and data["suite"].get("baseline") == "ranking"), path
+
+
+def test_registered_descriptions_state_the_suites_seed_counts(registry):
+    """A description that names a seed count names the suite's own (the quickstart's said 3, ran 4)."""
+    import re
+
+    from itr_bench.suites import load_suite
+
+    checked = 0
+    for info in registry.list("suite"):
+        said = re.search(r"(\d+) seeds", info.description or "")
+        if said:
+            data, _ = load_suite(info.name, registry)
+            assert int(said.group(1)) == len(data["suite"]["seeds"]), info.name
+            checked += 1
+    assert checked >= 1
