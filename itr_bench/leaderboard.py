@@ -362,8 +362,8 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
     if unreliable(part):
         lines += ["**n < 3: intervals unreliable.**", ""]
     elif few_seeds(part):
-        lines += [f"**n < {FEW_SEEDS} seeds: the intervals and tests rest on few seeds, too few for a t-interval "
-                  "to check its own assumption (roughly normal per-seed differences).**", ""]
+        lines += [(f"**n < {FEW_SEEDS} seeds: the intervals and tests rest on few seeds, too few for a t-interval "
+                   "to check its own assumption (roughly normal per-seed differences).**"), ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
         cells = [_run_label(row), str(row["n"])]
@@ -414,8 +414,8 @@ def _equivalence_note(part: pd.DataFrame, paired: list[str]) -> list[str]:
                if f"{m}_margin" in part and part[f"{m}_margin"].notna().any()]
     if not margins:
         return []
-    return [f"Equivalent: the {CORRECTION}-adjusted TOST p (two one-sided paired t-tests) < {ALPHA:g} for a "
-            f"difference within the stated margin ({', '.join(margins)}), with no better / worse."]
+    return [(f"Equivalent: the {CORRECTION}-adjusted TOST p (two one-sided paired t-tests) < {ALPHA:g} for a "
+             f"difference within the stated margin ({', '.join(margins)}), with no better / worse.")]
 
 
 def unreliable(part: pd.DataFrame) -> bool:

@@ -30,7 +30,7 @@ def test_norms_are_those_of_each_weighted_term_on_both_embeddings():
 
 def test_measuring_changes_nothing_in_training(tmp_path, tiny_registry, monkeypatch):
     """The record with gradient norms has the same metrics as one whose trainer measured none."""
-    import itr_bench.engine.model as model
+    from itr_bench.engine import model
 
     measured = train_run(tiny_config(tmp_path / "cache"), tiny_registry, tmp_path / "a", progress=False)
     monkeypatch.setattr(model, "embedding_grad_norms", lambda *args, **kwargs: {})

@@ -135,7 +135,7 @@ def test_paired_and_unpaired_runs_of_a_seed_see_the_same_crops(tmp_path, tiny_re
         for a, b in zip(paired, plain):
             assert torch.equal(a.images[:8], b.images[:8]) and torch.equal(a.token_ids[:8], b.token_ids[:8])
             assert not torch.equal(a.images[8:], b.images[8:])  # the second half is the mined one
-    assert torch.equal(feed.first_batch().images[:8], list(feed.epoch(0, mining))[0].images[:8])
+    assert torch.equal(feed.first_batch().images[:8], next(iter(feed.epoch(0, mining))).images[:8])
 
 
 def test_record_and_leaderboard_name_the_negatives(tmp_path, tiny_registry):

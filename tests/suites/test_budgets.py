@@ -32,8 +32,8 @@ def test_the_dry_run_lists_each_runs_steps(registry, tmp_path, capsys):
 
     assert main(["run", "quickstart", "--seeds", "0", "--dry-run", "--store", str(tmp_path / "store")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and all(line.endswith("144 steps (54 + 90), 4,608 pairs") or
-                                   line.endswith("144 steps, 4,608 pairs") for line in lines), lines
+    budgets = ("144 steps (54 + 90), 4,608 pairs", "144 steps, 4,608 pairs")
+    assert len(lines) == 4 and all(line.endswith(budgets) for line in lines), lines
 
 
 def test_budget_words():
