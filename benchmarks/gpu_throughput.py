@@ -154,7 +154,7 @@ def main() -> None:
         for item in feed.epoch(2, mining):
             item.images.sum()
 
-    pairs = feed.batches(paired=True) * args.batch
+    pairs = feed.batches() * args.batch
     results["epoch_pairs_per_s"] = pairs / timed(epoch, 1, 0, device)
     results["epoch_vs_step"] = results["epoch_pairs_per_s"] / results["dualpath_pairs_per_s"]
     results["feed_and_mining_pairs_per_s"] = pairs / timed(feed_only, 1, 0, device)

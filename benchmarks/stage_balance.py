@@ -1,26 +1,29 @@
-"""The balance between a two-stage run's terms as Stage II starts, for its ranking form and the paper's.
+"""Each term's value and gradient norm on the shared embedding at the start of each stage of a run.
 
-The paper's Stage II weights (ranking 2 : image instance 1 : text instance 0.1) were chosen for
-its ranking loss: one negative per direction, margin 1.0, summed and divided by the batch
-(``RankLoss.m`` and MatConvNet's trainer). A suite that trains another form (the VSE++ sum over
-every in-batch negative) starts Stage II with a much larger ranking term, so the same weights
-no longer test the paper's balance. This script measures by how much, on the suite's own model
-and data:
+The balance between a stage's terms is about how hard each pulls on the embedding both paths
+share, not about their values: an instance term at chance is a cross-entropy near ``ln C``
+whatever the model does. For every stage of the run this script measures, on the stage's first
+``--batches`` batches, without updating anything:
 
-1. it trains the run's Stage I exactly as ``itr-bench run`` does (same engine, same seed);
-2. on the first ``--batches`` batches of Stage II, without updating anything, it evaluates the
-   run's Stage II losses and the paper-form ranking loss (``form = "paper"``, margin 1.0,
-   ``reduction = "mean"``, negatives = the second half of the batch) on the same embeddings;
-3. it prints each term's mean, the ratio of the weighted ranking term to the weighted instance
-   terms under each form, and ``factor`` = paper-form ranking / configured ranking: the ranking
-   weight ``2 x factor`` gives the configured form the paper's ratio at the start of Stage II.
+1. each term's mean value (unweighted) and the gradient norm of its *weighted* value on the
+   image and text embeddings together (``itr_bench.engine.balance``), and the same for each
+   loss's weighted sum of terms;
+2. for a stage with the ranking loss, the paper's form of it (``form = "paper"``, margin 1.0,
+   ``reduction = "mean"``, negatives = the second half of the batch) at the paper's weight 2,
+   on the same embeddings;
+3. the weighted ranking / weighted instance ratio under both forms and both measures, and the
+   ranking weight that gives the configured form the paper form's ratio: matched on values
+   (``2 x paper value / configured value``) or on gradients (``2 x paper norm / configured norm``).
+
+Stage 1 is measured on the untrained model (built and seeded as ``itr-bench run`` does); stage
+k > 1 after training the run's stages before it exactly as ``itr-bench run`` does.
 
     python benchmarks/stage_balance.py plugins/itr_bench_dualpath/suites/quickstart.toml \\
         instance-then-ranking --seed 0 --batches 20
     python benchmarks/stage_balance.py leaderboards/configs/paper-ablation-flickr8k-cpu.toml \\
         instance-then-ranking --root ../shared/datasets/flickr8k
 
-Stage I's checkpoints go to ``--work`` (a temporary folder by default).
+Checkpoints of the earlier stages go to ``--work`` (a temporary folder by default).
 """
 
 from __future__ import annotations
@@ -34,15 +37,18 @@ from pathlib import Path
 import torch
 
 from itr_bench.api import LossContext
+from itr_bench.engine.balance import embedding_grad_norms
 from itr_bench.engine.checkpoint import load_checkpoint
 from itr_bench.engine.feeding import TrainFeed
 from itr_bench.engine.objective import objective
-from itr_bench.engine.run import build, train_run
+from itr_bench.engine.run import build, seed_everything, train_run
 from itr_bench.engine.train import LAST
 from itr_bench.plugins import get_plugin_manager, load_registry
 from itr_bench.suites import expand, load_suite
 
 PAPER_RANKING = {"form": "paper", "margin": 1.0, "reduction": "mean"}
+#: The paper's Stage II ranking weight (ranking 2 : image instance 1 : text instance 0.1).
+PAPER_WEIGHT = 2.0
 
 
 def planned_config(suite: str, run: str, seed: int, root: str | None, registry):
@@ -57,8 +63,81 @@ def planned_config(suite: str, run: str, seed: int, root: str | None, registry):
     return matches[0]
 
 
-def ranking_total(terms: dict[str, torch.Tensor]) -> float:
-    return float(sum(v for k, v in terms.items() if k.startswith("ranking")))
+def model_at_stage(config, index: int, registry, work: Path):
+    """The run's model as stage ``index`` starts: untrained, or after its earlier stages."""
+    seed_everything(config.seed)  # as train_run does before building
+    built = build(config, registry, "stage-balance", progress=False)
+    if index > 0:
+        earlier = dataclasses.replace(config, stages=config.stages[:index], untrained_baseline=False)
+        folder = work / f"before-stage-{index + 1}"
+        train_run(earlier, registry, folder, progress=False)
+        state, _ = load_checkpoint(folder / LAST)
+        built.model.load_state_dict(state["model"], strict=False)  # the earlier stages own every loss needed
+    return built
+
+
+def measure_batch(built, stage, losses, paper, batch) -> dict[str, float]:
+    """Values and weighted gradient norms of one batch's terms, per term and per loss."""
+    image, text = built.model(batch.images, batch.token_ids)
+    weighted, totals, out = {}, {}, {}
+    for name, weight in stage.losses.items():
+        total, terms = objective({name: losses[name]}, {name: weight}, image, text, batch.instance_ids,
+                                 stage.term_weights, weighted)
+        totals[f"{name} (weighted sum)"] = total
+        out.update({f"value/{k}": float(v) for k, v in terms.items()})
+        out[f"value/{name} (weighted sum)"] = float(total)
+    if paper is not None:
+        total, terms = objective({"ranking": paper}, {"ranking": PAPER_WEIGHT}, image, text, batch.instance_ids)
+        totals["paper-form ranking (weighted sum)"] = total
+        out["value/paper-form ranking (weighted sum)"] = float(total)
+    norms = embedding_grad_norms(image, text, {**weighted, **totals})
+    out.update({f"grad_norm/{k}": v for k, v in norms.items()})
+    return out
+
+
+def stage_report(config, index: int, registry, work: Path, batches: int) -> dict:
+    built = model_at_stage(config, index, registry, work)
+    stage = config.stages[index]
+    losses = built.stage_losses[index]
+    paper = None
+    if "ranking" in stage.losses and "instance" in stage.losses:
+        context = LossContext(embed_dim=built.model.image.output_dim,
+                              num_instances=built.model.losses["instance"].classifier.out_features)
+        paper = registry.get("loss", "ranking").create(context, **PAPER_RANKING)
+    feed = TrainFeed(built.prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
+                     image_size=config.image_size, device=torch.device("cpu"), seed=config.seed,
+                     sampler=config.sampler, transform=config.train_transform,
+                     augment_ids=built.model.text.augment_ids if config.text_augment else None,
+                     flip=built.flip_safe)
+    built.model.train()  # as training sees it: dropout on, batch statistics
+    sums: dict[str, float] = {}
+    count = 0
+    for batch in feed.epoch(sum(s.epochs for s in config.stages[:index])):
+        for key, value in measure_batch(built, stage, losses, paper, batch).items():
+            sums[key] = sums.get(key, 0.0) + value
+        count += 1
+        if count == batches:
+            break
+    means = {k: v / count for k, v in sums.items()}
+    report = {"stage": index + 1, "losses": dict(stage.losses), "term_weights": dict(stage.term_weights),
+              "batches": count,
+              "terms": {k.split("/", 1)[1]: {"value": means[k], "grad_norm": means.get("grad_norm/" + k.split("/", 1)[1])}
+                        for k in means if k.startswith("value/")}}
+    if paper is not None:
+        report.update(ranking_balance(report["terms"], stage.losses["ranking"]))
+    return report
+
+
+def ranking_balance(terms: dict, weight: float) -> dict:
+    """Weighted ranking / weighted instance under the configured and the paper's form, by both
+    measures, and the ranking weight that matches the paper form's ratio by each."""
+    configured, paper = terms["ranking (weighted sum)"], terms["paper-form ranking (weighted sum)"]
+    instance = terms["instance (weighted sum)"]
+    ratio = {measure: {"configured": configured[measure] / instance[measure],
+                       "paper_form": paper[measure] / instance[measure]} for measure in ("value", "grad_norm")}
+    # the configured weight w gives w x unweighted; the paper's ratio needs 2 x paper / unweighted
+    match = {measure: weight * paper[measure] / configured[measure] for measure in ("value", "grad_norm")}
+    return {"ranking_over_instance": ratio, "ranking_weight_for_the_paper_ratio": match}
 
 
 def main() -> None:
@@ -67,57 +146,16 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--root", default=None, help="the dataset's local folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batches", type=int, default=20, help="Stage II batches to average over")
-    parser.add_argument("--work", type=Path, default=None, help="where Stage I is trained (default: a temp folder)")
+    parser.add_argument("--batches", type=int, default=20, help="batches to average over at each stage's start")
+    parser.add_argument("--work", type=Path, default=None, help="where earlier stages train (default: a temp folder)")
     args = parser.parse_args()
 
     registry = load_registry(get_plugin_manager())
     config = planned_config(args.suite, args.run, args.seed, args.root, registry)
-    if len(config.stages) < 2 or "ranking" not in config.stages[1].losses:
-        raise SystemExit(f"{args.run}: not a two-stage run with a ranking loss in Stage II")
     work = args.work or Path(tempfile.mkdtemp(prefix="stage-balance-"))
-    stage_one = dataclasses.replace(config, stages=config.stages[:1], untrained_baseline=False)
-    train_run(stage_one, registry, work, progress=False)
-
-    built = build(config, registry, "stage-balance", progress=False)
-    state, _ = load_checkpoint(work / LAST)
-    built.model.load_state_dict(state["model"], strict=False)  # Stage I has every loss Stage II needs
-    context = LossContext(embed_dim=built.model.image.output_dim,
-                          num_instances=built.model.losses["instance"].classifier.out_features)
-    paper = registry.get("loss", "ranking").create(context, **PAPER_RANKING)
-    stage = config.stages[1]
-    feed = TrainFeed(built.prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
-                     image_size=config.image_size, device=torch.device("cpu"), seed=config.seed,
-                     sampler=config.sampler, transform=config.train_transform,
-                     augment_ids=built.model.text.augment_ids if config.text_augment else None)
-    sums: dict[str, float] = {}
-    count = 0
-    built.model.train()  # as training sees it: dropout on, batch statistics
-    with torch.no_grad():
-        for batch in feed.epoch(stage_one.total_epochs):
-            image, text = built.model(batch.images, batch.token_ids)
-            _, configured = objective(built.stage_losses[1], stage.losses, image, text, batch.instance_ids,
-                                      stage.term_weights)
-            _, paper_terms = objective({"ranking": paper}, {"ranking": 1.0}, image, text, batch.instance_ids)
-            values = {**{k: float(v) for k, v in configured.items()},
-                      "ranking_configured": ranking_total(configured), "ranking_paper": ranking_total(paper_terms)}
-            for key, value in values.items():
-                sums[key] = sums.get(key, 0.0) + value
-            count += 1
-            if count == args.batches:
-                break
-    means = {k: v / count for k, v in sums.items()}
-    weight = stage.losses["ranking"]
-    instance = sum(means[t] * stage.losses["instance"] * stage.term_weights.get(t, 1.0)
-                   for t in ("instance_image", "instance_text"))
-    factor = means["ranking_paper"] / means["ranking_configured"]
-    report = {
-        "suite": args.suite, "run": args.run, "seed": args.seed, "batches": count,
-        "ranking_form": config.loss_options.get("ranking", {}), "terms": means,
-        "weighted_ranking_over_instance": {"configured": weight * means["ranking_configured"] / instance,
-                                           "paper_form": weight * means["ranking_paper"] / instance},
-        "factor": factor, "ranking_weight_for_the_paper_ratio": weight * factor,
-    }
+    report = {"suite": args.suite, "run": args.run, "seed": args.seed,
+              "ranking_form": config.loss_options.get("ranking", {}),
+              "stages": [stage_report(config, i, registry, work, args.batches) for i in range(len(config.stages))]}
     print(json.dumps(report, indent=2))
 
 

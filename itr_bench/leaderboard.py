@@ -7,8 +7,10 @@ collapsed (``degenerate`` in their records, see :mod:`itr_bench.collapse`) says 
 ``degenerate`` column and as a mark in the Markdown and the chart; records older than that flag
 count as not flagged, and a suite none of whose records has it gets no column. Every run is also
 compared with the suite's baseline run seed by seed (``itr_bench.stats``): the mean paired
-difference in each metric declared ``paired`` (rSum and R@1 each way), its 95% t-interval and a
-mark (better / worse / no difference). Which metrics are columns, their order, the sort (the
+difference in each metric declared ``paired`` (rSum and R@1 each way), its 95% t-interval, the
+paired t-test's p-value raw and Holm-adjusted over the table's comparisons in that metric, and a
+mark (better / worse / inconclusive; equivalent with an equivalence margin). Each row also shows
+its training budget in optimizer steps and pairs (``itr_bench.budget``). Which metrics are columns, their order, the sort (the
 first declared, best first), which way is better and the chart's range all come from the metric
 declarations (:mod:`itr_bench.metric_declarations`). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
 editing them by hand is pointless, the next generation overwrites them.
@@ -17,12 +19,13 @@ editing them by hand is pointless, the next generation overwrites them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from .atomic import remove_temporaries, write_bytes, write_text
+from .budget import leaderboard_columns
 from .errors import ItrBenchError
 from .files import ensure_inside, number_table, read_json_file
 from .leaderboard_text import csv_safe, markdown_text
@@ -31,13 +34,14 @@ from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
 from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
 from .seed_configs import label_by_config
+from .stats import (ALPHA, BASELINE, CORRECTION, EQUIVALENT, FEW_SEEDS, RELIABLE_N, correct, paired_difference,
+                    t_quantile)
 from .store import result_files
-from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 
 KEYS = ("suite", "dataset", "run")
-DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs")
+DESCRIPTIVE = ("protocol", "image_encoder", "text_encoder", "objective", "epochs", "steps", "pairs")
 COST = ("train_pairs_per_second", "wall_seconds")
 #: Per row: how many of its seeds' records say their val or test embeddings collapsed.
 DEGENERATE = "degenerate"
@@ -81,6 +85,7 @@ def record_row(record: RunRecord, path: Path) -> dict:
     (every field it uses checked); problems name ``path`` and the key."""
     check_field(path, "seed", record.get("seed"))  # null is not a seed
     row = {key: record.get(key) for key in (*DESCRIPTIVE, "device", "git_commit")}
+    row.update(leaderboard_columns(record))  # steps and pairs, also for records older than ``budget``
     row["record"] = str(path)
     config = record.get("config")  # the registered dataset, which a failed run's note names
     row["source_dataset"] = config.get("dataset") if isinstance(config, dict) else None
@@ -156,8 +161,14 @@ def _view(view: str | None, features_view: dict[str, str]) -> str:
     return f"@features({what})"
 
 
-def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataFrame:
-    """Mean, 95% CI half-width and n per (suite, dataset, run); best first by the first declared metric."""
+def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED, *, baseline: Sequence[str] = (),
+              margins: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Mean, 95% CI half-width and n per (suite, dataset, run); best first by the first declared metric.
+
+    ``baseline`` names runs to compare against: each table takes the first of them it has (else
+    the records' choice, see :func:`choose_baseline`); ``margins`` (metric -> margin in its
+    units) add equivalence tests.
+    """
     if records.empty:
         return pd.DataFrame()
     metrics = [m for m in declared.names if m in records]
@@ -182,7 +193,8 @@ def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataF
                 row[col] = group[col].astype(float).mean()
         rows.append(row)
     table = pd.DataFrame(rows)
-    table = table.merge(paired_against_baseline(records, declared), on=list(KEYS), how="left")
+    table = table.merge(paired_against_baseline(records, declared, baseline=baseline, margins=margins),
+                        on=list(KEYS), how="left")
     sort = declared.primary
     if sort.name in table:
         table = table.sort_values([*KEYS[:2], sort.name], ascending=[True, True, not sort.higher_is_better],
@@ -190,8 +202,7 @@ def aggregate(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataF
     if "paired_n" in table:
         table["paired_n"] = table["paired_n"].astype("Int64")
     paired = [c for c in ("baseline", "baseline_rule", "paired_n",
-                          *[f"{m}{s}" for m in declared.paired for s in ("_diff", "_diff_low", "_diff_high",
-                                                                         "_vs_baseline")])
+                          *[f"{m}{s}" for m in declared.paired for s in PAIRED_COLUMNS])
               if c in table]
     columns = [*KEYS, "n", "seeds", *[c for m in metrics for c in (m, f"{m}_ci95")], *paired, *chance,
                *[c for c in DESCRIPTIVE if c in table], *[c for c in COST if c in table], DEGENERATE]
@@ -213,44 +224,71 @@ def _run_label(row: pd.Series) -> str:
     return str(row["run"])
 
 
-def choose_baseline(records: pd.DataFrame) -> tuple[str, str]:
+def choose_baseline(records: pd.DataFrame, named: Sequence[str] = ()) -> tuple[str, str]:
     """The baseline run of one (suite, dataset) and the rule that chose it.
 
-    ``suite``: the run the records name (``suite.baseline``, or the suite's first run, stored in
+    ``named`` (``itr-bench leaderboard --baseline``, the committed shoot-outs' ``ranking``): the
+    first of these runs that has records here. ``suite``: the run the records name (``suite.baseline``, or the suite's first run, stored in
     every record since runs carry it). ``first run``: the lowest ``run_index`` present, when the
     named run has no records here. ``first by name``: records made before runs stored their
     place in the suite, which therefore cannot say which run came first.
     """
     runs = set(records["run"])
-    named = [b for b in records.get("baseline", pd.Series(dtype=object)).dropna() if b in runs]
-    if named:
-        return pd.Series(named).mode().iloc[0], "suite"
+    present = [name for name in named if name in runs]
+    if present:
+        return present[0], "named"
+    stored = [b for b in records.get("baseline", pd.Series(dtype=object)).dropna() if b in runs]
+    if stored:
+        return pd.Series(stored).mode().iloc[0], "suite"
     indexed = records.dropna(subset=["run_index"]) if "run_index" in records else records.iloc[0:0]
     if not indexed.empty:
         return str(indexed.sort_values("run_index", kind="stable")["run"].iloc[0]), "first run"
     return sorted(runs)[0], "first by name"
 
 
-def paired_against_baseline(records: pd.DataFrame, declared: MetricSet = DECLARED) -> pd.DataFrame:
+#: Per paired metric: the mean difference, its interval, raw and Holm-adjusted p, the mark.
+PAIRED_COLUMNS = ("_diff", "_diff_low", "_diff_high", "_p", "_p_holm", "_margin", "_p_equivalence_holm",
+                  "_vs_baseline")
+
+
+def _check_named(records: pd.DataFrame, named: Sequence[str]) -> None:
+    """A baseline named on the command line that no table has is a typo: one line, with a suggestion."""
+    from .errors import did_you_mean
+
+    runs = sorted(set(records["run"]))
+    for name in named:
+        if name not in runs:
+            raise ItrBenchError(f"--baseline {name}: no leaderboard has a run of that name: {did_you_mean(name, runs)}")
+
+
+def paired_against_baseline(records: pd.DataFrame, declared: MetricSet = DECLARED, *, baseline: Sequence[str] = (),
+                            margins: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Per run: the baseline, and for each metric declared ``paired`` the mean paired difference from it
-    (``<metric>_diff``), its 95% t-interval (``_diff_low``, ``_diff_high``) and a mark
-    (``<metric>_vs_baseline``: better / worse / no difference / untested; ``baseline`` on its row)."""
+    (``<metric>_diff``), its 95% t-interval (``_diff_low``, ``_diff_high``), the paired t-test's p
+    (``_p``) and its Holm adjustment over the table's comparisons in that metric (``_p_holm``), with a
+    margin the adjusted TOST p (``_margin``, ``_p_equivalence_holm``), and a mark (``<metric>_vs_baseline``:
+    better / worse / inconclusive / equivalent / untested; ``baseline`` on its row)."""
+    _check_named(records, baseline)
     rows = []
     for (suite, dataset), group in records.groupby(list(KEYS[:2]), sort=False):
-        baseline, rule = choose_baseline(group)
-        reference = group[group["run"] == baseline].set_index("seed")
-        for run, runs in group.groupby("run", sort=False):
-            row = {"suite": suite, "dataset": dataset, "run": run, "baseline": baseline, "baseline_rule": rule}
-            mine = runs.set_index("seed")
-            for metric in (m for m in declared.paired if m in group):
-                if run == baseline:
-                    row[f"{metric}_vs_baseline"] = BASELINE
-                    continue
-                diff = paired_difference(mine[metric].dropna().to_dict(), reference[metric].dropna().to_dict(),
-                                         higher_is_better=declared[metric].higher_is_better)
-                row.update({"paired_n": diff.n, f"{metric}_diff": diff.mean, f"{metric}_diff_low": diff.low,
-                            f"{metric}_diff_high": diff.high, f"{metric}_vs_baseline": diff.mark})
-            rows.append(row)
+        chosen, rule = choose_baseline(group, baseline)
+        reference = group[group["run"] == chosen].set_index("seed")
+        table = {run: {"suite": suite, "dataset": dataset, "run": run, "baseline": chosen, "baseline_rule": rule}
+                 for run in group["run"].unique()}
+        for metric in (m for m in declared.paired if m in group):
+            margin = (margins or {}).get(metric)
+            higher = declared[metric].higher_is_better
+            raw = {run: paired_difference(runs.set_index("seed")[metric].dropna().to_dict(),
+                                          reference[metric].dropna().to_dict(), higher_is_better=higher, margin=margin)
+                   for run, runs in group.groupby("run", sort=False) if run != chosen}
+            for (run, before), after in zip(raw.items(), correct(list(raw.values()), higher)):
+                table[run].update({"paired_n": after.n, f"{metric}_diff": after.mean, f"{metric}_diff_low": after.low,
+                                   f"{metric}_diff_high": after.high, f"{metric}_p": before.p,
+                                   f"{metric}_p_holm": after.p, f"{metric}_vs_baseline": after.mark})
+                if margin is not None:
+                    table[run].update({f"{metric}_margin": margin, f"{metric}_p_equivalence_holm": after.p_equivalence})
+            table[chosen][f"{metric}_vs_baseline"] = BASELINE
+        rows += table.values()
     return pd.DataFrame(rows)
 
 
@@ -325,14 +363,18 @@ def _write_leaderboards(table: pd.DataFrame, out_dir: Path, failed: Iterable[dic
 
 def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declared: MetricSet = DECLARED) -> str:
     """A Markdown table: run, n, then ``mean ± ci`` per metric, the paired difference from the
-    baseline with its mark, then the chance level (of the first declared metric) and the objective."""
+    baseline with its mark, then the chance level (of the first declared metric), the steps and the objective."""
     metrics = [m for m in declared.names if m in part]
     paired = [m for m in declared.paired if f"{m}_vs_baseline" in part]
     chance = declared.primary
-    header = ["run", "n", *metrics, *[f"Δ {m} vs baseline" for m in paired], f"untrained {chance.name}", "objective"]
+    header = ["run", "n", *metrics, *[f"Δ {m} vs baseline" for m in paired], f"untrained {chance.name}",
+              *(["steps"] if "steps" in part else []), "objective"]
     lines = [f"### {title}", ""]
     if unreliable(part):
         lines += ["**n < 3: intervals unreliable.**", ""]
+    elif few_seeds(part):
+        lines += [(f"**n < {FEW_SEEDS} seeds: the intervals and tests rest on few seeds, too few for a t-interval "
+                   "to check its own assumption (roughly normal per-seed differences).**"), ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in part.iterrows():
         cells = [markdown_text(_run_label(row)), str(row["n"])]
@@ -343,6 +385,8 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
         cells += [_paired_cell(row, metric, declared[metric].format) for metric in paired]
         untrained = f"untrained_{chance.name}"
         cells.append(f"{row[untrained]:{chance.format}}" if untrained in row else "-")
+        if "steps" in part:
+            cells.append("-" if pd.isna(row["steps"]) else f"{row['steps']:.0f}")
         cells.append(markdown_text(row.get("objective", "")))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean over seeds ± half-width of the 95% t-interval; n = seeds. Untrained = the same model "
@@ -350,13 +394,39 @@ def markdown(part: pd.DataFrame, title: str, failed: Iterable[dict] = (), declar
     if DEGENERATE in part and (part[DEGENERATE].fillna(0) > 0).any():
         lines.append("Degenerate: seeds whose validation or test embeddings collapsed (nearly all rows the same "
                      "point, or variation along one direction; itr_bench/collapse.py); their scores mean nothing.")
+    if "steps" in part:
+        lines.append("Steps = optimizer steps of training (every layout: N/B steps of B pairs an epoch; "
+                     "itr_bench/budget.py).")
     if paired:
         lines += ["", f"Δ = mean paired difference from the baseline run over the seeds both have (run − "
-                  f"{_baseline_phrase(part)}), [95% t-interval]: better / worse when the interval excludes 0, "
-                  "no difference when it contains 0, untested with one shared seed."]
+                  f"{_baseline_phrase(part)}), [95% t-interval, unadjusted]; p = paired t-test, "
+                  f"{CORRECTION}-adjusted over the family of this table's {_family_size(part)} comparisons with "
+                  f"the baseline in that metric: better / worse when the adjusted p < {ALPHA:g}, inconclusive "
+                  "otherwise (an interval that contains 0 does not show the runs alike), untested with one "
+                  "shared seed."]
+        lines += _equivalence_note(part, paired)
     for failure in failed:
         lines.append(f"- failed: {markdown_text(failure.get('run'))}: {markdown_text(failure.get('reason'))}")
     return "\n".join(lines) + "\n"
+
+
+def few_seeds(part: pd.DataFrame) -> bool:
+    """True when some row or paired comparison rests on fewer than :data:`FEW_SEEDS` seeds."""
+    counts = [part["n"]] + ([part["paired_n"].dropna()] if "paired_n" in part else [])
+    return any((c < FEW_SEEDS).any() for c in counts)
+
+
+def _family_size(part: pd.DataFrame) -> int:
+    return int((part["baseline"] != part["run"]).sum()) if "baseline" in part else 0
+
+
+def _equivalence_note(part: pd.DataFrame, paired: list[str]) -> list[str]:
+    margins = [f"{m} ±{part[f'{m}_margin'].dropna().iloc[0]:g}" for m in paired
+               if f"{m}_margin" in part and part[f"{m}_margin"].notna().any()]
+    if not margins:
+        return []
+    return [(f"Equivalent: the {CORRECTION}-adjusted TOST p (two one-sided paired t-tests) < {ALPHA:g} for a "
+             f"difference within the stated margin ({', '.join(margins)}), with no better / worse.")]
 
 
 def unreliable(part: pd.DataFrame) -> bool:
@@ -368,7 +438,8 @@ def unreliable(part: pd.DataFrame) -> bool:
 def _baseline_phrase(part: pd.DataFrame) -> str:
     baseline = part["baseline"].iloc[0] if "baseline" in part else "?"
     rule = part["baseline_rule"].iloc[0] if "baseline_rule" in part else ""
-    why = {"suite": "the suite's baseline", "first run": "the suite's first run with results",
+    why = {"named": "named by --baseline", "suite": "the suite's baseline",
+           "first run": "the suite's first run with results",
            "first by name": "first by name: these records predate the suite order"}.get(rule, rule)
     return markdown_text(f"{baseline}, {why}")
 
@@ -383,7 +454,10 @@ def _paired_cell(row: pd.Series, metric: str, spec: str) -> str:
     if mean is None or math.isnan(mean):
         return mark
     interval = "" if low is None or math.isnan(low) else f" [{low:+{spec}}, {high:+{spec}}]"
-    return f"{mean:+{spec}}{interval} {mark}"
+    equivalent = mark == EQUIVALENT
+    p = row.get(f"{metric}_p_equivalence_holm" if equivalent else f"{metric}_p_holm", math.nan)
+    adjusted = "" if p is None or pd.isna(p) else f" ({'TOST ' if equivalent else ''}p {p:.3f})"
+    return f"{mean:+{spec}}{interval} {mark}{adjusted}"
 
 
 def chart(part: pd.DataFrame, title: str, metric: str | None = None, declared: MetricSet = DECLARED) -> bytes:

@@ -2,7 +2,9 @@
 
 **Ties count against the query.** A candidate that is not a match ranks above the query's best
 match unless it scores *strictly lower*: a tied (or NaN-scored) negative is placed before the
-match, and a NaN-scored match is placed last. Both protocols follow this one rule, so a model
+match, and a NaN-scored match is placed last (so an image with one NaN caption is ranked by its
+other captions, as an identity query by its other matches). Both protocols follow this one rule
+(``tests/core/test_metrics.py`` checks they give equal ranks), so a model
 whose embeddings collapse to a constant scores 0 (R@K = 0 wherever K is smaller than the
 number of negatives), never the perfect score an optimistic rule would give it; on continuous
 scores, where ties do not occur, nothing changes.
@@ -106,6 +108,7 @@ def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT
     if caption_image.shape != (n_captions,):
         raise ValueError(f"caption_image has shape {tuple(caption_image.shape)}, expected ({n_captions},)")
     caption_image = caption_image.to(sim.device)
+    sim = _nan_against_the_query(sim, caption_image)
     # best-scoring own caption of each image (an image without captions never matches: -inf)
     best_own = torch.full((n_images,), float("-inf"), dtype=sim.dtype, device=sim.device)
     own_scores = sim[caption_image, torch.arange(n_captions, device=sim.device)]
@@ -137,6 +140,20 @@ def image_caption_ranks(sim: Tensor, caption_image: Tensor, chunk: int = DEFAULT
     # t2i: the own image scores exactly own_scores, never strictly below it: only negatives counted
     t2i = (n_images - 1) - t2i_below
     return i2t.long(), t2i.long()
+
+
+def _nan_against_the_query(sim: Tensor, caption_image: Tensor) -> Tensor:
+    """``sim`` with the module's one NaN rule applied: a NaN negative scores +inf (ranks first), a
+    NaN match -inf (ranks last, so an image with one NaN caption is ranked by its others, as the
+    identity protocol ranks a query by its other matches). Unchanged, uncopied, without NaN."""
+    nan = sim.isnan()
+    if not bool(nan.any()):
+        return sim
+    columns = torch.arange(sim.shape[1], device=sim.device)
+    own_nan = nan[caption_image, columns]
+    sim = sim.masked_fill(nan, float("inf"))
+    sim[caption_image[own_nan], columns[own_nan]] = float("-inf")
+    return sim
 
 
 def identity_ranks(sim: Tensor, query_ids: Tensor, gallery_ids: Tensor, chunk: int = DEFAULT_CHUNK) -> dict[str, Tensor]:

@@ -89,6 +89,8 @@ class RunRecord(TypedDict, total=False):
     collapse: dict[str, Any]
     #: one entry per epoch: loss terms, pairs/s, learning rate, validation metrics
     history: list[dict[str, Any]]
+    #: optimizer steps and pairs trained, per stage and in total (``itr_bench.budget``)
+    budget: dict[str, Any]
     #: *newer*: every term's value at the first step of each stage
     stage_start_terms: list[dict[str, Any]]
     #: *newer*: digests that show two runs of a seed started alike

@@ -140,7 +140,7 @@ def expand(
         check_registered(registry, "dataset", dataset, where, "suite.datasets")
     planned, seen = [], set()
     entries = _expand_each_loss(runs, registry, where)
-    baseline = baseline_of(suite, entries, where)
+    baseline = baseline_of(suite, entries, where, runs)
     run_names = [entry.get("name") for entry in entries if isinstance(entry.get("name"), str)]
     overrides.check_runs(run_names)
     for index, entry in enumerate(entries):
@@ -170,11 +170,26 @@ def expand(
     return planned
 
 
-def baseline_of(suite: Mapping[str, Any], entries: list[dict[str, Any]], where: str) -> str | None:
-    """``suite.baseline`` when it names a run, else the first run: the row the leaderboard's
-    paired differences are taken against."""
+#: The baseline of a suite whose first entry is ``each_loss`` and that names none: the built-in
+#: ``ranking`` loss (VSE++'s hinge, the reference retrieval losses are compared with), so the
+#: baseline never depends on which loss plugins are installed or how their names sort.
+EACH_LOSS_REFERENCE = "ranking"
+
+
+def baseline_of(suite: Mapping[str, Any], entries: list[dict[str, Any]], where: str,
+                runs: list[Any] | None = None) -> str | None:
+    """The row the leaderboard's paired differences are taken against: ``suite.baseline`` when it
+    names a run; else, when the first of the raw ``runs`` is ``each_loss``, its
+    :data:`EACH_LOSS_REFERENCE` run (never the first loss by name); else the first run."""
     names = [entry.get("name") for entry in entries]
-    baseline = suite.get("baseline", names[0] if names else None)
+    default = names[0] if names else None
+    first = runs[0] if runs else None
+    if isinstance(first, Mapping) and first.get("each_loss"):
+        default = f"{first.get('name', '')}{EACH_LOSS_REFERENCE}"
+        if "baseline" not in suite and default not in names:
+            raise ConfigError(f"{where}: suite.baseline: required when the first runs are each_loss without "
+                              f"{EACH_LOSS_REFERENCE!r} (skipped?); name the run to compare with")
+    baseline = suite.get("baseline", default)
     if "baseline" in suite and baseline not in names:
         raise ConfigError(f"{where}: suite.baseline: {baseline!r} is not a run of the suite, "
                           f"{did_you_mean(str(baseline), [n for n in names if isinstance(n, str)])}")

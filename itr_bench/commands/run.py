@@ -70,11 +70,14 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     if description:
         click.echo(f"  {description}", err=True)
     if dry_run:
+        from ..budget import plan
+
         for line in check_datasets(runs, app.registry):
             click.echo(line, err=True)
+        budgets = plan(runs, app.registry)
         for run, state in zip(runs, states):
             detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
-            click.echo(f"{state.status}  {run.label}  {run.folder}{detail}")
+            click.echo(f"{state.status}  {run.label}  {run.folder}  {budgets[run.label]}{detail}")
         return
     from ..leaderboard import (  # pandas: after --dry-run
         aggregate,

@@ -16,6 +16,7 @@ class HeadSubset(Dataset):
         self.text = dataset.text  # type: ignore[misc]  # instance value shadows the ClassVar on purpose
         self.hints = dataset.hints  # type: ignore[misc]
         self.generated = getattr(dataset, "generated", False)  # type: ignore[misc]
+        self.flip_safe = dataset.flip_safe  # type: ignore[misc]
         self.name = getattr(dataset, "name", None)  # type: ignore[misc]  # results keep the dataset's name
 
     def splits(self) -> Mapping[str, Split]:

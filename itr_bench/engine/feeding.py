@@ -9,6 +9,17 @@ from the device's free memory, and the run record's ``feed`` says which ran and 
 random choice is drawn here, per global batch, from the feed's seeded generator, and both paths
 apply it with the same functions: a batch is the same tensor on either path, with any number of
 workers.
+
+**Budgets.** A paired epoch (anchors then mined negatives) has as many batches as an unpaired
+one, ``N / B``: each batch of the epoch's order keeps its first half as anchors and fills the
+second half with their negatives. That is the official code's layout (``cnn_train_dag``: an
+epoch is every training image once in batches of 32, the first 16 the positive pairs, the
+rest replaced by mined negatives; ``docs/fair-benchmark.md``), and it gives every layout the
+same optimizer steps and image-caption pairs per epoch, so runs with equal epochs get equal
+budgets (the alternative, every image an anchor once, doubles a paired epoch's steps and
+would make ``epochs`` mean two budgets). Mining draws from a stream of its own
+(:attr:`TrainFeed.mining`), so the feed's stream, hence every anchor's caption, shift and
+crop, is the one an unpaired run of the seed draws.
 """
 
 from __future__ import annotations
@@ -31,16 +42,20 @@ from ..data.transforms import view
 from ..errors import ItrBenchError
 from .negatives import BatchPool, NegativeMining
 
+#: Offset of the mining stream's seed from the feed's (any fixed number far from real seeds).
+MINING_STREAM = 1 << 40
+
 #: How each fit of a view (``itr_bench.data.transforms.ImageView``) shapes the stored image.
 _FITS = {"crop": "central square", "squash": "whole image squashed to a square", "full": "whole image, aspect kept"}
 
 
-def describe_view(name: str) -> str:
+def describe_view(name: str, flip: bool = True) -> str:
     """What view ``name`` does to an image, in words, for records (the same on either feeding path)."""
     chosen = view(name)
     text = f"{name}: {_FITS[chosen.fit]}"
     if chosen.augment:
-        text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, horizontal flip p=0.5"
+        text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, " + (
+            "horizontal flip p=0.5" if flip else "no flip (the dataset is not flip-safe)")
     return text + "; bilinear resampling, batched"
 
 
@@ -102,8 +117,10 @@ class TrainFeed:
         plan: FeedPlan | None = None,
         rank: int = 0,
         world_size: int = 1,
+        flip: bool = True,
     ) -> None:
         self.split, self.tokens = split, tokens
+        self.flip = flip  # False for datasets that are not flip-safe (``Dataset.flip_safe``)
         self.batch_size, self.image_size, self.device = batch_size, image_size, device
         self.rank, self.world_size = rank, world_size
         self.augment_ids = augment_ids or (lambda ids, generator: ids)
@@ -127,21 +144,23 @@ class TrainFeed:
             self.stream = StreamingImages(split, side=image_size, fit=fit, device=device, workers=self.plan.workers,
                                           batch_size=batch_size)
         self.generator = torch.Generator().manual_seed(seed)
+        #: Negative mining's own stream (candidates, their captions, shifts and crops).
+        self.mining = torch.Generator().manual_seed(seed + MINING_STREAM)
         #: The crop rule training images really get.
-        self.image_augmentation = describe_view(transform)
+        self.image_augmentation = describe_view(transform, flip)
 
     def __len__(self) -> int:
         return self.batches()
 
-    def batches(self, paired: bool = False) -> int:
-        """Batches per epoch; ``paired``: half of each batch is anchors, so twice as many."""
+    def batches(self) -> int:
+        """Batches (optimizer steps) per epoch, the same for paired and unpaired layouts."""
         if self.batched:
             return len(self.sampler)
-        return len(self.sampler) // (self._global_step(paired))
+        return len(self.sampler) // self._global_step()
 
-    def _global_step(self, paired: bool) -> int:
+    def _global_step(self) -> int:
         """Keys of the epoch's order one global batch consumes."""
-        return self.batch_size * self.world_size // (2 if paired else 1)
+        return self.batch_size * self.world_size
 
     def epoch(self, epoch: int, negatives: NegativeMining | None = None) -> Iterator[Batch]:
         """The batches of ``epoch`` for this process (deterministic given seed and epoch).
@@ -179,6 +198,7 @@ class TrainFeed:
     def _start(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
         self.generator.manual_seed(self.sampler.seed * 7919 + epoch)
+        self.mining.manual_seed(self.sampler.seed * 7919 + epoch + MINING_STREAM)
 
     def _plans(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """Per global batch, this process's share: image indices, crops and token ids.
@@ -187,33 +207,39 @@ class TrainFeed:
         augmentation, then crops), whichever path loads the images.
         """
         mine = slice(self.rank, None, self.world_size)  # this process's shard of the global batch
+        for anchors, crops in self._global_plans():
+            yield anchors.images[mine], crops[mine], anchors.token_ids[mine]
+
+    def _global_plans(self) -> Iterator[tuple[TrainingPairs, Tensor]]:
+        """Per global batch, from the feed's stream: its pairs and their crops (one order)."""
         for keys in self._global_batches():
             index = torch.tensor([k[0] for k in keys], dtype=torch.long)
             caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
             ids = self.augment_ids(self.tokens.select(index, caption), self.generator)
-            crops = random_crops(len(index), self.generator)
-            yield index[mine], crops[mine], ids[mine]
+            yield TrainingPairs(index, caption, ids), random_crops(len(index), self.generator, self.flip)
 
     def _batch(self, images: Tensor, ids: Tensor, index: Tensor) -> Batch:
         return Batch(images, ids.to(self.device), self.instance_ids[index].to(self.device))
 
     def _paired_batches(self, negatives: NegativeMining) -> Iterator[Batch]:
-        """Anchors from the epoch's order, negatives from the sampler; each process keeps its
-        share of both halves, so its slot ``B/2 + k`` still holds its anchor k's negative."""
+        """Anchors: the first half of each global batch an unpaired epoch draws; negatives from
+        the sampler, on the mining stream. Each process keeps its share of both halves, so its
+        slot ``B/2 + k`` still holds its anchor k's negative."""
         if self.batched:
             raise ItrBenchError("negative sampling needs the epoch sampler (sampler = 'epoch'), "
                                 "not identity batches")
         mine = slice(self.rank, None, self.world_size)
-        for keys in self._global_batches(paired=True):
-            anchors = self._pairs(torch.tensor([k[0] for k in keys]), torch.tensor([k[1] for k in keys]))
-            crops = random_crops(len(anchors), self.generator)
-            pool = BatchPool(self.instance_ids, self.generator, self._pairs,
+        for pairs, all_crops in self._global_plans():
+            half = len(pairs) // 2
+            anchors = TrainingPairs(pairs.images[:half], pairs.captions[:half], pairs.token_ids[:half])
+            crops = all_crops[:half]
+            pool = BatchPool(self.instance_ids, self.mining, self._pairs,
                              lambda: self._images(anchors.images, crops), negatives.embedder)
             chosen = negatives.sampler.choose(anchors, pool)
             if len(chosen) != len(anchors):
                 raise ItrBenchError(f"negative sampler {type(negatives.sampler).__name__} returned "
                                     f"{len(chosen)} pairs for {len(anchors)} anchors")
-            negative_crops = random_crops(len(chosen), self.generator)
+            negative_crops = random_crops(len(chosen), self.mining, self.flip)
             anchor_images = (pool.anchor_images[mine] if pool.anchor_images is not None
                              else self._images(anchors.images[mine], crops[mine]))
             images = torch.cat([anchor_images, self._images(chosen.images[mine], negative_crops[mine])])
@@ -221,20 +247,20 @@ class TrainFeed:
             instance_ids = torch.cat([self.instance_ids[anchors.images[mine]], self.instance_ids[chosen.images[mine]]])
             yield Batch(images, ids.to(self.device), instance_ids.to(self.device))
 
-    def _pairs(self, images: Tensor, captions: Tensor | None = None) -> TrainingPairs:
-        """Training pairs of ``images`` (a random caption each unless given), text augmented."""
+    def _pairs(self, images: Tensor) -> TrainingPairs:
+        """Negative candidates: pairs of ``images`` with a random caption each, text augmented,
+        drawn on the mining stream."""
         images = images.long()
-        if captions is None:
-            captions = (torch.rand(len(images), generator=self.generator) * self.tokens.counts[images]).long()
-        ids = self.augment_ids(self.tokens.select(images, captions), self.generator)
+        captions = (torch.rand(len(images), generator=self.mining) * self.tokens.counts[images]).long()
+        ids = self.augment_ids(self.tokens.select(images, captions), self.mining)
         return TrainingPairs(images, captions, ids)
 
-    def _global_batches(self, paired: bool = False) -> Iterator[list[tuple[int, int]]]:
+    def _global_batches(self) -> Iterator[list[tuple[int, int]]]:
         if self.batched:
             yield from iter(self.sampler)
             return
         keys = list(iter(self.sampler))
-        step = self._global_step(paired)
+        step = self._global_step()
         for start in range(0, len(keys) - step + 1, step):  # drop the last partial batch
             yield keys[start : start + step]
 

@@ -42,11 +42,13 @@ def objective(
     text: EncoderOutput,
     instance_ids: Tensor,
     term_weights: Mapping[str, float] | None = None,
+    weighted: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """``(total, terms)``: the weighted sum to back-propagate and every unweighted term (for logs).
 
     ``losses`` maps each name in ``weights`` to the loss instance this stage uses; a term's
-    weight is its loss's weight times ``term_weights[term]`` (default 1).
+    weight is its loss's weight times ``term_weights[term]`` (default 1). ``weighted``, when
+    given, receives each weighted term with its graph (``itr_bench.engine.balance``).
 
     Losses run in float32 whatever the autocast precision of the encoders, and through
     :func:`distributed_loss_terms`, which keeps data-parallel gradients exact.
@@ -59,9 +61,12 @@ def objective(
         terms = distributed_loss_terms(loss, view(image), view(text), instance_ids)
         check_trainable(name, terms)
         for term, value in terms.items():
-            logged[term if term not in logged else f"{name}.{term}"] = value.detach()
-            weighted = weight * (term_weights or {}).get(term, 1.0) * value
-            total = weighted if total is None else total + weighted
+            key = term if term not in logged else f"{name}.{term}"
+            logged[key] = value.detach()
+            scaled = weight * (term_weights or {}).get(term, 1.0) * value
+            if weighted is not None:
+                weighted[key] = scaled
+            total = scaled if total is None else total + scaled
     if total is None:
         raise ItrBenchError("the stage has no loss terms")
     return total, logged

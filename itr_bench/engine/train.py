@@ -156,16 +156,18 @@ class Trainer:
         sums: dict[str, float] = {}
         steps, pairs, start = 0, 0, time.perf_counter()
         negatives = self.stage_negatives[stage_index]
-        batches = self.feed.batches(paired=negatives is not None)
+        batches = self.feed.batches()
         bar = tqdm(self.feed.epoch(state.global_epoch, negatives), total=batches, leave=False, unit="batch",
                    desc=f"stage {stage_index + 1}/{len(self.settings.stages)} epoch {epoch + 1}/{stage.epochs}",
                    disable=not self.progress or self.world.rank != 0)
         for batch in bar:
+            starting = steps == 0 and epoch == 0
+            grad_norms: dict[str, float] | None = {} if starting else None  # the stage's balance, measured once
             try:
                 with self.autocast():
                     total, terms = self.train_module(batch.images, batch.token_ids, batch.instance_ids,
                                                      losses=losses, weights=stage.losses,
-                                                     term_weights=stage.term_weights)
+                                                     term_weights=stage.term_weights, grad_norms=grad_norms)
             except NonFiniteLoss:
                 raise
             except ItrBenchError as exc:  # say where in training it happened
@@ -175,7 +177,7 @@ class Trainer:
             if steps == 0:
                 self._check_term_weights(stage_index, terms)
                 if epoch == 0:
-                    self._record_stage_start(stage_index, state, {"loss": total, **terms})
+                    self._record_stage_start(stage_index, state, {"loss": total, **terms}, grad_norms or {})
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             if stage.grad_clip:
@@ -201,12 +203,18 @@ class Trainer:
                 "lr": optimizer.param_groups[0]["lr"], **{k: v / logged for k, v in sums.items()},
                 **({"negatives": negatives.name} if negatives is not None else {})}
 
-    def _record_stage_start(self, stage_index: int, state: TrainState, values: Mapping[str, Any]) -> None:
-        """Keep the stage's first-step terms (unweighted; ``loss`` is the weighted total), averaged
-        over processes, once per stage; the stage's weights are in the record's objective."""
+    def _record_stage_start(self, stage_index: int, state: TrainState, values: Mapping[str, Any],
+                            grad_norms: Mapping[str, float]) -> None:
+        """Keep the stage's first-step terms (unweighted; ``loss`` is the weighted total) and, under
+        ``grad_norm``, each weighted term's gradient norm on the shared embedding (what the balance
+        is about; ``itr_bench.engine.balance``), averaged over processes, once per stage; the
+        stage's weights are in the record's objective."""
+        device = values["loss"].device  # collectives need the device's tensors
         values = {k: v.item() for k, v in mean_across_processes(dict(values)).items()}
+        norms = {k: torch.tensor(v, device=device) for k, v in grad_norms.items()}
+        averaged = {k: v.item() for k, v in mean_across_processes(norms).items()} if norms else {}
         state.stage_start_terms = [s for s in state.stage_start_terms if s["stage"] != stage_index]
-        state.stage_start_terms.append({"stage": stage_index, **values})
+        state.stage_start_terms.append({"stage": stage_index, **values, "grad_norm": averaged})
 
     def _check_term_weights(self, stage_index: int, terms: Mapping[str, Any]) -> None:
         """A term weight naming no term would silently do nothing: refuse it."""

@@ -69,3 +69,23 @@ def test_example_loss_trains(installed_example, monkeypatch):
     terms["circle"].backward()
     assert torch.isfinite(terms["circle"]) and terms["circle"] > 0
     assert image.grad.abs().sum() > 0 and torch.isfinite(text.grad).all()
+
+
+def test_installing_it_does_not_move_an_each_loss_baseline(installed_example, monkeypatch, tmp_path):
+    """An each_loss suite that names no baseline compares with the built-in ranking loss, not with
+    the first loss by name, which the example's `circle` would become."""
+    monkeypatch.syspath_prepend(str(installed_example))
+    from itr_bench.plugins import get_plugin_manager, load_registry
+    from itr_bench.suites import expand, load_suite
+
+    def plan(load):
+        registry = load_registry(get_plugin_manager(environ={"ITR_BENCH_LOAD_PLUGINS": load}))
+        data, where = load_suite("loss-shootout", registry)
+        assert data["suite"].pop("baseline") == "ranking"  # the committed suite names it; here it is left out
+        runs = expand(data, registry, where, tmp_path, seeds=[0])
+        return [run.run for run in runs], {run.baseline for run in runs}
+
+    with_circle, baseline = plan("circle")
+    without, baseline_without = plan("")
+    assert with_circle[0] == "circle" and "circle" not in without  # it would sort first
+    assert baseline == baseline_without == {"ranking"}

@@ -245,3 +245,23 @@ def test_nan_scores_never_help_the_query():
     assert i2t.tolist() == [3, 1, 0, 0] and t2i.tolist() == [3, 0, 1, 0]
     got = identity_ranks(sim, caption_image, caption_image)
     assert got["rank"].tolist() == [3, 1, 0, 0]
+
+
+def test_one_nan_rule_for_both_protocols():
+    """An image with one NaN caption is ranked by its other captions, as the identity protocol ranks
+    a query with one NaN match by its other matches: both give the same ranks on NaN-riddled scores."""
+    caption_image = torch.tensor([0, 0, 1, 1, 2, 2])
+    sim = torch.full((3, 6), 0.1)
+    sim[0, 0], sim[0, 1] = float("nan"), 0.9  # the NaN caption does not sink image 0's best one
+    sim[1, 2], sim[1, 3] = 0.8, 0.7
+    sim[2, 4], sim[2, 5] = float("nan"), float("nan")  # no finite match left: last
+    i2t, t2i = image_caption_ranks(sim, caption_image)
+    assert i2t.tolist() == [0, 0, 4] and t2i.tolist() == [2, 0, 0, 0, 2, 2]
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        sim = torch.randn(7, 21, generator=generator)
+        sim[torch.rand(7, 21, generator=generator) < 0.15] = float("nan")
+        caption_image = torch.arange(7).repeat_interleave(3)
+        i2t, t2i = image_caption_ranks(sim, caption_image)
+        assert torch.equal(i2t, identity_ranks(sim, torch.arange(7), caption_image)["rank"])
+        assert torch.equal(t2i, identity_ranks(sim.T, caption_image, torch.arange(7))["rank"])

@@ -74,3 +74,20 @@ def test_official_2014_files(registry, tmp_path):
     test = dataset.split("test").samples[0]
     assert test.image_id == "val2014/000000000021.jpg"
     assert test.captions[0] == "A cat number 21 sits on mat 0?"
+
+
+def test_karpathy_5k_test_keeps_five_captions_per_image(registry, tmp_path):
+    """The published 5K protocol: 5,000 test images x 5 captions = 25,000, though some COCO images
+    have 6 or 7 (the file order decides which five)."""
+    data = karpathy_coco(["train"] * 3 + ["val"] * 2 + ["test"] * 5000)
+    for k in (5, 700, 4999):  # three test images with 6, 7 and 6 captions: 25,004 in all without the rule
+        extra = 1 + (k == 700)
+        data["images"][k]["sentences"] += [{"raw": f"An extra caption {k} {j}.", "imgid": k} for j in range(extra)]
+    (tmp_path / "dataset_coco.json").write_text(json.dumps(data))
+    five = registry.create("dataset", "mscoco", tmp_path, protocol="5k").split("test")
+    assert len(five.samples) == 5000 and five.num_captions == 25_000
+    assert all(len(s.captions) == 5 for s in five.samples)
+    assert five.samples[0].captions[4] == "A cat 5 sentence 4."  # the first five, in file order
+    everything = registry.create("dataset", "mscoco", tmp_path, protocol="5k", captions_per_image=0)
+    assert everything.split("test").num_captions == 25_004
+    assert everything.fingerprint() != registry.create("dataset", "mscoco", tmp_path).fingerprint()

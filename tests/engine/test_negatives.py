@@ -73,9 +73,11 @@ def test_hardest_negative_is_in_slot_half_plus_k(tmp_path, tiny_registry):
     built, feed, mining = _mining_feed(tmp_path, tiny_registry, spy)
     model = built.model.train()
     batches = list(feed.epoch(0, mining))
-    assert len(batches) == feed.batches(paired=True) == 64 // 8  # every image is an anchor once
+    # an epoch is N/B batches whatever the layout; the anchors are each batch's first half
+    assert len(batches) == feed.batches() == 64 // 16
     anchors_seen = torch.cat([anchors.images for anchors, _, _ in spy.calls])
-    assert sorted(anchors_seen.tolist()) == list(range(64))
+    plain = [batch.instance_ids for batch in feed.epoch(0)]
+    assert anchors_seen.tolist() == torch.cat([ids[:8] for ids in plain]).tolist()  # instance = image here
     assert model.training and model.image.training  # scoring left the training mode as it was
     for batch, (anchors, chosen, pool) in zip(batches, spy.calls):
         half = len(anchors)
@@ -120,6 +122,20 @@ def test_negatives_are_drawn_from_the_seeded_generator(tmp_path, tiny_registry):
 
     assert torch.equal(chosen_images(0), chosen_images(0))
     assert not torch.equal(chosen_images(0), chosen_images(1))
+
+
+def test_paired_and_unpaired_runs_of_a_seed_see_the_same_crops(tmp_path, tiny_registry):
+    """Mining draws from its own stream: the anchors of every paired batch are the first half of
+    the unpaired batch, pixel for pixel, and both layouts take the same steps per epoch."""
+    spy = Spy(HardestNegatives(candidates=40))
+    _, feed, mining = _mining_feed(tmp_path, tiny_registry, spy)
+    for epoch in (0, 1):
+        paired, plain = list(feed.epoch(epoch, mining)), list(feed.epoch(epoch))
+        assert len(paired) == len(plain) == feed.batches()
+        for a, b in zip(paired, plain):
+            assert torch.equal(a.images[:8], b.images[:8]) and torch.equal(a.token_ids[:8], b.token_ids[:8])
+            assert not torch.equal(a.images[8:], b.images[8:])  # the second half is the mined one
+    assert torch.equal(feed.first_batch().images[:8], next(iter(feed.epoch(0, mining))).images[:8])
 
 
 def test_record_and_leaderboard_name_the_negatives(tmp_path, tiny_registry):

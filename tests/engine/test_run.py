@@ -31,8 +31,11 @@ def test_run_writes_a_complete_record(tmp_path, tiny_registry):
     assert [s["stage"] for s in starts] == [0, 1]
     assert {"instance_image", "instance_text", "loss"} <= set(starts[0]) and "ranking_i2t" not in starts[0]
     assert {"ranking_i2t", "ranking_t2i", "instance_image", "instance_text"} <= set(starts[1])
-    assert starts[1]["loss"] == pytest.approx(sum(v for k, v in starts[1].items() if k not in ("stage", "loss")),
-                                              rel=1e-5)
+    assert starts[1]["loss"] == pytest.approx(sum(v for k, v in starts[1].items()
+                                                  if k not in ("stage", "loss", "grad_norm")), rel=1e-5)
+    # beside each value, its weighted term's gradient norm on the shared embedding
+    assert set(starts[1]["grad_norm"]) == {"ranking_i2t", "ranking_t2i", "instance_image", "instance_text", "loss"}
+    assert all(v > 0 for v in starts[1]["grad_norm"].values())
     # the view each loss trained on, and what the encoders' features are
     assert [s["inputs"] for s in record["objective"]] == [{"instance": "features"},
                                                           {"ranking": "normalized", "instance": "features"}]
@@ -93,7 +96,7 @@ RUN_SCRIPT = textwrap.dedent("""
             return original(self, *args, **kwargs)
         train_module.Trainer._train_epoch = slowed
     stages = [{{"epochs": 3, "losses": {{"instance": 1.0}}, "lr_mult": {{"image.trunk": 0.0}}}},
-              {{"epochs": 3, "losses": {{"ranking": 1.0, "instance": 1.0}}, "lr": 0.05}}]
+              {{"epochs": 3, "losses": {{"ranking": 1.0, "instance": 1.0}}, "lr": 0.05, "grad_clip": 1.0}}]
     config = tiny_config({cache!r}, stages=stages, image_options={{"dim": 16}})
     train_run(config, load_registry(pm), sys.argv[1], progress=False)
 """)

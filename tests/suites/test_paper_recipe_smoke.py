@@ -79,7 +79,7 @@ def test_paper_recipe_smoke_runs_every_piece(shared_datasets, hub_cache, no_netw
     assert record["negatives"] == {"sampler": "hardest", "options": {"candidates": 256}, "from": "dataset flickr8k"}
     assert record["objective"][1]["negatives"] == "hardest" and "negatives" not in record["objective"][0]
     assert stage_two["negatives"] == "hardest" and "negatives" not in stage_one
-    assert len(mined) == stage_two["steps"] == 96 // 16
+    assert len(mined) == stage_two["steps"] == 96 // 32  # N/B batches of 32, the first 16 of each the anchors
     for anchors, chosen, instance_ids, candidates in mined:
         assert candidates == 256 and len(chosen) == len(anchors) == 16
         assert not set(chosen.images.tolist()) & set(anchors.images.tolist())
