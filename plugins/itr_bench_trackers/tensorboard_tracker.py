@@ -1,0 +1,45 @@
+"""TensorBoard: event files in ``<run folder>/tensorboard``, read by ``tensorboard --logdir``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from itr_bench.api import FINISHED, TrackedRun, Tracker
+
+#: The run-folder subfolder holding the event files.
+FOLDER = "tensorboard"
+
+
+class TensorBoardTracker(Tracker):
+    """TensorBoard event files in the run folder; ``tensorboard --logdir <store>/<suite>`` shows a suite.
+
+    A resumed run appends a new event file to the same folder; readers merge them by step, and
+    the engine never sends a step twice. The config goes to the HParams tab with the test
+    metrics; the status and tags are text summaries.
+    """
+
+    def start(self, run: TrackedRun, resume_id: str | None) -> str:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(run.folder / FOLDER))
+        self.last_step = 0
+        if resume_id is None:
+            self.writer.add_text("tags", "  \n".join(f"{k}: {v}" for k, v in sorted(run.tags.items())))
+        return resume_id or f"{run.experiment}/{run.name}"
+
+    def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        for key, value in values.items():
+            self.writer.add_scalar(key, value, step)
+        self.last_step = max(self.last_step, step)
+
+    def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
+        from torch.utils.tensorboard.summary import hparams
+
+        if status == FINISHED and hyperparameters:
+            for summary in hparams(dict(hyperparameters), dict(test)):
+                self.writer.file_writer.add_summary(summary, self.last_step)
+        for key, value in test.items():
+            self.writer.add_scalar(key, value, self.last_step)
+        self.writer.add_text("status", status, self.last_step)
+        self.writer.close()
