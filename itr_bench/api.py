@@ -451,8 +451,11 @@ class Tracker(abc.ABC):
     first process only. The engine calls :meth:`start` once per process that trains the run
     (again after a resume, with the id :meth:`start` returned before), then :meth:`log_scalars`
     and :meth:`log_eval` with increasing global steps, then :meth:`finish` once. A step is never
-    given twice, resumed or not: steps logged before a kill are not sent again. Keys are
-    ``train/...``, ``val/...`` and ``test/...`` paths; values are Python floats.
+    given twice, resumed or not: the engine notes each step once a log call returns and does not
+    send it again after a kill, so what a log call was given must survive a ``kill -9`` of the
+    process once it returns (flush a file; hand it to another process). Keys are ``train/...``,
+    ``val/...`` and ``test/...`` paths; values are Python floats. Calls come at the trainer's
+    logging interval and training waits for them: keep them cheap.
     """
 
     @abc.abstractmethod

@@ -199,7 +199,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     resuming = (out_dir / LAST).exists()
     log.write(f"{'resuming' if resuming else 'starting'} {where}: seed {config.seed}, config {config_hash(config)}")
     tracking = RunTracking.create(check_trackers(report_to, registry), registry,
-                                  tracked_run(out_dir, config, where, context, git_commit()))
+                                  tracked_run(out_dir, config, context, git_commit()))
     try:
         record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context,
                         tracking=tracking)

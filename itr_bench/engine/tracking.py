@@ -48,16 +48,17 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def tracked_run(folder: Path, config: Any, label: str, context: Mapping[str, Any] | None,
-                commit: str | None) -> TrackedRun:
-    """Who the run is for a tracker: a suite run groups under its suite, a lone run under ``itr-bench``."""
+def tracked_run(folder: Path, config: Any, context: Mapping[str, Any] | None, commit: str | None) -> TrackedRun:
+    """Who the run is for a tracker: ``dataset/run/seed-N`` in its suite's experiment (``itr-bench``
+    for a lone run)."""
     suite = (context or {}).get("suite")
     losses = sorted({name for stage in config.stages for name in stage.losses})
     tags = {"dataset": config.dataset, "run": config.name, "loss": "+".join(losses), "seed": str(config.seed),
             "commit": commit or "unknown", **({"suite": suite} if suite else {})}
     folder = Path(folder)
     root = folder.parents[2] if suite and len(folder.parents) > 2 else folder  # <store>/<suite>
-    return TrackedRun(folder=folder, root=root, experiment=suite or "itr-bench", name=label, tags=tags)
+    name = f"{config.dataset}/{config.name}/seed-{config.seed}"
+    return TrackedRun(folder=folder, root=root, experiment=suite or "itr-bench", name=name, tags=tags)
 
 
 class NoTracking:

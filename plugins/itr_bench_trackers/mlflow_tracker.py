@@ -21,9 +21,9 @@ class MlflowTracker(Tracker):
 
     The experiment is the suite; the MLflow run is named ``dataset/run/seed-N`` and tagged with
     the loss, seed and commit. A resumed run continues the same MLflow run (its id is in the run
-    folder) and the engine never sends a step twice. Metrics are sent without waiting
-    (``synchronous=False``) so a slow store does not slow training; :meth:`finish` waits for
-    them, logs the config as params and the test metrics, then sets the status (a failed run is
+    folder) and the engine never sends a step twice: each batch of metrics is stored before
+    :meth:`log_scalars` returns, so what a killed process sent is not lost. :meth:`finish` logs
+    the config as params and the test metrics, then sets the status (a failed run is
     ``FAILED``). ``mlflow ui --backend-store-uri sqlite:///<store>/<suite>/mlflow.db`` shows it.
     """
 
@@ -32,7 +32,6 @@ class MlflowTracker(Tracker):
 
         local = "MLFLOW_TRACKING_URI" not in os.environ
         self.client = MlflowClient(tracking_uri=f"sqlite:///{run.root / DATABASE}" if local else None)
-        self.pending: list[Any] = []
         if resume_id is not None:
             self.run_id = resume_id
             self.client.update_run(resume_id, status="RUNNING")
@@ -58,14 +57,11 @@ class MlflowTracker(Tracker):
 
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, value, stamp, step) for key, value in values.items()]
-        self.pending.append(self.client.log_batch(self.run_id, metrics=metrics, synchronous=False))
+        self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric, Param
 
-        for operation in self.pending:
-            operation.wait()
-        self.pending.clear()
         if status == FINISHED:
             params = [Param(key, str(value)[:PARAM_CHARS]) for key, value in hyperparameters.items()]
             for start in range(0, len(params), PARAMS_PER_CALL):

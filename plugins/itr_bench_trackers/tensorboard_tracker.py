@@ -14,8 +14,9 @@ FOLDER = "tensorboard"
 class TensorBoardTracker(Tracker):
     """TensorBoard event files in the run folder; ``tensorboard --logdir <store>/<suite>`` shows a suite.
 
-    A resumed run appends a new event file to the same folder; readers merge them by step, and
-    the engine never sends a step twice. The config goes to the HParams tab with the test
+    Each call's events are flushed to the file before it returns, so a killed process loses
+    nothing it was sent; a resumed run appends a new event file to the same folder, readers merge
+    them by step, and the engine never sends a step twice. The config goes to the HParams tab with the test
     metrics; the status and tags are text summaries.
     """
 
@@ -31,6 +32,7 @@ class TensorBoardTracker(Tracker):
     def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
         for key, value in values.items():
             self.writer.add_scalar(key, value, step)
+        self.writer.flush()
         self.last_step = max(self.last_step, step)
 
     def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
