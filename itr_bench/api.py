@@ -450,19 +450,22 @@ class Tracker(abc.ABC):
     Factories are called as ``factory()`` (see ``register_trackers`` in ``hookspecs.py``) on the
     first process only. The engine calls :meth:`start` once per process that trains the run
     (again after a resume, with the id :meth:`start` returned before), then :meth:`log_scalars`
-    and :meth:`log_eval` with increasing global steps, then :meth:`finish` once. A step is never
-    given twice, resumed or not: the engine notes each step once a log call returns and does not
-    send it again after a kill, so what a log call was given must survive a ``kill -9`` of the
-    process once it returns (flush a file; hand it to another process). Keys are ``train/...``,
-    ``val/...`` and ``test/...`` paths; values are Python floats. Calls come at the trainer's
-    logging interval and training waits for them: keep them cheap.
+    and :meth:`log_eval` with increasing global steps, then :meth:`finish` once. Keys are
+    ``train/...``, ``val/...`` and ``test/...`` paths; values are Python floats. Calls come at the
+    trainer's logging interval and training waits for them: keep them cheap, buffer if you like.
     """
 
     @abc.abstractmethod
-    def start(self, run: TrackedRun, resume_id: str | None) -> str:
+    def start(self, run: TrackedRun, resume_id: str | None, first_step: int) -> str:
         """Open the tracker's run (``resume_id``: continue that one) and return its id.
 
         The id is kept in the run folder (``trackers.json``) and given back after a resume.
+        ``first_step`` is the first step this process trains: after a resume, the run retrains
+        from its last checkpoint, so steps from ``first_step`` on that a killed process had sent
+        come again (the same values, as the same batches and draws are replayed). Keep one value
+        per step: replace the earlier ones, or drop the repeats. Steps before ``first_step`` are
+        never sent again, so store what the log calls are given promptly (flush before returning,
+        or within a second): a ``kill -9`` must not lose what a checkpoint already covers.
         """
 
     @abc.abstractmethod

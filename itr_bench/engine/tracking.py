@@ -12,9 +12,10 @@ scale, SigLIP's bias), ``train/<loss>.<key>`` for a loss's :meth:`~itr_bench.api
 (the ranking loss's share of active hinges), ``train/seconds_per_step``; ``val/<metric>`` and
 ``val/collapse/<measure>`` per validation; ``test/...`` and the config at the end.
 
-Resuming continues each tracker's run: the ids and the last step sent are kept in the run
-folder's ``trackers.json``, and steps a killed process already sent are not sent again (the
-resumed run retrains them from the checkpoint with the same batches and draws).
+Resuming continues each tracker's run (the ids are kept in the run folder's ``trackers.json``):
+the resumed process retrains from the last checkpoint with the same batches and draws and sends
+its steps again from there; each tracker keeps one value per step (see
+:meth:`itr_bench.api.Tracker.start`). Nothing is written per step besides what trackers write.
 """
 
 from __future__ import annotations
@@ -86,8 +87,6 @@ class RunTracking(NoTracking):
         self.path = run.folder / TRACKERS_FILE
         self.started = False
         self.ids: dict[str, str] = {}
-        #: the last step sent, per kind; a resumed process sends nothing at or before them
-        self.sent = {"train": -1, "eval": -1}
         self._step = 0
         self._clock: tuple[float, int] | None = None
 
@@ -100,19 +99,17 @@ class RunTracking(NoTracking):
 
     # -- called by the trainer ------------------------------------------------------------------
     def begin(self, state: Any) -> None:
-        """Start (or resume) every tracker's run; its id and the steps already sent come from the folder."""
+        """Start (or resume) every tracker's run, the ids of earlier processes read from the folder."""
         saved = read_json_file(self.path, dict) if self.path.is_file() else {}
         previous = saved.get("ids", {}) if isinstance(saved.get("ids"), Mapping) else {}
-        sent = saved.get("sent", {}) if isinstance(saved.get("sent"), Mapping) else {}
-        self.sent.update({k: int(v) for k, v in sent.items() if k in self.sent and isinstance(v, int)})
+        self._step = steps_done(state)  # the checkpoint's step: what follows is (re)trained now
         for name, tracker in self.trackers.items():
             resume = previous.get(name)
             self.ids[name] = str(self._call(name, "start", tracker.start, self.run,
-                                            resume if isinstance(resume, str) else None))
+                                            resume if isinstance(resume, str) else None, self._step + 1))
         self.started = True
-        self._step = steps_done(state)
         self._clock = (time.perf_counter(), self._step)
-        self._save()
+        write_json(self.path, {"ids": self.ids})
 
     def step(self, state: Any, steps: int, values: Mapping[str, float], optimizer: torch.optim.Optimizer,
              losses: Mapping[str, Loss]) -> None:
@@ -121,8 +118,6 @@ class RunTracking(NoTracking):
         now = time.perf_counter()
         last_time, last_step = self._clock or (now, step)
         self._clock = (now, step)
-        if step <= self.sent["train"]:
-            return
         scalars = {f"train/{key}": float(value) for key, value in values.items()}
         scalars.update(learning_rates(optimizer))
         norm = grad_norm(optimizer)
@@ -133,20 +128,14 @@ class RunTracking(NoTracking):
             scalars["train/seconds_per_step"] = (now - last_time) / (step - last_step)
         for name, tracker in self.trackers.items():
             self._call(name, "log_scalars", tracker.log_scalars, step, scalars)
-        self.sent["train"] = step
-        self._save()
 
     def validated(self, state: Any, metrics: Mapping[str, float], collapse: Mapping[str, float]) -> None:
         """After a validation, at the step that ended its epoch."""
         self._clock = None  # the next interval's time per step leaves validation out
-        if self._step <= self.sent["eval"]:
-            return
         scalars = {f"val/{k}": float(v) for k, v in metrics.items()}
         scalars.update({f"val/collapse/{k}": float(v) for k, v in collapse.items()})
         for name, tracker in self.trackers.items():
             self._call(name, "log_eval", tracker.log_eval, self._step, state.global_epoch + 1, scalars)
-        self.sent["eval"] = self._step
-        self._save()
 
     # -- called by train_run ----------------------------------------------------------------------
     def finish(self, status: str, record: Mapping[str, Any] | None = None, config: Any = None) -> list[str]:
@@ -172,9 +161,6 @@ class RunTracking(NoTracking):
         return errors
 
     # ----------------------------------------------------------------------------------------------
-    def _save(self) -> None:
-        write_json(self.path, {"ids": self.ids, "sent": self.sent})
-
     def _call(self, name: str, what: str, method: Any, *args: Any) -> Any:
         try:
             return method(*args)

@@ -21,17 +21,21 @@ class MlflowTracker(Tracker):
 
     The experiment is the suite; the MLflow run is named ``dataset/run/seed-N`` and tagged with
     the loss, seed and commit. A resumed run continues the same MLflow run (its id is in the run
-    folder) and the engine never sends a step twice: each batch of metrics is stored before
-    :meth:`log_scalars` returns, so what a killed process sent is not lost. :meth:`finish` logs
+    folder). Each batch of metrics is stored before :meth:`log_scalars` returns, so a kill loses
+    nothing sent; the steps a resumed process retrains and the killed one had stored are not
+    stored again (MLflow keeps every value it is given, so repeats are dropped, not replaced). :meth:`finish` logs
     the config as params and the test metrics, then sets the status (a failed run is
     ``FAILED``). ``mlflow ui --backend-store-uri sqlite:///<store>/<suite>/mlflow.db`` shows it.
     """
 
-    def start(self, run: TrackedRun, resume_id: str | None) -> str:
+    def start(self, run: TrackedRun, resume_id: str | None, first_step: int) -> str:
         from mlflow import MlflowClient
 
         local = "MLFLOW_TRACKING_URI" not in os.environ
         self.client = MlflowClient(tracking_uri=f"sqlite:///{run.root / DATABASE}" if local else None)
+        #: after a resume: the first retrained step, and per key the steps from it already stored
+        self.replay_from: int | None = first_step if resume_id is not None else None
+        self.stored: dict[str, set[int]] = {}
         if resume_id is not None:
             self.run_id = resume_id
             self.client.update_run(resume_id, status="RUNNING")
@@ -56,8 +60,20 @@ class MlflowTracker(Tracker):
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
-        metrics = [Metric(key, value, stamp, step) for key, value in values.items()]
-        self.client.log_batch(self.run_id, metrics=metrics)
+        metrics = [Metric(key, value, stamp, step) for key, value in values.items() if self._new(key, step)]
+        if metrics:
+            self.client.log_batch(self.run_id, metrics=metrics)
+        if self.replay_from is not None and len(metrics) == len(values):
+            self.replay_from = None  # past what the killed process stored: no more look-ups
+
+    def _new(self, key: str, step: int) -> bool:
+        """Whether ``key`` at ``step`` is not stored yet (only looked up while replaying a resume)."""
+        if self.replay_from is None or step < self.replay_from:
+            return True
+        if key not in self.stored:
+            history = self.client.get_metric_history(self.run_id, key)
+            self.stored[key] = {metric.step for metric in history if metric.step >= self.replay_from}
+        return step not in self.stored[key]
 
     def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric, Param

@@ -15,15 +15,17 @@ class TensorBoardTracker(Tracker):
     """TensorBoard event files in the run folder; ``tensorboard --logdir <store>/<suite>`` shows a suite.
 
     Each call's events are flushed to the file before it returns, so a killed process loses
-    nothing it was sent; a resumed run appends a new event file to the same folder, readers merge
-    them by step, and the engine never sends a step twice. The config goes to the HParams tab with the test
+    nothing it was sent. A resumed run appends a new event file to the same folder that starts
+    with TensorBoard's purge marker at its first step (``SummaryWriter(purge_step=...)``): readers
+    drop what the killed process wrote from that step on and keep the resumed values, one per step. The config goes to the HParams tab with the test
     metrics; the status and tags are text summaries.
     """
 
-    def start(self, run: TrackedRun, resume_id: str | None) -> str:
+    def start(self, run: TrackedRun, resume_id: str | None, first_step: int) -> str:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(run.folder / FOLDER))
+        purge = first_step if resume_id is not None else None
+        self.writer = SummaryWriter(log_dir=str(run.folder / FOLDER), purge_step=purge)
         self.last_step = 0
         if resume_id is None:
             self.writer.add_text("tags", "  \n".join(f"{k}: {v}" for k, v in sorted(run.tags.items())))

@@ -65,7 +65,7 @@ def wandb_records(folder: Path) -> list[dict]:
 
 
 def wandb_history(folder: Path, key: str) -> list[tuple[int, float]]:
-    """(step, value) of ``key`` in every history record of the run, repeats included."""
-    return [(record["history"]["item"]["_step"], record["history"]["item"][key])
+    """(global step, value) of ``key`` in every history record of the run, repeats included."""
+    return [(record["history"]["item"]["global_step"], record["history"]["item"][key])
             for record in wandb_records(folder)
             if record["type"] == "history" and key in record["history"]["item"]]
