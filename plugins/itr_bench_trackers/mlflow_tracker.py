@@ -21,9 +21,11 @@ class MlflowTracker(Tracker):
 
     The experiment is the suite; the MLflow run is named ``dataset/run/seed-N`` and tagged with
     the loss, seed and commit. A resumed run continues the same MLflow run (its id is in the run
-    folder). Each batch of metrics is stored before :meth:`log_scalars` returns, so a kill loses
-    nothing sent; the steps a resumed process retrains and the killed one had stored are not
-    stored again (MLflow keeps every value it is given, so repeats are dropped, not replaced). :meth:`finish` logs
+    folder). A batch of metrics is stored in MLflow's background thread while training goes on
+    (``synchronous=False``: a database commit takes tens of milliseconds) and the next call waits
+    for it first, so at most the latest batch is in flight when a process is killed; the steps a
+    resumed process retrains and the killed one had stored are not stored again (MLflow keeps
+    every value it is given, so repeats are dropped, not replaced). :meth:`finish` logs
     the config as params and the test metrics, then sets the status (a failed run is
     ``FAILED``). ``mlflow ui --backend-store-uri sqlite:///<store>/<suite>/mlflow.db`` shows it.
     """
@@ -36,6 +38,7 @@ class MlflowTracker(Tracker):
         #: after a resume: the first retrained step, and per key the steps from it already stored
         self.replay_from: int | None = first_step if resume_id is not None else None
         self.stored: dict[str, set[int]] = {}
+        self.in_flight: Any = None  # the batch being stored in the background
         if resume_id is not None:
             self.run_id = resume_id
             self.client.update_run(resume_id, status="RUNNING")
@@ -61,10 +64,16 @@ class MlflowTracker(Tracker):
 
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, value, stamp, step) for key, value in values.items() if self._new(key, step)]
+        self._wait()
         if metrics:
-            self.client.log_batch(self.run_id, metrics=metrics)
+            self.in_flight = self.client.log_batch(self.run_id, metrics=metrics, synchronous=False)
         if self.replay_from is not None and len(metrics) == len(values):
             self.replay_from = None  # past what the killed process stored: no more look-ups
+
+    def _wait(self) -> None:
+        if self.in_flight is not None:
+            self.in_flight.wait()
+            self.in_flight = None
 
     def _new(self, key: str, step: int) -> bool:
         """Whether ``key`` at ``step`` is not stored yet (only looked up while replaying a resume)."""
@@ -78,6 +87,7 @@ class MlflowTracker(Tracker):
     def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric, Param
 
+        self._wait()
         if status == FINISHED:
             params = [Param(key, str(value)[:PARAM_CHARS]) for key, value in hyperparameters.items()]
             for start in range(0, len(params), PARAMS_PER_CALL):
