@@ -32,13 +32,14 @@ RUN_SCRIPT = textwrap.dedent("""
 
     pm = get_plugin_manager(load_entrypoints=False)
     pm.register(TinyPlugin(), name="tiny")
-    if float(sys.argv[3]):  # after each logging step: say which, and wait, so the test can kill us
+    if int(sys.argv[3]):  # stall once that step is logged (saying so), for the test to kill us
         original = tracking.RunTracking.step
-        def slowed(self, *args, **kwargs):
+        def stalled(self, *args, **kwargs):
             original(self, *args, **kwargs)
-            (self.run.folder / "logged-step").write_text(str(self._step))
-            time.sleep(float(sys.argv[3]))
-        tracking.RunTracking.step = slowed
+            if self._step == int(sys.argv[3]):
+                (self.run.folder / "stalled").write_text(str(self._step))
+                time.sleep(600)
+        tracking.RunTracking.step = stalled
     stages = [{{"epochs": 4, "losses": {{"ranking": 1.0, "infonce": 1.0}}, "lr": 0.05}}]
     config = short_config({cache!r}, batch_size=4, stages=stages)
     train_run(config, load_registry(pm), sys.argv[1], progress=False, report_to=sys.argv[2].split(","))
@@ -54,22 +55,17 @@ def test_kill_9_then_resume_gives_one_continuous_curve_per_tracker(tmp_path):
     subprocess.run([sys.executable, str(script), str(tmp_path / "straight"), "tensorboard", "0"], check=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), str(killed), ",".join(TRACKERS), "1.5"])
-    deadline, logged, epochs = time.time() + 240, 0, 0
-    while time.time() < deadline and proc.poll() is None:  # kill once step 42, past epoch 2's checkpoint, is logged
-        try:
-            logged = int((killed / "logged-step").read_text())
-            epochs = json.loads((killed / "last" / "state.json").read_text())["state"]["train"]["global_epoch"]
-        except (OSError, ValueError, KeyError):
-            pass
-        if logged == 42 and epochs == 2:
-            break
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), ",".join(TRACKERS), "42"])
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (killed / "stalled").exists():
         time.sleep(0.05)
-    time.sleep(2.5)  # W&B writes its records every second: let step 42 reach its file
+    assert (killed / "stalled").exists(), "the run never logged step 42"
+    while time.time() < deadline and 42 not in [step for step, _ in wandb_history(killed, "train/loss")]:
+        time.sleep(0.5)  # W&B writes its records every second: wait for step 42 in its file
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "record.json").exists(), "the run finished before it could be killed"
-    assert (logged, epochs) == (42, 2), "the run was not killed between steps 42 and 48"
+    epochs = json.loads((killed / "last" / "state.json").read_text())["state"]["train"]["global_epoch"]
+    assert epochs == 2 and not (killed / "record.json").exists()  # killed after epoch 2's checkpoint (step 32)
     assert 42 in [step for step, _ in wandb_history(killed, "train/loss")]  # so the resume must drop its repeat
     ids = tracker_ids(killed)
     subprocess.run([sys.executable, str(script), str(killed), ",".join(TRACKERS), "0"], check=True)
