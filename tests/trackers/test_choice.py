@@ -94,7 +94,7 @@ def test_parse_report_to():
     assert parse_report_to(["wandb"]) == ["wandb"] and parse_report_to(None) == []
 
 
-def test_every_builtin_tracker_is_listed_and_declares_its_extra(registry):
+def test_register_trackers_files_every_builtin_tracker_with_its_extra(registry):
     for name in ("tensorboard", "mlflow", "wandb"):
         info = registry.get("tracker", name)
         assert info.plugin == "itr_bench_trackers" and info.description
