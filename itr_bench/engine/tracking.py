@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..errors import ItrBenchError
 from ..files import read_json_file
 from ..registry import Registry
 from ..trackers import TRACKERS_FILE
+
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """A config as dotted keys with scalar values (lists by index): trackers' hyper-parameters."""

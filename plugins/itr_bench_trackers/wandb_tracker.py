@@ -26,7 +26,7 @@ def last_offline_step(files: list[Path]) -> int:
     """The highest history step in W&B offline files, read by W&B's own reader (-1: none)."""
     last = -1
     for path in files:
-        out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(path)],
+        out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(path)], check=False,
                              capture_output=True, text=True, timeout=300)
         if out.returncode != 0:
             raise RuntimeError(f"wandb leet inspect {path} failed: {' '.join(out.stderr.split())[-300:]}")

@@ -4,8 +4,16 @@ nothing about the run."""
 
 import pytest
 import torch
-from tracker_support import (mlflow_client, mlflow_history, short_config, tensorboard_scalars, tensorboard_texts,
-                             tracker_ids, wandb_history, wandb_records)
+from tracker_support import (
+    mlflow_client,
+    mlflow_history,
+    short_config,
+    tensorboard_scalars,
+    tensorboard_texts,
+    tracker_ids,
+    wandb_history,
+    wandb_records,
+)
 
 from itr_bench.engine.checkpoint import load_checkpoint
 from itr_bench.engine.run import train_run

@@ -13,7 +13,14 @@ import textwrap
 import time
 
 import pytest
-from tracker_support import mlflow_client, mlflow_history, tensorboard_scalars, tracker_ids, wandb_history, wandb_records
+from tracker_support import (
+    mlflow_client,
+    mlflow_history,
+    tensorboard_scalars,
+    tracker_ids,
+    wandb_history,
+    wandb_records,
+)
 
 pytestmark = pytest.mark.slow
 

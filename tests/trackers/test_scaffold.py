@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from tracker_support import short_config
 
 from itr_bench.cli import main
 from itr_bench.engine.run import train_run
 from itr_bench.plugins import load_registry
 from itr_bench.testing import check_tracker
-from tracker_support import short_config
 
 
 def scaffold(tmp_path):
@@ -65,5 +65,5 @@ def test_the_generated_tests_pass_after_pip_install(tmp_path):
                     "--target", str(site), str(folder)], check=True, env=environ)
     environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), environ.get("PYTHONPATH", "")) if p)
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
-                           capture_output=True, text=True, env=environ, cwd=tmp_path)
+                           check=False, capture_output=True, text=True, env=environ, cwd=tmp_path)
     assert re.search(r"\b3 passed\b", tests.stdout), tests.stdout + tests.stderr
