@@ -112,7 +112,8 @@ def test_wandb_writes_offline_records_with_the_scalars(tracked):
     assert [r["exit"]["exit_code"] for r in records if r["type"] == "exit"] == [0]
 
 
-def test_a_failed_run_is_marked_failed_in_every_tracker(tmp_path, tiny_registry, monkeypatch):
+def test_a_failed_run_is_marked_failed_in_every_tracker(tmp_path, tiny_registry, monkeypatch, no_network):
+    """With this process's network refused (W&B's service process talks to it over a local socket)."""
     for package in ("tensorboard", "mlflow", "wandb"):
         pytest.importorskip(package)
 
