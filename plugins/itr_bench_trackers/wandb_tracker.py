@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,21 @@ TAG_CHARS = 64
 FLUSH_SECONDS = 1.0
 #: The x-axis of every chart: the engine's global optimizer step.
 STEP = "global_step"
+#: How long a resume waits for the service process of a killed run to let go of its run id.
+RUN_ID_WAIT_SECONDS = 60.0
+
+
+def init_when_free(wandb: Any, options: dict[str, Any]) -> Any:
+    """``wandb.init``, waiting while W&B says the run id is in use: the service process of a run
+    killed a moment ago holds it until it notices that its parent is gone."""
+    deadline = time.monotonic() + RUN_ID_WAIT_SECONDS
+    while True:
+        try:
+            return wandb.init(**options)
+        except Exception as exc:  # W&B's ServerResponseError; its module path changes between versions
+            if "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def last_offline_step(files: list[Path]) -> int:
@@ -62,9 +78,10 @@ class WandbTracker(Tracker):
         settings = wandb.Settings(mode=mode, console="off", silent=True, x_disable_stats=True,
                                   x_transaction_log_flush_interval=FLUSH_SECONDS)
         tags = [f"{key}:{value}"[:TAG_CHARS] for key, value in sorted(run.tags.items())]
-        self.run = wandb.init(project=run.experiment, name=run.name, group=run.name.rsplit("/", 1)[0], tags=tags,
-                              dir=str(run.folder), id=resume_id, resume="allow" if resume_id else None,
-                              reinit="create_new", settings=settings)
+        options = {"project": run.experiment, "name": run.name, "group": run.name.rsplit("/", 1)[0], "tags": tags,
+                   "dir": str(run.folder), "id": resume_id, "resume": "allow" if resume_id else None,
+                   "reinit": "create_new", "settings": settings}
+        self.run = init_when_free(wandb, options)
         for prefix in ("train", "val", "test"):
             self.run.define_metric(f"{prefix}/*", step_metric=STEP)
         #: steps up to this one are stored already (a resumed run's earlier processes)
