@@ -1,4 +1,4 @@
-"""The contracts plugins implement: datasets, encoders and losses.
+"""The contracts plugins implement: datasets, encoders, losses and experiment trackers.
 
 The core only ever talks to components through these types, so it never needs to know a
 concrete model, loss or dataset. Factories are called as described in ``hookspecs.py``.
@@ -321,6 +321,13 @@ class Loss(nn.Module, abc.ABC):
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         """The named loss terms for validated inputs."""
 
+    def diagnostics(self) -> Mapping[str, Tensor]:
+        """Scalars about the last batch that explain the loss but are not terms of it (e.g. the
+        share of active hinges), as detached 0-d tensors; experiment trackers show them. Keep
+        them cheap and free of random draws: they are computed at every step and read only at
+        the logging interval. The default reports nothing."""
+        return {}
+
 
 def check_loss_inputs(owner: str, image: Tensor, text: Tensor, instance_ids: Tensor) -> None:
     """Raise one clear error for wrong shapes, mismatched batches or non-finite inputs."""
@@ -403,3 +410,68 @@ class NegativeSampler(abc.ABC):
     @abc.abstractmethod
     def choose(self, anchors: TrainingPairs, pool: NegativePool) -> TrainingPairs:
         """One negative pair per anchor, in anchor order."""
+
+
+# ============================================================================================
+# Experiment trackers
+# ============================================================================================
+
+
+#: How a tracked run ended (:meth:`Tracker.finish`).
+FINISHED, FAILED, KILLED = "finished", "failed", "killed"
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """What a tracker is told about the run it follows."""
+
+    #: The run folder: files that belong to this run alone (event files, offline logs) go here.
+    folder: Path
+    #: Shared by the runs of one suite (``<store>/<suite>``; the run folder for a lone ``train``):
+    #: where a tracker keeps what spans runs, such as a database holding a suite's experiment.
+    root: Path
+    #: The experiment the run belongs to: the suite's name, or ``itr-bench`` for a lone run.
+    experiment: str
+    #: The run's name within its experiment: ``dataset/run/seed-N``.
+    name: str
+    #: ``suite``, ``dataset``, ``run``, ``loss`` (the losses, ``+``-joined), ``seed``, ``commit``.
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Tracker(abc.ABC):
+    """Follows one run for an experiment tracker (TensorBoard, MLflow, W&B, ...).
+
+    Factories are called as ``factory()`` (see ``register_trackers`` in ``hookspecs.py``) on the
+    first process only. The engine calls :meth:`start` once per process that trains the run
+    (again after a resume, with the id :meth:`start` returned before), then :meth:`log_scalars`
+    and :meth:`log_eval` with increasing global steps, then :meth:`finish` once. Keys are
+    ``train/...``, ``val/...`` and ``test/...`` paths; values are Python floats. Calls come at the
+    trainer's logging interval and training waits for them: keep them cheap, buffer if you like.
+    """
+
+    @abc.abstractmethod
+    def start(self, run: TrackedRun, resume_id: str | None, first_step: int) -> str:
+        """Open the tracker's run (``resume_id``: continue that one) and return its id.
+
+        The id is kept in the run folder (``trackers.json``) and given back after a resume.
+        ``first_step`` is the first step this process trains: after a resume, the run retrains
+        from its last checkpoint, so steps from ``first_step`` on that a killed process had sent
+        come again (the same values, as the same batches and draws are replayed). Keep one value
+        per step: replace the earlier ones, or drop the repeats. Steps before ``first_step`` are
+        never sent again, so store what the log calls are given promptly (flush before returning,
+        or within a second): a ``kill -9`` must not lose what a checkpoint already covers.
+        """
+
+    @abc.abstractmethod
+    def log_scalars(self, step: int, values: Mapping[str, float]) -> None:
+        """Training scalars at global optimizer ``step`` (loss terms, learning rates, ...)."""
+
+    def log_eval(self, step: int, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Validation metrics and collapse measures after ``epoch`` (1-based), at ``step``."""
+        self.log_scalars(step, metrics)
+
+    @abc.abstractmethod
+    def finish(self, status: str, test: Mapping[str, float], hyperparameters: Mapping[str, Any]) -> None:
+        """Close the run: ``status`` is ``finished``, ``failed`` or ``killed``; ``test`` the test
+        metrics (empty unless finished); ``hyperparameters`` the run config flattened to dotted
+        keys with scalar values."""

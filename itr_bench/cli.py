@@ -147,7 +147,7 @@ def list_command(app: App, kind: str | None, pattern: str | None, as_json: bool,
                  stats_of: str | None, root: Path | None, options: dict[str, Any]) -> None:
     """List registered components, optionally of one KIND.
 
-    KIND is one of: image-encoders, text-encoders, losses, negative-samplers, datasets, suites.
+    KIND is one of: image-encoders, text-encoders, losses, negative-samplers, datasets, suites, trackers.
 
     Examples:
 

@@ -155,6 +155,25 @@ def register_suites(register: Any) -> None:
 
 
 @hookspec
+def register_trackers(register: Any) -> None:
+    """Register experiment trackers: where a run's curves go (TensorBoard, MLflow, W&B, ...).
+
+    :param register: ``register(name, factory, *, description=None, **metadata)``.
+
+    The factory is called as ``factory()`` on the first process of a run chosen with
+    ``--report-to NAME`` (or a suite's ``report_to``) and returns an
+    :class:`itr_bench.api.Tracker`, told about the run (:class:`itr_bench.api.TrackedRun`), fed
+    training scalars at the logging interval, validation metrics per evaluation, and at the end
+    the test metrics and the flattened run config. Choosing trackers never changes a run's
+    identity or its numbers.
+
+    Metadata the core reads: ``requires={"module": "pip requirement"}``, the modules the tracker
+    imports; one that is missing refuses the run before anything trains, with one line naming
+    the requirement to install (``pip install 'itr-bench[tensorboard]'``).
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``itr-bench`` command line.
 

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "itr_bench_datasets",
     "itr_bench_dualpath",
     "itr_bench_backbones",
+    "itr_bench_trackers",
 )
 
 #: ``ITR_BENCH_LOAD_PLUGINS=a,b`` loads only these third-party plugins (entry-point or
@@ -48,6 +49,7 @@ REGISTER_HOOKS: Mapping[str, str] = {
     "register_negative_samplers": "negative_sampler",
     "register_datasets": "dataset",
     "register_suites": "suite",
+    "register_trackers": "tracker",
 }
 
 

@@ -20,12 +20,12 @@ from .lazy_import import LazyFactory
 from .options import Options, from_callable, read_source
 
 #: The kinds of component, each filled by one hook (see hookspecs.py).
-KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "negative_sampler", "dataset", "suite")
+KINDS: tuple[str, ...] = ("image_encoder", "text_encoder", "loss", "negative_sampler", "dataset", "suite", "tracker")
 
 #: How many positional arguments the core passes each kind's factory before the options
 #: (``factory(context, **options)``, ``factory(root, **options)``, ``factory(**options)``; see hookspecs.py).
 FIXED_ARGUMENTS: Mapping[str, int] = types.MappingProxyType(
-    {"image_encoder": 1, "text_encoder": 1, "loss": 1, "dataset": 1, "negative_sampler": 0, "suite": 0}
+    {"image_encoder": 1, "text_encoder": 1, "loss": 1, "dataset": 1, "negative_sampler": 0, "suite": 0, "tracker": 0}
 )
 
 

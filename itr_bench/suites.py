@@ -33,6 +33,7 @@ from typing import Any
 from .atomic import write_json
 from .config import RunConfig, build, check_components, check_registered, read_toml
 from .data.identity import planned_data_fingerprint
+from .trackers import check_trackers, parse_report_to
 from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
 from .failures import describe_failure
 from .files import ensure_inside
@@ -45,7 +46,7 @@ from .pretrained import check_pretrained
 from .run_record import FAILED, LAST, RECORD
 from .store import DONE, FolderState, Policy, inspect_folder, settle, train_settled
 
-SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline"}
+SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
 TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
 
 
@@ -63,6 +64,9 @@ class PlannedRun:
     #: run, which the leaderboard compares every other run against (see ``baseline_of``).
     index: int = 0
     baseline: str | None = None
+    #: The experiment trackers that follow the run (``--report-to``, else ``suite.report_to``):
+    #: not part of its config, so they never change what counts as the same run.
+    report_to: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -106,6 +110,7 @@ def expand(
     fetch_hint: str | None = None,
     overrides: Overrides = Overrides(),
     notes: list[str] | None = None,
+    report_to: list[str] | None = None,
 ) -> list[PlannedRun]:
     """Every (run, dataset, seed) of the suite as a validated :class:`PlannedRun`.
 
@@ -115,7 +120,9 @@ def expand(
     beyond their own keys is appended to ``notes`` (once each). ``check_weights`` refuses, now
     rather than after data preparation, runs whose pretrained weights are missing or that
     freeze a random trunk (:func:`itr_bench.pretrained.check_pretrained`; ``fetch_hint`` is the
-    command the message shows); ``itr-bench fetch-weights`` plans without it.
+    command the message shows); ``itr-bench fetch-weights`` plans without it. ``report_to``
+    (``--report-to``) replaces the suite's ``report_to`` trackers; a tracker that is not
+    registered or whose package is missing is refused here.
     """
     _check_keys(data, TOP_KEYS, where, "")
     suite = data.get("suite", {})
@@ -130,6 +137,9 @@ def expand(
     seed_list = list(seeds if seeds is not None else suite.get("seeds", [0]))
     if not seed_list or not all(isinstance(s, int) and not isinstance(s, bool) for s in seed_list):
         raise ConfigError(f"{where}: suite.seeds: a list of integers")
+    trackers = tuple(check_trackers(report_to if report_to is not None else
+                                    parse_report_to(suite.get("report_to"), f"{where}: suite.report_to"),
+                                    registry, "--report-to" if report_to is not None else f"{where}: suite.report_to"))
     defaults = data.get("defaults", {})
     per_dataset = data.get("datasets", {})
     runs = data.get("runs")
@@ -166,7 +176,7 @@ def expand(
                     if check_weights:
                         check_pretrained(config, registry, at, f"runs[{index}]", fetch_hint)
                 folder = ensure_inside(store, store / name / dataset / run_name / f"seed-{seed}")
-                planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline))
+                planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline, trackers))
     return planned
 
 
@@ -319,7 +329,8 @@ def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: 
 
     def train() -> None:
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
-                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline})
+                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline},
+                  report_to=run.report_to)
 
     data = planned_data_fingerprint(run.config, registry, run.label)
     if settle(run.folder, run.config, run.label, policy, say, data).status == DONE:

@@ -1,4 +1,5 @@
-"""A test kit for plugin authors: fixtures plus ``check_loss``, ``check_dataset``, ``check_encoder``.
+"""A test kit for plugin authors: fixtures plus ``check_loss``, ``check_dataset``, ``check_encoder``,
+``check_tracker``.
 
 Installing itr-bench registers this module as a pytest plugin (the ``pytest11`` entry point), so
 a plugin's tests get the fixtures with no conftest and call the checks on their component::
@@ -34,6 +35,7 @@ __all__ = [
     "check_encoder",
     "check_loss",
     "check_options",
+    "check_tracker",
     "itr_bench_plugin_manager",
     "itr_bench_registry",
 ]
@@ -493,6 +495,48 @@ def _check_param_groups(encoder: Any, label: str) -> None:
         f"{label}.param_groups(): parameters in no group would never train: {', '.join(missing[:5])}"
         + (", ..." if len(missing) > 5 else "")
     )
+
+
+# ============================================================================================
+# Trackers
+# ============================================================================================
+
+
+def check_tracker(source: Registry | Callable[..., Any], name: str | None = None, *, folder: Any) -> Any:
+    """Drive a tracker through its whole contract in ``folder`` (a temporary run folder) and return it.
+
+    It is started, sent training scalars at steps 10 and 20 and validation metrics, finished with
+    test metrics and hyper-parameters, then resumed by the id it returned from a checkpoint at
+    step 10 (so step 20 comes again: keep one value for it), sent step 30 and finished as failed,
+    as the engine does around a kill. Every call must succeed without network (W&B-like
+    trackers: offline by default) and ``start`` must return a non-empty string id that a resume
+    keeps. Read what it wrote back with the tracker's own reader in your own tests.
+    """
+    from pathlib import Path
+
+    from .api import FAILED, FINISHED, TrackedRun, Tracker
+
+    registry, name, label = _factory(source, name, "tracker")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = TrackedRun(folder=folder, root=folder, experiment="itr-bench-check", name="synthetic/check/seed-0",
+                     tags={"dataset": "synthetic", "run": "check", "loss": "ranking", "seed": "0", "commit": "0" * 40})
+    tracker = registry.create("tracker", name)
+    assert isinstance(tracker, Tracker), f"{label}: the factory returned {type(tracker).__name__}, not an itr_bench.api.Tracker"
+    run_id = tracker.start(run, None, 1)
+    assert isinstance(run_id, str) and run_id, f"{label}: start() returned {run_id!r}; return the tracker's run id"
+    for step in (10, 20):
+        tracker.log_scalars(step, {"train/loss": 1.0 / step, "train/lr/image": 0.1})
+    tracker.log_eval(20, 1, {"val/rsum": 123.4, "val/collapse/image_effective_rank": 7.0})
+    tracker.finish(FINISHED, {"test/rsum": 120.0}, {"seed": 0, "stages.0.lr": 0.1, "dataset": "synthetic"})
+    resumed = registry.create("tracker", name)
+    again = resumed.start(run, run_id, 11)  # resumed from a checkpoint at step 10: step 20 comes again
+    assert again == run_id, f"{label}: start(run, resume_id={run_id!r}, 11) returned {again!r}; a resume keeps the id"
+    resumed.log_scalars(20, {"train/loss": 1.0 / 20, "train/lr/image": 0.1})
+    resumed.log_scalars(30, {"train/loss": 1.0 / 30})
+    resumed.finish(FAILED, {}, {})
+    return tracker
+
 
 
 # ============================================================================================

@@ -64,6 +64,14 @@ def set_run_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                              "--set-run ranking-only.stages.0.lr=0.05.")
 
 
+def report_to_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--report-to NAMES``: experiment trackers that follow the runs; the command gets ``report_to``."""
+    return click.option("--report-to", "report_to", default=None, metavar="TRACKER[,TRACKER]",
+                        help="Experiment trackers that follow each run, comma-separated (itr-bench list trackers): "
+                             "tensorboard, mlflow, wandb (offline). Not part of a run's config: adding it never "
+                             "makes a finished run 'changed'.")
+
+
 def training_options(*after_set: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The options ``run`` and ``train`` share: ``--set`` and how a run folder's state is settled.
 
@@ -74,6 +82,7 @@ def training_options(*after_set: Callable[[Any], Any]) -> Callable[[Callable[...
     options = [
         set_option(),
         *after_set,
+        report_to_option(),
         click.option("--rerun-changed", is_flag=True,
                      help="Retrain a run whose folder was trained under another config (the old folder is moved "
                           "aside, not deleted). Without it such a run is refused."),

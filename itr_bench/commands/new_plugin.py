@@ -1,4 +1,4 @@
-"""``itr-bench new-plugin {loss,dataset,encoder} NAME``: a ready-to-install plugin package.
+"""``itr-bench new-plugin {loss,dataset,encoder,tracker} NAME``: a ready-to-install plugin package.
 
 The package is rendered from ``itr_bench/templates/``: ``common/`` (pyproject.toml with the
 ``itr_bench`` entry point) plus one folder per kind (the module with its hookimpl and a working
@@ -54,11 +54,13 @@ SCAFFOLDS: dict[str, Scaffold] = {
     "text-encoder": Scaffold(
         "encoder-text", "text_encoder", "register_text_encoders", "TextEncoder",
         "A bag of learned word embeddings with a linear projection"),
+    "tracker": Scaffold(
+        "tracker", "tracker", "register_trackers", "Tracker", "A CSV file of every logged value in the run folder"),
 }
 
 
 @click.command("new-plugin", short_help="Create a ready-to-install plugin package with its tests.")
-@click.argument("kind", type=click.Choice(["loss", "dataset", "encoder"]))
+@click.argument("kind", type=click.Choice(["loss", "dataset", "encoder", "tracker"]))
 @click.argument("name")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Where to create the itr-bench-NAME folder.")
@@ -76,6 +78,7 @@ def command(app: App, kind: str, name: str, directory: Path, modality: str | Non
     \b
       itr-bench new-plugin loss my-hinge
       itr-bench new-plugin encoder my-bow --modality text --dir plugins
+      itr-bench new-plugin tracker my-csv
     """
     if modality is not None and kind != "encoder":
         raise click.UsageError(f"--modality applies to encoders, not to a {kind}")

@@ -28,8 +28,8 @@ from . import App, set_run_option, training_options
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
             run_overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
-            leaderboard_dir: Path | None, dry_run: bool, overrides: tuple[str, ...], rerun_changed: bool,
-            restart_damaged: bool, no_progress: bool) -> None:
+            leaderboard_dir: Path | None, dry_run: bool, overrides: tuple[str, ...], report_to: str | None,
+            rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
     """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed.
 
     A run is only reused or resumed when its stored config equals the planned one; several
@@ -42,8 +42,10 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run paper-ablation --datasets flickr8k --root data/flickr8k --dry-run
       itr-bench run my-suite.toml --seeds 0,1 --store runs
       itr-bench run quickstart --seeds 0 --set stages.0.epochs=1 --set-run ranking-only.stages.0.lr=0.05
+      itr-bench run quickstart --report-to tensorboard,wandb
     """
     from ..data.identity import planned_data_fingerprints
+    from ..trackers import parse_report_to
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
@@ -57,7 +59,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     notes: list[str] = []
     runs = expand(data, app.registry, where, store, datasets=per_dataset, seeds=seed_list,
                   only_datasets=datasets.split(",") if datasets else None,
-                  fetch_hint=fetch_command(suite, datasets, overrides, run_overrides), overrides=changes, notes=notes)
+                  fetch_hint=fetch_command(suite, datasets, overrides, run_overrides), overrides=changes, notes=notes,
+                  report_to=parse_report_to(report_to) if report_to is not None else None)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     name = runs[0].suite

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @training_options()
 @click.pass_obj
 def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None, overrides: tuple[str, ...],
-            rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
+            report_to: str | None, rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
     """Train the run described by CONFIG, select on val, evaluate test once, write record.json.
 
     Examples:
@@ -31,12 +31,14 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
       itr-bench train my-run.toml                      # into runs/my-run
       itr-bench train my-run.toml --out runs/try-2 --no-progress
       itr-bench train my-run.toml --out runs/short --set stages.0.epochs=2 --seed 1
+      itr-bench train my-run.toml --report-to tensorboard,mlflow
     """
     import os
 
     from ..config import RunConfig, build, check_components, read_run_mapping
     from ..data.identity import planned_data_fingerprint
     from ..engine.run import train_run
+    from ..trackers import check_trackers, parse_report_to
     from ..locking import FolderLock
     from ..metric_declarations import DEFAULT_SELECT
     from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
@@ -52,12 +54,14 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     with blamed_on(changes, str(config_path)):
         config = build(RunConfig, data, str(config_path))
         check_components(config, app.registry, str(config_path))
+    trackers = check_trackers(parse_report_to(report_to), app.registry)  # a missing package: refused now
     out_dir = out_dir or Path("runs") / config_path.stem
     policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
     say = lambda message: click.echo(message, err=True)  # noqa: E731
 
     def train() -> dict:
-        return train_run(config, app.registry, out_dir, where=str(config_path), progress=not no_progress)
+        return train_run(config, app.registry, out_dir, where=str(config_path), progress=not no_progress,
+                         report_to=trackers)
 
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 owns and settles the folder
         record = train()

@@ -14,7 +14,7 @@ import platform
 import random
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -52,6 +52,8 @@ from .optim import plan_groups
 from .negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
 from .provenance import component_plugins, environment, text_augmentation
 from .runlog import RunLog
+from ..trackers import check_trackers
+from .tracking import NoTracking, RunTracking, status_of, tracked_run
 from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
 
 #: The splits a run uses (a dataset may have more, e.g. Flickr8k's captioned but unlisted images).
@@ -184,21 +186,31 @@ def _autocast(config: RunConfig, device: torch.device):
 
 
 def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, where: str = "run",
-              progress: bool = True, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              progress: bool = True, context: Mapping[str, Any] | None = None,
+              report_to: Sequence[str] = ()) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (resuming what is there) and return its run record.
 
     ``train.log`` in ``out_dir`` tells the run in lines, including the reason of a failure.
+    ``report_to`` names experiment trackers that follow the run (engine/tracking.py); they are
+    not part of the run's config, so choosing them changes neither its identity nor its numbers.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = RunLog(out_dir, enabled=int(os.environ.get("RANK", "0")) == 0)  # before the process group exists
     resuming = (out_dir / LAST).exists()
     log.write(f"{'resuming' if resuming else 'starting'} {where}: seed {config.seed}, config {config_hash(config)}")
+    tracking = RunTracking.create(check_trackers(report_to, registry), registry,
+                                  tracked_run(out_dir, config, context, git_commit()))
     try:
-        record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context)
+        record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context,
+                        tracking=tracking)
     except BaseException as exc:
         log.failed(exc)
+        for line in tracking.finish(status_of(exc)):
+            log.write(line)
         raise
+    for line in tracking.finish(status_of(None), record, config):
+        log.write(line)
     log.write(f"finished: best val epoch {record['best_epoch']}; test {_summary(record['test'])}"
               f"{'; DEGENERATE embeddings' if record['degenerate'] else ''}")
     return record
@@ -218,7 +230,7 @@ def check_selectable(name: str, protocol: str, dataset: str, where: str) -> None
 
 
 def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *, where: str, progress: bool,
-           context: Mapping[str, Any] | None) -> dict[str, Any]:
+           context: Mapping[str, Any] | None, tracking: NoTracking = NoTracking()) -> dict[str, Any]:
     started = time.perf_counter()
     git_commit()  # pin the commit this process runs
     seed_everything(config.seed)
@@ -275,7 +287,8 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict(), "data_fingerprint": prepared.fingerprint},
                       stage_negatives=stage_negatives,
-                      on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]))
+                      on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]),
+                      tracking=tracking)
     state = trainer.fit()
     if world.distributed:
         torch.distributed.barrier()  # rank 0 writes best/; the others read it

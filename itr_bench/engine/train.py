@@ -37,6 +37,7 @@ from .model import RetrievalModel
 from .negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
+from .tracking import NoTracking
 
 
 
@@ -99,6 +100,7 @@ class Trainer:
         extra_state: Mapping[str, Any] | None = None,
         stage_negatives: Sequence[NegativeMining | None] = (),
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        tracking: NoTracking | None = None,
     ) -> None:
         self.model, self.stage_losses, self.feed, self.val = model, stage_losses, feed, val
         self.settings, self.out_dir, self.device = settings, Path(out_dir), device
@@ -112,12 +114,15 @@ class Trainer:
         self.stage_negatives = list(stage_negatives) or [None] * len(settings.stages)
         #: called with each finished epoch's history entry (the run log)
         self.on_epoch = on_epoch or (lambda record: None)
+        #: the experiment trackers (engine/tracking.py), told at each logging step and validation
+        self.tracking = tracking or NoTracking()
         #: the metric that chooses the best epoch (checked before any training)
         self.select = settings.metrics.selection(settings.select_metric, settings.where)
 
     # ----------------------------------------------------------------------------------------
     def fit(self) -> TrainState:
         state, components = self._resume()
+        self.tracking.begin(state)
         stages = self.settings.stages
         for stage_index in range(state.stage, len(stages)):
             stage = stages[stage_index]
@@ -190,6 +195,7 @@ class Trainer:
                 self._check_finite(values, stage_index, epoch, steps)
                 for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value
+                self.tracking.step(state, steps, values, optimizer, losses)
                 bar.set_postfix(loss=f"{values['loss']:.4f}", pairs_s=f"{pairs / (time.perf_counter() - start):.0f}")
         seconds = time.perf_counter() - start
         if steps == 0:
@@ -238,6 +244,7 @@ class Trainer:
             batch_size=eval_batch_size(self.settings.batch_size), device=self.device, tta=self.settings.tta,
             autocast=self.autocast, transform=self.settings.test_transform, workers=self.settings.workers,
             memory_fraction=self.settings.feed_memory_fraction, metrics=self.settings.metrics)
+        self.tracking.validated(state, metrics, collapse)
         if improves(metrics, state.best, self.select):
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse
             self._save(BEST, state, None)

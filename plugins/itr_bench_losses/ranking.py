@@ -94,6 +94,17 @@ class _Ranking(Loss):
         total = costs.sum()
         return total / batch if self.reduction == "mean" else total
 
+    def _note_active(self, cost_i2t: Tensor, cost_t2i: Tensor, valid: Tensor | int) -> None:
+        """Keep the share of hinges that are active (cost > 0) among the ``valid`` ones, per
+        direction, for :meth:`diagnostics`: it tells a margin loss that still learns from one
+        whose negatives are all beaten. Tensor operations only (no sync, no random draw)."""
+        count = valid.sum().clamp(min=1) if isinstance(valid, Tensor) else max(valid, 1)
+        self._active = {"active_hinges_i2t": ((cost_i2t > 0).sum() / count).detach(),
+                        "active_hinges_t2i": ((cost_t2i > 0).sum() / count).detach()}
+
+    def diagnostics(self) -> dict[str, Tensor]:
+        return dict(getattr(self, "_active", {}))
+
     def extra_repr(self) -> str:
         return (
             f"margin={self.margin}, reduction={self.reduction!r}, "
@@ -183,6 +194,7 @@ class PaperRankingLoss(_Ranking):
         if usable is not None:
             cost_i2t = cost_i2t * usable
             cost_t2i = cost_t2i * usable
+        self._note_active(cost_i2t, cost_t2i, usable if usable is not None else len(cost_i2t))
         return {"ranking_i2t": self._reduce(cost_i2t, batch), "ranking_t2i": self._reduce(cost_t2i, batch)}
 
 
@@ -224,6 +236,9 @@ class VseRankingLoss(_Ranking):
         if self.max_violation:
             cost_i2t = cost_i2t.max(dim=1).values
             cost_t2i = cost_t2i.max(dim=0).values
+            self._note_active(cost_i2t, cost_t2i, len(cost_i2t))
+        else:
+            self._note_active(cost_i2t, cost_t2i, (~not_negative).sum())
         batch = image.shape[0]
         return {"ranking_i2t": self._reduce(cost_i2t, batch), "ranking_t2i": self._reduce(cost_t2i, batch)}
 
