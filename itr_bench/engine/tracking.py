@@ -86,8 +86,7 @@ class RunTracking(NoTracking):
     def __init__(self, trackers: Mapping[str, Tracker], run: TrackedRun) -> None:
         self.trackers, self.run = dict(trackers), run
         self.path = run.folder / TRACKERS_FILE
-        self.started = False
-        self.ids: dict[str, str] = {}
+        self.ids: dict[str, str] = {}  # of the trackers started, which finish() closes
         self._step = 0
         self._clock: tuple[float, int] | None = None
 
@@ -108,9 +107,8 @@ class RunTracking(NoTracking):
             resume = previous.get(name)
             self.ids[name] = str(self._call(name, "start", tracker.start, self.run,
                                             resume if isinstance(resume, str) else None, self._step + 1))
-        self.started = True
+            write_json(self.path, {"ids": {**previous, **self.ids}})  # kept as soon as it exists
         self._clock = (time.perf_counter(), self._step)
-        write_json(self.path, {"ids": self.ids})
 
     def step(self, state: Any, steps: int, values: Mapping[str, float], optimizer: torch.optim.Optimizer,
              losses: Mapping[str, Loss]) -> None:
@@ -144,7 +142,7 @@ class RunTracking(NoTracking):
 
         A tracker failing here never changes the run's outcome: the record is written already.
         """
-        if not self.started:
+        if not self.ids:
             return []
         test: dict[str, float] = {}
         if record is not None:
@@ -153,12 +151,12 @@ class RunTracking(NoTracking):
             test.update({f"test/collapse/{k}": float(v) for k, v in collapse.items()})
         hyperparameters = flatten(config.as_dict()) if config is not None else {}
         errors = []
-        for name, tracker in self.trackers.items():
+        for name in list(self.ids):
             try:
-                self._call(name, "finish", tracker.finish, status, test, hyperparameters)
+                self._call(name, "finish", self.trackers[name].finish, status, test, hyperparameters)
             except ItrBenchError as exc:
                 errors.append(str(exc))
-        self.started = False
+        self.ids.clear()
         return errors
 
     # ----------------------------------------------------------------------------------------------

@@ -59,10 +59,13 @@ def test_kill_9_then_resume_gives_one_continuous_curve_per_tracker(tmp_path):
     support = os.path.join(os.path.dirname(os.path.dirname(__file__)), "support")
     script = tmp_path / "run.py"
     script.write_text(RUN_SCRIPT.format(support=support, cache=str(tmp_path / "cache")))
-    subprocess.run([sys.executable, str(script), str(tmp_path / "straight"), "tensorboard", "0"], check=True)
+    # each run gets its own W&B service: one this pytest process started for another test (its address
+    # is in WANDB_SERVICE, inherited) would outlive the killed run and keep holding its run id
+    env = {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "straight"), "tensorboard", "0"], check=True, env=env)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), str(killed), ",".join(TRACKERS), "42"])
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), ",".join(TRACKERS), "42"], env=env)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None and not (killed / "stalled").exists():
         time.sleep(0.05)
@@ -75,7 +78,7 @@ def test_kill_9_then_resume_gives_one_continuous_curve_per_tracker(tmp_path):
     assert epochs == 2 and not (killed / "record.json").exists()  # killed after epoch 2's checkpoint (step 32)
     assert 42 in [step for step, _ in wandb_history(killed, "train/loss")]  # so the resume must drop its repeat
     ids = tracker_ids(killed)
-    subprocess.run([sys.executable, str(script), str(killed), ",".join(TRACKERS), "0"], check=True)
+    subprocess.run([sys.executable, str(script), str(killed), ",".join(TRACKERS), "0"], check=True, env=env)
     assert tracker_ids(killed) == ids  # the same tracker runs, continued
 
     expected = tensorboard_scalars(tmp_path / "straight", "train/loss")
