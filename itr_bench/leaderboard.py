@@ -28,7 +28,7 @@ from .files import ensure_inside, number_table, read_json_file
 from .locking import FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
-from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
+from .run_record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
 from .store import result_files
 from .stats import BASELINE, RELIABLE_N, paired_difference, t_quantile
 
@@ -42,7 +42,8 @@ DEGENERATE = "degenerate"
 
 
 def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataFrame:
-    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
+    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart;
+    tuning trials (validation only, :func:`~itr_bench.run_record.validation_only`) are no rows.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
     string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
@@ -54,7 +55,11 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED) -> pd.DataF
         raise ItrBenchError(f"{run_dir}: no such run folder")
     rows, seen = [], {}
     for path in result_files(run_dir, RECORD):
-        row = record_row(read_record(path, required=("dataset", "run", "test")), path)
+        record = read_record(path)
+        if validation_only(record):  # a tuning trial (itr_bench.tuning): it has no test metrics
+            continue
+        require(record, path, ("dataset", "run", "test"))
+        row = record_row(record, path)
         key = (row["suite"], row["dataset"], row["run"], row["seed"])
         if key in seen:
             raise ItrBenchError(
