@@ -34,7 +34,7 @@ def summarise(search: RunSearch, storage_url: str) -> dict[str, Any] | None:
     import optuna
     from optuna.trial import TrialState
 
-    study = optuna.load_study(study_name=search.study, storage=open_storage(storage_url))
+    study = optuna.load_study(study_name=search.study, storage=open_storage(storage_url, search.lock))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return None

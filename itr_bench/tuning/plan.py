@@ -108,7 +108,7 @@ class TunePlan:
 
         if self.storage_url.startswith("sqlite:///") and not Path(self.storage_url[len("sqlite:///"):]).is_file():
             return {}
-        storage = open_storage(self.storage_url)
+        storage = open_storage(self.storage_url, self.searches[0].lock)
         out = {}
         for search in self.searches:
             try:
@@ -120,7 +120,7 @@ class TunePlan:
     # ----------------------------------------------------------------------------------------
     def open_studies(self) -> None:
         """Create or check every study now, so a study another config made stops the tune before training."""
-        storage = open_storage(self.storage_url)
+        storage = open_storage(self.storage_url, self.searches[0].lock)
         for search in self.searches:
             open_study(storage, search.study, search.direction, search.fingerprint, search.lock,
                        f"--storage {self.storage_url}")

@@ -91,7 +91,8 @@ def tuning_metric(tuning: pd.DataFrame) -> str:
 
 
 def write_tuned_leaderboard(store: Path, suite: str, out_dir: Path, *, with_defaults: bool = False,
-                            studies: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+                            studies: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+                            lock: Path | None = None) -> tuple[pd.DataFrame, list[Path]]:
     """Write the tuned leaderboard of ``suite`` to ``out_dir``; ``studies`` maps (dataset, run) to
     (storage URL, study name) for the plots. Returns the usual table and the files written."""
     records = load_records(store / tuned_suite(suite))
@@ -111,11 +112,12 @@ def write_tuned_leaderboard(store: Path, suite: str, out_dir: Path, *, with_defa
         write_text(stem.with_suffix(".csv"), mine.to_csv(index=False, float_format="%.4f"))
         written += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     for (dataset, run), (url, study) in (studies or {}).items():
-        written += plot_study(url, study, out_dir / f"{tuned_suite(suite)}__{dataset}__{run}")
+        written += plot_study(url, study, out_dir / f"{tuned_suite(suite)}__{dataset}__{run}",
+                              lock or store / suite / "tune")
     return table, written
 
 
-def plot_study(url: str, name: str, stem: Path) -> list[Path]:
+def plot_study(url: str, name: str, stem: Path, lock: Path) -> list[Path]:
     """Optuna's optimisation history, and the parameter importances when there are at least two
     parameters and two completed trials (fANOVA needs both); returns the PNGs written."""
     import matplotlib
@@ -129,7 +131,7 @@ def plot_study(url: str, name: str, stem: Path) -> list[Path]:
 
     from .study import open_storage
 
-    study = optuna.load_study(study_name=name, storage=open_storage(url))
+    study = optuna.load_study(study_name=name, storage=open_storage(url, lock))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return []

@@ -112,7 +112,7 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
     running in other live processes); an error in a trial stops this run's search and is returned."""
     import optuna
 
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, search.lock)
     study = open_study(storage, search.study, search.direction, search.fingerprint, search.lock, search.label,
                        pruner(search.spec))
     distributions = {d.key: d.distribution() for d in search.dimensions}

@@ -36,8 +36,11 @@ def default_storage(store: Path, suite: str) -> str:
     return f"sqlite:///{(store / suite / 'tune.db').resolve()}"
 
 
-def open_storage(url: str, flag: str = "--storage"):
-    """Optuna's RDB storage at ``url``; one that cannot be opened is one line naming the flag."""
+def open_storage(url: str, lock: Path, flag: str = "--storage"):
+    """Optuna's RDB storage at ``url``; one that cannot be opened is one line naming the flag.
+
+    Opened under the study lock: two processes creating a new database's tables at once collide.
+    """
     import optuna
 
     if url.startswith("sqlite:///"):
@@ -45,7 +48,8 @@ def open_storage(url: str, flag: str = "--storage"):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        with study_lock(lock):
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as exc:  # a bad URL, a missing driver, a refused connection, a damaged file
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{flag} {url}: cannot open the study storage: {cause}") from None
@@ -116,14 +120,13 @@ def settle_dead(storage, study, folder_of, value_of) -> list[int]:
 
     settled = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(HOST) != socket.gethostname():
-            continue
+        host = trial.user_attrs.get(HOST)
+        if host is not None and host != socket.gethostname():
+            continue  # another machine's: only it can tell
         folder = folder_of(trial.number)
-        try:
-            with FolderLock(folder):
-                pass
-        except RunBusyError:
+        if host is not None and _owned(folder):
             continue  # alive
+        # no host: its process died between creating it and naming itself, both under the study lock
         record = _finished_record(folder, trial)
         if record is not None:
             study.tell(trial.number, value_of(record))
@@ -132,9 +135,18 @@ def settle_dead(storage, study, folder_of, value_of) -> list[int]:
                 storage.get_study_id_from_name(study.study_name), trial.number)
             storage.set_trial_user_attr(trial_id, OUTCOME, KILLED)
             study.tell(trial.number, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
+            if trial.params:  # killed before its parameters were drawn: nothing to retry
+                study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
         settled.append(trial.number)
     return settled
+
+
+def _owned(folder: Path) -> bool:
+    try:
+        with FolderLock(folder):
+            return False
+    except RunBusyError:
+        return True
 
 
 def _finished_record(folder: Path, trial) -> dict[str, Any] | None:
