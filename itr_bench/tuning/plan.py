@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ItrBenchError
 from ..overrides import Overrides
 from ..registry import Registry
 from ..run_record import RECORD, read_record
@@ -98,7 +99,7 @@ class TunePlan:
         for path in sorted((self.store / self.suite).glob(f"*/*/{TUNE_FOLDER}/trial-*/{RECORD}")):
             try:
                 times.append(float(read_record(path)["wall_seconds"]))
-            except Exception:  # a damaged record times nothing
+            except (ItrBenchError, KeyError, TypeError, ValueError):  # a damaged record times nothing
                 continue
         return (statistics.median(times), len(times)) if times else None
 
@@ -154,10 +155,10 @@ class TunePlan:
     def finish(self, rerun_changed: bool, restart_damaged: bool, executor: str, ray_address: str | None,
                progress: bool, leaderboard_dir: Path | None, with_defaults: bool) -> list[str]:
         """Retrain each run's best setting on the final seeds; write the tuned leaderboard."""
+        from ..commands.run import outcome_line
         from ..store import CHANGED, Policy, refuse
         from ..suites import execute_local, execute_ray
         from .final import plan_tuned, tuned_suite
-        from ..commands.run import outcome_line
         from .report import write_tuned_leaderboard
 
         runs = plan_tuned(self.data, self.registry, self.where, self.store, self.summaries, datasets=self.datasets,

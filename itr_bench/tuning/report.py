@@ -71,11 +71,11 @@ def tuning_markdown(part: pd.DataFrame, tuning: pd.DataFrame, title: str) -> str
         cells += [_trials(row), f"{row['best_value']:.2f}", f"{row['median_value']:.2f}",
                   f"{row['sensitivity']:+.2f}", str(row["best_params"])]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Trials: finished trials per run (all alike), trained on the trial seed and scored on validation "
-              f"only; best / median val: the best and the median validation {metric} over the run's completed "
-              "trials; sensitivity: best − median (how much the search gained over a typical setting of the run's "
-              "space). The tuned rows retrain each run's best values on the suite's seeds and score them once on "
-              "test."]
+    lines += ["", (f"Trials: finished trials per run (all alike), trained on the trial seed and scored on validation "
+                   f"only; best / median val: the best and the median validation {metric} over the run's completed "
+                   "trials; sensitivity: best − median (how much the search gained over a typical setting of the "
+                   "run's space). The tuned rows retrain each run's best values on the suite's seeds and score them "
+                   "once on test.")]
     if tuning["note"].astype(bool).any():
         lines.append("Shared settings only: no loss of the run declares a search range, so only the suite's shared "
                      "keys were searched.")

@@ -29,7 +29,18 @@ from ..registry import Registry
 from ..run_record import BEST, LAST, RECORD, read_record
 from ..store import DONE, Policy, settle, train_settled
 from .space import Dimension, TuneSpec, apply_params, fingerprint, run_space
-from .study import DIVERGED, ERROR, HOST, OUTCOME, counts, open_storage, open_study, settle_dead, study_lock, study_name
+from .study import (
+    DIVERGED,
+    ERROR,
+    HOST,
+    OUTCOME,
+    counts,
+    open_storage,
+    open_study,
+    settle_dead,
+    study_lock,
+    study_name,
+)
 
 TUNE_FOLDER = "tune"
 
@@ -134,7 +145,7 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
             outcome = "pruned"
             with study_lock(search.lock):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- any failure is the trial's, recorded in the study
             from ..engine.objective import NonFiniteLoss
             from ..failures import describe_failure
 

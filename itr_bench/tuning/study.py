@@ -50,7 +50,7 @@ def open_storage(url: str, lock: Path, flag: str = "--storage"):
     try:
         with study_lock(lock):
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as exc:  # a bad URL, a missing driver, a refused connection, a damaged file
+    except Exception as exc:  # noqa: BLE001 -- a bad URL, a missing driver, a refused connection, a damaged file
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{flag} {url}: cannot open the study storage: {cause}") from None
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from itr_bench.plugins import get_plugin_manager
 from tiny_models import TinyPlugin
+
+from itr_bench.plugins import get_plugin_manager
 
 SUITE = """
 [suite]

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_tune import SCRIPT, plugin_manager
 
 from itr_bench.cli import main
-from tiny_tune import SCRIPT, plugin_manager
 
 
 @pytest.fixture(scope="session")

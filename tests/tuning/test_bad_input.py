@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import optuna
 import pytest
-
 from tiny_tune import one_line, write_suite
 
 CASES = {
@@ -35,7 +34,7 @@ CASES = {
 def test_bad_input_is_one_line_before_any_training(cli, cache, tmp_path, case):
     edits, flags, expected = CASES[case]
     suite = write_suite(tmp_path / "mini.toml", cache, **edits)
-    code, out, err = cli("tune", suite, "--store", tmp_path / "runs", *flags)
+    code, _, err = cli("tune", suite, "--store", tmp_path / "runs", *flags)
     line = one_line(err)
     assert code == 2 and all(text in line for text in expected), line
     assert not list(tmp_path.glob("runs/**/trial-*")) and not list(tmp_path.glob("runs/**/record.json"))

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
-
 from tiny_tune import write_suite
 
 TRIALS = 3
@@ -66,7 +65,7 @@ def test_kill_9_after_the_first_trial_and_rerun(script, cache, tmp_path):
     process.wait()
     stale = running(store)  # (unless that trial ended in the instant before the kill)
     rerun = tune(script, suite, store)
-    out, err = rerun.communicate(timeout=300)
+    _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()
     found = assert_exactly_n_complete(store)
     # the trial the kill interrupted was settled: failed and its parameters retried (or, killed after

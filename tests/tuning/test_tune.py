@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from annotated_types import Gt
 from optuna.trial import TrialState
+from tiny_tune import plugin_manager, write_suite
 
 import itr_bench
 from itr_bench.api import Loss, Search
 from itr_bench.cli import main
 from itr_bench.leaderboard import load_records
-from tiny_tune import plugin_manager, write_suite
 
 TRIALS = 2
 
@@ -152,7 +152,7 @@ def test_a_third_party_losss_declared_space_is_honoured(cli, cache, tmp_path):
     suite = write_suite(tmp_path / "mini.toml", cache, trials=3, second="scaled")
     suite.write_text(suite.read_text().replace('name = "infonce"', 'name = "plain"')
                      .replace("infonce = 1.0", "plain = 1.0"))
-    code, out, err = cli("tune", suite, "--store", tmp_path / "runs", "--no-progress", "--with-defaults",
+    code, _, err = cli("tune", suite, "--store", tmp_path / "runs", "--no-progress", "--with-defaults",
                          plugins=[ThirdParty()])
     assert code == 0, err
     found = studies(tmp_path / "runs")
