@@ -158,8 +158,12 @@ def run_space(spec: TuneSpec, run: str, config: RunConfig, registry: Registry) -
             if key in narrowed:
                 out.append(narrowed.pop(key))
             elif option.search is not None:
-                integer = _is_int(option)
-                out.append(Dimension(key, option.search, integer, f"loss {loss}"))
+                problem = option.search.problem(option)
+                if problem is not None:  # the plugin's own declaration is wrong: say whose
+                    info = registry.get("loss", loss)
+                    raise ConfigError(f"{spec.where}: run {run!r}: loss {loss!r} (plugin {info.plugin!r}) option "
+                                      f"{option.name!r}: {problem}")
+                out.append(Dimension(key, option.search, _is_int(option), f"loss {loss}"))
     out += [d for d in narrowed.values() if d.key.split(".")[1] in losses]  # an option with no declared range
     for dimension in out:
         if dimension.source == "suite":
