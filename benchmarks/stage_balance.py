@@ -89,7 +89,8 @@ def main() -> None:
     feed = TrainFeed(built.prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
                      image_size=config.image_size, device=torch.device("cpu"), seed=config.seed,
                      sampler=config.sampler, transform=config.train_transform,
-                     augment_ids=built.model.text.augment_ids if config.text_augment else None)
+                     augment_ids=built.model.text.augment_ids if config.text_augment else None,
+                     flip=built.flip_safe)
     sums: dict[str, float] = {}
     count = 0
     built.model.train()  # as training sees it: dropout on, batch statistics

@@ -86,10 +86,15 @@ class Dataset(abc.ABC):
     :class:`EncoderContext`. The hint ``negatives`` names the registered negative sampler a
     loss with :attr:`BatchLayout.ANCHORS_THEN_NEGATIVES` uses on this dataset unless the run
     names one.
+
+    ``flip_safe`` says whether a horizontally flipped image still fits its captions. A dataset
+    whose captions name left and right sets it False, and the training view then crops without
+    flipping (a flipped image would be trained against a caption that now lies).
     """
 
     text: ClassVar[TextSpec] = TextSpec()
     hints: ClassVar[Mapping[str, Any]] = {}
+    flip_safe: ClassVar[bool] = True
     #: The name results, records and leaderboards carry; None: the name it was registered
     #: under. A dataset that reads the user's own data sets it from an option, so their
     #: results are labelled with their data and not with the loader's name.

@@ -190,10 +190,12 @@ def normalise(batch: Tensor, mean: Tensor, std: Tensor, out: Tensor | None = Non
     return torch.sub(batch, mean, out=out).div_(std)
 
 
-def random_crops(n: int, generator: torch.Generator | None = None) -> Tensor:
+def random_crops(n: int, generator: torch.Generator | None = None, flip: bool = True) -> Tensor:
     """``(n, 2, 3)`` affine crops of the paper's augmentation: 0.8-1 of the area, aspect 3/4-4/3, flip.
 
     Random numbers are drawn on the CPU (a few per image) so one generator serves any device.
+    ``flip=False`` (a dataset that is not flip-safe) never flips but draws the same numbers,
+    so the crops themselves are those a flipping run would get.
     """
     area = torch.empty(n).uniform_(*CROP_SCALE, generator=generator)
     log_ratio = torch.empty(n).uniform_(math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator=generator)
@@ -203,7 +205,7 @@ def random_crops(n: int, generator: torch.Generator | None = None) -> Tensor:
     height = torch.sqrt(area / log_ratio.exp()).clamp(max=1.0)
     centre_x = (torch.rand(n, generator=generator) * 2 - 1) * (1 - width)
     centre_y = (torch.rand(n, generator=generator) * 2 - 1) * (1 - height)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    flip = torch.where(torch.rand(n, generator=generator) < (0.5 if flip else 0.0), -1.0, 1.0)
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = width * flip, centre_x
     theta[:, 1, 1], theta[:, 1, 2] = height, centre_y

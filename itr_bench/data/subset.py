@@ -15,6 +15,7 @@ class HeadSubset(Dataset):
         self.per_split = per_split
         self.text = dataset.text  # type: ignore[misc]  # instance value shadows the ClassVar on purpose
         self.hints = dataset.hints  # type: ignore[misc]
+        self.flip_safe = dataset.flip_safe  # type: ignore[misc]
         self.name = getattr(dataset, "name", None)  # type: ignore[misc]  # results keep the dataset's name
 
     def splits(self) -> Mapping[str, Split]:

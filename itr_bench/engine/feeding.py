@@ -35,12 +35,13 @@ from .negatives import BatchPool, NegativeMining
 _FITS = {"crop": "central square", "squash": "whole image squashed to a square", "full": "whole image, aspect kept"}
 
 
-def describe_view(name: str) -> str:
+def describe_view(name: str, flip: bool = True) -> str:
     """What view ``name`` does to an image, in words, for records (the same on either feeding path)."""
     chosen = view(name)
     text = f"{name}: {_FITS[chosen.fit]}"
     if chosen.augment:
-        text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, horizontal flip p=0.5"
+        text += "; random resized crop 0.8-1 of the area, aspect 3/4-4/3, " + (
+            "horizontal flip p=0.5" if flip else "no flip (the dataset is not flip-safe)")
     return text + "; bilinear resampling, batched"
 
 
@@ -102,8 +103,10 @@ class TrainFeed:
         plan: FeedPlan | None = None,
         rank: int = 0,
         world_size: int = 1,
+        flip: bool = True,
     ) -> None:
         self.split, self.tokens = split, tokens
+        self.flip = flip  # False for datasets that are not flip-safe (``Dataset.flip_safe``)
         self.batch_size, self.image_size, self.device = batch_size, image_size, device
         self.rank, self.world_size = rank, world_size
         self.augment_ids = augment_ids or (lambda ids, generator: ids)
@@ -128,7 +131,7 @@ class TrainFeed:
                                           batch_size=batch_size)
         self.generator = torch.Generator().manual_seed(seed)
         #: The crop rule training images really get.
-        self.image_augmentation = describe_view(transform)
+        self.image_augmentation = describe_view(transform, flip)
 
     def __len__(self) -> int:
         return self.batches()
@@ -191,7 +194,7 @@ class TrainFeed:
             index = torch.tensor([k[0] for k in keys], dtype=torch.long)
             caption = torch.tensor([k[1] for k in keys], dtype=torch.long)
             ids = self.augment_ids(self.tokens.select(index, caption), self.generator)
-            crops = random_crops(len(index), self.generator)
+            crops = random_crops(len(index), self.generator, self.flip)
             yield index[mine], crops[mine], ids[mine]
 
     def _batch(self, images: Tensor, ids: Tensor, index: Tensor) -> Batch:
@@ -206,14 +209,14 @@ class TrainFeed:
         mine = slice(self.rank, None, self.world_size)
         for keys in self._global_batches(paired=True):
             anchors = self._pairs(torch.tensor([k[0] for k in keys]), torch.tensor([k[1] for k in keys]))
-            crops = random_crops(len(anchors), self.generator)
+            crops = random_crops(len(anchors), self.generator, self.flip)
             pool = BatchPool(self.instance_ids, self.generator, self._pairs,
                              lambda: self._images(anchors.images, crops), negatives.embedder)
             chosen = negatives.sampler.choose(anchors, pool)
             if len(chosen) != len(anchors):
                 raise ItrBenchError(f"negative sampler {type(negatives.sampler).__name__} returned "
                                     f"{len(chosen)} pairs for {len(anchors)} anchors")
-            negative_crops = random_crops(len(chosen), self.generator)
+            negative_crops = random_crops(len(chosen), self.generator, self.flip)
             anchor_images = (pool.anchor_images[mine] if pool.anchor_images is not None
                              else self._images(anchors.images[mine], crops[mine]))
             images = torch.cat([anchor_images, self._images(chosen.images[mine], negative_crops[mine])])

@@ -111,6 +111,8 @@ class Built:
     dataset_name: str
     #: the negative sampler of the stages whose losses need one (None: no such loss)
     negatives: NegativeChoice | None = None
+    #: whether training views may flip images (``Dataset.flip_safe``)
+    flip_safe: bool = True
 
 
 def build(config: RunConfig, registry: Registry, where: str, progress: bool = True) -> Built:
@@ -147,7 +149,8 @@ def build(config: RunConfig, registry: Registry, where: str, progress: bool = Tr
     negatives = resolve_negatives(config, registry, dataset.hints, stage_losses, where)
     tokens = {name: CaptionTokens.build(prepared.split(name).table["captions"], text.tokenizer)
               for name in RUN_SPLITS if name in prepared.splits}
-    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults, dataset.label(config.dataset), negatives)
+    return Built(prepared, model, stage_losses, tokens, lr_mult_defaults, dataset.label(config.dataset), negatives,
+                 flip_safe=dataset.flip_safe)
 
 
 def resolve_negatives(config: RunConfig, registry: Registry, hints: Mapping[str, Any],
@@ -263,7 +266,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                      samples_per_identity=config.samples_per_identity, transform=config.train_transform,
                      augment_ids=model.text.augment_ids if config.text_augment else None,
                      workers=config.workers, memory_fraction=config.feed_memory_fraction,
-                     rank=world.rank, world_size=world.size)
+                     rank=world.rank, world_size=world.size, flip=built.flip_safe)
     log.write(f"feed: {feed.plan.path} ({feed.plan.reason})")
     first = feed.first_batch()  # deterministic per (seed, epoch): drawing it changes nothing
     pairing["first_batch_digest"] = None if first is None else digest(

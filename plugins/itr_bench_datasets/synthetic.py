@@ -2,10 +2,17 @@
 
 Every scene is two objects (colour, shape, size) on one axis (left/right or above/below).
 Scenes are distinct across the whole dataset, and a scene and its mirror (the same objects
-swapped) are different scenes with different captions, so a model must read the relation
-words, not just bag the colours. Captions vary synonyms, word order (``A left of B`` /
-``B right of A``), templates and whether sizes are mentioned, so a caption can fit a few
-images and R@1 stays below 100 for short runs.
+swapped) are different scenes with different captions. Each split is built from groups
+(:func:`scene_groups`): a scene, its mirror, the same shapes in other colours and the same
+colours in other shapes, each with its mirror, so within a split relation, colour and shape
+words are all needed to rank (a scorer blind to one kind of word is capped by
+:func:`blind_ceiling`). Captions vary synonyms, word order (``A left of B`` / ``B right of
+A``), templates and whether sizes are mentioned, so a caption can fit a few images and R@1
+stays below 100 for short runs.
+
+Captions name left and right, so a horizontally flipped image would be the mirror scene
+under the original caption: the dataset declares ``flip_safe = False`` and training views
+do not flip it.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import hashlib
 import io
 import itertools
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -26,7 +34,7 @@ from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
 
 #: Bump when the rendering or the captions change (the cache key includes it).
-VERSION = 1
+VERSION = 2
 
 COLOURS: Mapping[str, tuple[int, int, int]] = {
     "red": (220, 45, 45),
@@ -83,6 +91,75 @@ class Scene:
 def all_scenes() -> list[Scene]:
     things = [Thing(c, s, z) for c in COLOURS for s in SHAPE_WORDS for z in SIZE_WORDS]
     return [Scene(a, b, axis) for axis in RELATION_WORDS for a, b in itertools.permutations(things, 2)]
+
+
+def mirror(scene: Scene) -> Scene:
+    """The same objects swapped: the scene a horizontal (or vertical) flip would show."""
+    return Scene(scene.second, scene.first, scene.axis)
+
+
+def _pair(scene: Scene) -> list[Scene]:
+    return [scene, mirror(scene)]
+
+
+def _variant(scene: Scene, rng: np.random.Generator, field: str, used: set[Scene]) -> list[Scene]:
+    """``scene`` with both objects' ``field`` (colour or shape) changed, and its mirror; [] when
+    every such pair is taken."""
+    values = list(COLOURS if field == "colour" else SHAPE_WORDS)
+    old = (getattr(scene.first, field), getattr(scene.second, field))
+    options = [
+        Scene(replace(scene.first, **{field: a}), replace(scene.second, **{field: b}), scene.axis)
+        for a in values for b in values if a != old[0] and b != old[1]
+    ]
+    options = [o for o in options if o.first != o.second and o not in used and mirror(o) not in used]
+    return _pair(options[int(rng.integers(len(options)))]) if options else []
+
+
+def scene_groups(seed: int) -> Iterator[list[Scene]]:
+    """Groups of distinct scenes, in pairs: a scene and its mirror, then the same shapes in
+    other colours and the same colours in other shapes, each followed by its mirror.
+
+    Splits are cut from whole groups and a cut keeps whole pairs (for even sizes), so every
+    scene of a split has its mirror there, and its recoloured and reshaped twins when the
+    group fits.
+    """
+    scenes = all_scenes()
+    rng = np.random.default_rng([seed, VERSION])
+    used: set[Scene] = set()
+    for index in rng.permutation(len(scenes)):
+        base = scenes[int(index)]
+        if base in used or mirror(base) in used:
+            continue
+        group = _pair(base)
+        used.update(group)
+        for field in ("colour", "shape"):
+            twins = _variant(base, rng, field, used)
+            used.update(twins)
+            group += twins
+        yield group
+
+
+#: What a scorer blind to one kind of word can still tell apart: scenes with one key look
+#: alike to it (relation words also carry the axis and, as captions name either object
+#: first, the order).
+BLIND_KEYS: Mapping[str, Callable[[Scene], Hashable]] = {
+    "relation": lambda s: frozenset((s.first, s.second)),
+    "colour": lambda s: (s.first.shape, s.first.size, s.second.shape, s.second.size, s.axis),
+    "shape": lambda s: (s.first.colour, s.first.size, s.second.colour, s.second.size, s.axis),
+}
+
+
+def blind_ceiling(scenes: Sequence[Scene], blind_to: str) -> float:
+    """The best expected text-to-image R@1 (a fraction) of a scorer that ignores ``blind_to``
+    words, on a split with one image per scene and equally many captions each.
+
+    Such a scorer sees the same caption distribution for every scene of one key, so a caption's
+    best guess is right with probability ``1 / (scenes sharing its key)``; the ceiling is the
+    mean of that over the split. It is an upper bound: captions that omit sizes lower it more.
+    """
+    key = BLIND_KEYS[blind_to]
+    counts = Counter(key(s) for s in scenes)
+    return sum(1 / counts[key(s)] for s in scenes) / len(scenes)
 
 
 def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
@@ -166,6 +243,8 @@ class Synthetic(Dataset):
 
     text: ClassVar[TextSpec] = TextSpec(separators=" -.,()", lowercase=False, max_words=32)
     hints: ClassVar[Mapping[str, Any]] = {"dropout": 0.5}
+    #: Captions say left and right: a flipped image would contradict its caption.
+    flip_safe: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -206,17 +285,32 @@ class Synthetic(Dataset):
     def splits(self) -> Mapping[str, Split]:
         return self._splits
 
+    def scenes(self, split: str) -> list[Scene]:
+        """The scenes of ``split``, one per image (per identity for the identity variant)."""
+        return self._scenes[split]
+
+    @cached_property
+    def _scenes(self) -> dict[str, list[Scene]]:
+        """Each split cut from whole groups of :func:`scene_groups`; a group is never shared."""
+        groups, chosen = scene_groups(self.options["seed"]), {}
+        for name in ("train", "val", "test"):
+            scenes: list[Scene] = []
+            while len(scenes) < self.options[name]:
+                group = next(groups, None)
+                if group is None:
+                    raise ConfigError(f"synthetic: train+val+test = {sum(self.options[s] for s in chosen)}"
+                                      f" scenes do not fit in whole groups; ask for fewer")
+                scenes += group[: self.options[name] - len(scenes)]
+            chosen[name] = scenes
+        return chosen
+
     @cached_property
     def _splits(self) -> dict[str, Split]:
         o = self.options
-        scenes = all_scenes()
-        order = np.random.default_rng(o["seed"]).permutation(len(scenes))
-        splits, start = {}, 0
+        splits = {}
         for name in ("train", "val", "test"):
-            chosen = [scenes[i] for i in order[start : start + o[name]]]
-            start += o[name]
             samples = []
-            for identity, scene in enumerate(chosen):
+            for identity, scene in enumerate(self._scenes[name]):
                 for k in range(o["renderings"]):
                     rng = np.random.default_rng(
                         [o["seed"], VERSION, ("train", "val", "test").index(name), identity, k]

@@ -60,3 +60,10 @@ def test_cpu_chunks_give_the_numbers_of_one_whole_batch_resampling(threads):
 
 def _in_chunks_step(side: int) -> int:
     return max(1, CPU_CHUNK_BYTES * 2 // (4 * 3 * side * side))
+
+
+def test_crops_without_flip_draw_the_same_numbers_and_never_flip():
+    flipping = random_crops(64, torch.Generator().manual_seed(5))
+    kept = random_crops(64, torch.Generator().manual_seed(5), flip=False)
+    assert (flipping[:, 0, 0] < 0).any() and (kept[:, 0, 0] > 0).all()
+    assert torch.equal(flipping.abs(), kept.abs())

@@ -2,10 +2,25 @@ import io
 from collections import Counter
 
 import numpy as np
-from itr_bench_datasets.synthetic import RELATION_WORDS, Scene, Thing, caption, render
+import pytest
+import torch
+from itr_bench_datasets.synthetic import (
+    COLOURS,
+    RELATION_WORDS,
+    SHAPE_WORDS,
+    SIZE_WORDS,
+    Scene,
+    Thing,
+    blind_ceiling,
+    caption,
+    mirror,
+    render,
+)
 from PIL import Image
 
-from itr_bench.api import Protocol
+from itr_bench.api import Dataset, Protocol
+from itr_bench.data.subset import HeadSubset
+from itr_bench.metrics import image_caption_ranks
 
 
 def small(registry, **options):
@@ -69,3 +84,106 @@ def test_identity_variant(registry):
     renderings = [s for s in train.samples if s.instance_id == 0]
     assert len(renderings) == 4 and len({s.image for s in renderings}) == 4
     assert all(len(s.captions) == 2 for s in train.samples)
+
+
+def _quickstart(registry):
+    return registry.create("dataset", "synthetic", None, train=600, val=150, test=150)
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_every_scene_has_its_mirror_and_twins_in_its_split(registry, split):
+    dataset = _quickstart(registry)
+    scenes = dataset.scenes(split)
+    assert len(scenes) == len(set(scenes)) == len(dataset.split(split).samples)
+    members = set(scenes)
+    assert all(mirror(s) in members for s in scenes)
+    horizontal = [s for s in scenes if s.axis == "horizontal"]
+    assert len(horizontal) > len(scenes) // 4  # the old splits had 0 of 82 horizontal mirrors in test
+
+    def twin(scene, field):  # both objects changed in ``field``, the rest kept
+        others = [f for f in ("colour", "shape", "size") if f != field]
+        return any(o.axis == scene.axis and all(
+            getattr(o.first, f) == getattr(scene.first, f) and getattr(o.second, f) == getattr(scene.second, f)
+            for f in others) and getattr(o.first, field) != getattr(scene.first, field)
+            and getattr(o.second, field) != getattr(scene.second, field) for o in scenes)
+
+    assert sum(twin(s, "colour") for s in scenes) >= 0.6 * len(scenes)
+    assert sum(twin(s, "shape") for s in scenes) >= 0.6 * len(scenes)
+
+
+def test_splits_share_no_scene(registry):
+    dataset = _quickstart(registry)
+    splits = [set(dataset.scenes(name)) for name in ("train", "val", "test")]
+    assert sum(map(len, splits)) == len(set.union(*splits)) == 900
+
+
+def _things(text):
+    """The objects a caption names, in order: (size or None, colour, shape)."""
+    words, found = text.split(), []
+    for i, word in enumerate(words):
+        if word in COLOURS:
+            shape = next(s for s, names in SHAPE_WORDS.items() if words[i + 1] in names)
+            size = next((z for z, names in SIZE_WORDS.items() if words[i - 1] in names), None)
+            found.append((size, word, shape))
+    return found
+
+
+def _fits(described, thing):
+    size, colour, shape = described
+    return colour == thing.colour and shape == thing.shape and size in (None, thing.size)
+
+
+def _relation(text):
+    """(axis, forward) of the relation phrase in a caption."""
+    phrases = [(p, axis, k == 0) for axis, sides in RELATION_WORDS.items() for k, side in enumerate(sides)
+               for p in side]
+    return next((axis, forward) for p, axis, forward in sorted(phrases, key=lambda x: -len(x[0]))
+                if f" {p} " in f" {text} ")
+
+
+def _relation_blind(text, scene):
+    a, b = _things(text)
+    return float((_fits(a, scene.first) and _fits(b, scene.second)) or (_fits(a, scene.second) and _fits(b, scene.first)))
+
+
+def _reading(text, scene):
+    a, b = _things(text)
+    axis, forward = _relation(text)
+    first, second = (a, b) if forward else (b, a)
+    return float(axis == scene.axis and _fits(first, scene.first) and _fits(second, scene.second))
+
+
+def _r_at_1(split, scenes, score):
+    captions = [c for s in split.samples for c in s.captions]
+    owner = torch.tensor([i for i, s in enumerate(split.samples) for _ in s.captions])
+    sim = torch.tensor([[score(c, scene) for c in captions] for scene in scenes], dtype=torch.float64)
+    sim -= 1e-6 * torch.arange(len(scenes), dtype=torch.float64)[:, None]  # a fixed choice among look-alikes
+    _, t2i = image_caption_ranks(sim, owner)
+    return float((t2i == 0).double().mean())
+
+
+def test_a_scorer_blind_to_relation_words_stays_under_the_ceiling(registry):
+    dataset = _quickstart(registry)
+    split, scenes = dataset.split("test"), dataset.scenes("test")
+    ceiling = blind_ceiling(scenes, "relation")
+    assert ceiling <= 0.5  # every scene has its mirror: a coin flip at best
+    blind = _r_at_1(split, scenes, _relation_blind)
+    reading = _r_at_1(split, scenes, _reading)
+    assert blind <= ceiling + 1e-9 and reading >= 0.9, (blind, ceiling, reading)
+    # colour and shape words are needed too
+    assert blind_ceiling(scenes, "colour") < 0.7 and blind_ceiling(scenes, "shape") < 0.7
+
+
+def test_the_ceiling_counts_look_alikes():
+    red, blue, green = Thing("red", "circle", "large"), Thing("blue", "square", "small"), Thing("green", "circle", "large")
+    scene = Scene(red, blue, "horizontal")
+    assert blind_ceiling([scene, Scene(green, blue, "horizontal")], "relation") == 1.0
+    assert blind_ceiling([scene, mirror(scene)], "relation") == 0.5
+    assert blind_ceiling([scene, mirror(scene), Scene(red, blue, "vertical")], "relation") == pytest.approx(1 / 3)
+    assert blind_ceiling([scene, Scene(green, blue, "horizontal")], "colour") == 0.5
+
+
+def test_captions_name_left_and_right_so_the_dataset_is_not_flip_safe(registry):
+    assert small(registry).flip_safe is False
+    assert HeadSubset(small(registry), 4).flip_safe is False
+    assert Dataset.flip_safe is True  # datasets whose captions do not name sides keep the flip

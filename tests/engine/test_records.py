@@ -48,7 +48,7 @@ def test_record_says_what_ran_and_train_log_tells_it(tmp_path, tiny_registry):
     assert record["augmentation"]["text"] == "none"
     assert record["augmentation"]["image_train"] == (
         "paper-train: central square; random resized crop 0.8-1 of the area, aspect 3/4-4/3, "
-        "horizontal flip p=0.5; bilinear resampling, batched")
+        "no flip (the dataset is not flip-safe); bilinear resampling, batched")  # synthetic names left/right
     assert record["augmentation"]["image_test"] == "test: central square; bilinear resampling, batched"
     # which feeding path ran and why: the tiny split fits any free memory
     assert record["feed"]["path"] == "device" and record["feed"]["reason"].startswith("fits: ")
