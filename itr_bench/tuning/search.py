@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,8 @@ from .study import (
 )
 
 TUNE_FOLDER = "tune"
+#: how often a worker whose run's last trials run elsewhere looks whether they ended
+POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,9 @@ class SearchResult:
 
 def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progress: bool = True,
                say: Callable[[str], None] = print) -> SearchResult:
-    """Run trials of ``search`` until its study has ``spec.trials`` finished ones (or the rest are
-    running in other live processes); an error in a trial stops this run's search and is returned."""
+    """Run trials of ``search`` until its study has ``spec.trials`` finished ones, waiting for those
+    that other processes run (so what follows sees every trial); an error in a trial stops this
+    run's search and is returned."""
     import optuna
 
     storage = open_storage(storage_url, search.lock)
@@ -133,12 +137,17 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
             for number in settle_dead(storage, study, search.trial_folder, search.value_of):
                 say(f"{search.label}: trial {number} was left running by a dead process: settled")
             state = counts(study)
-            if state.finished + state.running >= search.spec.trials:
+            if state.finished >= search.spec.trials:
                 return SearchResult(search, ran)
-            study.sampler = sampler(search.spec, len(study.get_trials(deepcopy=False)))
-            trial = study.ask(distributions)
-            trial.set_user_attr(HOST, socket.gethostname())
-            owner = FolderLock(search.trial_folder(trial.number)).acquire()
+            waiting = state.finished + state.running >= search.spec.trials
+            if not waiting:
+                study.sampler = sampler(search.spec, len(study.get_trials(deepcopy=False)))
+                trial = study.ask(distributions)
+                trial.set_user_attr(HOST, socket.gethostname())
+                owner = FolderLock(search.trial_folder(trial.number)).acquire()
+        if waiting:  # the last trials run in other processes: their results are this run's too
+            time.sleep(POLL_SECONDS)
+            continue
         try:
             value = train_trial(search, trial, registry, progress, say)
         except optuna.TrialPruned:

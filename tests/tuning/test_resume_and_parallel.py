@@ -4,6 +4,7 @@ processes (or ``--jobs 2``) on one SQLite study never overshoot N."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -38,7 +39,7 @@ def running(store: Path) -> bool:
 def tune(script: Path, suite: Path, store: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, str(script), "tune", str(suite), "--store", str(store), "--no-progress",
-                             "--search-only", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
 def assert_exactly_n_complete(store: Path, n: int = TRIALS) -> dict[str, list]:
@@ -56,7 +57,7 @@ def assert_exactly_n_complete(store: Path, n: int = TRIALS) -> dict[str, list]:
 def test_kill_9_after_the_first_trial_and_rerun(script, cache, tmp_path):
     suite = write_suite(tmp_path / "mini.toml", cache, trials=TRIALS, epochs=4)  # trials long enough to kill one
     store = tmp_path / "runs"
-    process = tune(script, suite, store)
+    process = tune(script, suite, store, "--search-only")
     deadline = time.monotonic() + 120
     while not (list(store.glob("mini/synthetic/infonce/tune/trial-*/record.json")) and running(store)):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
@@ -64,7 +65,7 @@ def test_kill_9_after_the_first_trial_and_rerun(script, cache, tmp_path):
     process.send_signal(signal.SIGKILL)  # after the first trial finished, while the next one trains
     process.wait()
     stale = running(store)  # (unless that trial ended in the instant before the kill)
-    rerun = tune(script, suite, store)
+    rerun = tune(script, suite, store, "--search-only")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()
     found = assert_exactly_n_complete(store)
@@ -88,6 +89,10 @@ def test_two_processes_on_one_sqlite_study(script, cache, tmp_path):
     found = assert_exactly_n_complete(store)
     for trials in found.values():
         assert [t.number for t in trials] == list(range(TRIALS))  # nothing failed, nothing doubled
+    # each process waited for the other's last trials: every tuned record states all of them
+    finals = sorted(store.glob("mini-tuned/synthetic/*/seed-*/record.json"))
+    assert len(finals) == 4
+    assert all(json.loads(p.read_text())["tuning"]["trials"] == TRIALS for p in finals)
 
 
 def test_jobs_share_one_storage_without_overshooting(cli, cache, tmp_path):
