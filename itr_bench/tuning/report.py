@@ -59,7 +59,7 @@ def tuning_markdown(part: pd.DataFrame, tuning: pd.DataFrame, title: str) -> str
     with_default = tuning["default"].notna().any()
     header = ["run", f"tuned test {primary.name}", *([f"default-settings test {primary.name}"] if with_default else []),
               "trials", f"best val {metric}", f"median val {metric}", "sensitivity", "best values"]
-    lines = [markdown(part, title), f"### Tuning: {title}", "", "| " + " | ".join(header) + " |",
+    lines = [markdown(part, title) + "\n" + f"### Tuning: {title}", "", "| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     rows = part.set_index("run")
     for _, row in tuning.iterrows():
