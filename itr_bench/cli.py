@@ -95,10 +95,10 @@ class _OwnedGroup:
 
 
 def _builtin_commands() -> list[click.Command]:
-    from .commands import evaluate, fetch_weights, leaderboard, new_plugin, prepare, report, run, train
+    from .commands import evaluate, fetch_weights, leaderboard, new_plugin, prepare, report, run, train, tune
 
     return [plugins_command, list_command, prepare.command, fetch_weights.command, train.command, evaluate.command,
-            run.command, leaderboard.command, report.command, new_plugin.command]
+            run.command, tune.command, leaderboard.command, report.command, new_plugin.command]
 
 
 # --------------------------------------------------------------------------------------------

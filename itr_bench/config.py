@@ -156,6 +156,9 @@ class RunConfig:
     cache_dir: str | None = None
     #: evaluate the untrained model on the test split too: the chance level beside the result.
     untrained_baseline: bool = True
+    #: false for a tuning trial (``itr-bench tune``): selected on validation and never scored on
+    #: test, not even untrained; its record holds no test metrics and no leaderboard counts it.
+    score_test: bool = True
     #: term -> weight that replaces the term's weight in every stage whose ``term_weights`` set
     #: it; stages that do not weight the term are unchanged. Meant for per-dataset weights in a
     #: suite's ``[datasets.<name>]`` table (a weight one stage of a run uses, e.g. a ranking

@@ -32,7 +32,7 @@ from .leaderboard_text import csv_safe, markdown_text
 from .locking import LEADERBOARD_WAIT, FolderLock
 from .metric_declarations import DECLARED, MetricSet
 from .names import check_name
-from .run_record import FAILED, RECORD, RunRecord, check_field, read_record
+from .run_record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
 from .seed_configs import label_by_config
 from .stats import (ALPHA, BASELINE, CORRECTION, EQUIVALENT, FEW_SEEDS, RELIABLE_N, correct, paired_difference,
                     t_quantile)
@@ -48,7 +48,8 @@ DEGENERATE = "degenerate"
 
 
 def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_configs: bool = False) -> pd.DataFrame:
-    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart.
+    """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart;
+    tuning trials (validation only, :func:`~itr_bench.run_record.validation_only`) are no rows.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
     string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
@@ -62,7 +63,10 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_confi
         raise ItrBenchError(f"{run_dir}: no such run folder")
     rows, seen, configs = [], {}, []
     for path in result_files(run_dir, RECORD):
-        record = read_record(path, required=("dataset", "run", "test"))
+        record = read_record(path)
+        if validation_only(record):  # a tuning trial (itr_bench.tuning): it has no test metrics
+            continue
+        require(record, path, ("dataset", "run", "test"))
         row = record_row(record, path)
         configs.append(record.get("config"))
         key = (row["suite"], row["dataset"], row["run"], row["seed"])

@@ -147,6 +147,12 @@ def _run_of(override: Override, names: list[str]) -> str | None:
     return max(matches, key=len) if matches else None
 
 
+def checked(override: Override, forbidden: Mapping[str, str] = SUITE_FORBIDDEN) -> Override:
+    """``override`` with its path checked and normalised as the flags' are (for keys that come from
+    elsewhere, e.g. a suite's ``[tune]`` search space); a bad key is one line naming ``override.shown``."""
+    return _checked(override, forbidden)
+
+
 def _checked(override: Override, forbidden: Mapping[str, str]) -> Override:
     """The path names run-config keys (``-`` read as ``_``), indexes stages by number, never a forbidden key."""
     first = _field(override.path[0], RUN_KEYS)

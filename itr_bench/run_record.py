@@ -113,6 +113,11 @@ class RunRecord(TypedDict, total=False):
     config_hash: str
     #: *newer*: the data the run read: fingerprint, captions and image stamps (:mod:`itr_bench.data.identity`)
     data_fingerprint: str
+    # ---- tuning (:mod:`itr_bench.tuning`) ---------------------------------------------------
+    #: *newer*, a tuning trial only (``config.score_test`` false, no ``test``): its study, number and params
+    trial: dict[str, Any]
+    #: *newer*, a run retrained at its tuned setting: best params, trials, best and median val score
+    tuning: dict[str, Any]
 
 
 #: Every field a record may hold.
@@ -171,12 +176,23 @@ def read_record(path: Path | str, required: tuple[str, ...] = ()) -> RunRecord:
     naming the file and the key."""
     path = Path(path)
     record = read_json_file(path)
-    for key in required:
-        if record.get(key) is None:
-            raise ItrBenchError(f"{path}: {key}: missing ({INCOMPLETE})")
     for key, check in CHECKS.items():
         if record.get(key) is not None:
             check(path, key, record[key])
-        if key == "test" and key in required and not record[key]:
-            raise ItrBenchError(f"{path}: test: no metrics ({INCOMPLETE})")
+    require(record, path, required)  # type: ignore[arg-type]
     return record  # type: ignore[return-value]  # checked above, field by field
+
+
+def require(record: RunRecord, path: Path | str, required: tuple[str, ...]) -> None:
+    """The ``required`` fields are present (a required ``test`` also non-empty); else one line."""
+    for key in required:
+        if record.get(key) is None:
+            raise ItrBenchError(f"{path}: {key}: missing ({INCOMPLETE})")
+        if key == "test" and not record[key]:
+            raise ItrBenchError(f"{path}: test: no metrics ({INCOMPLETE})")
+
+
+def validation_only(record: RunRecord) -> bool:
+    """A tuning trial's record: selected on validation, never scored on test, never a leaderboard row."""
+    config = record.get("config")
+    return isinstance(config, Mapping) and config.get("score_test") is False

@@ -26,7 +26,7 @@ import copy
 import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ from .run_record import FAILED, LAST, RECORD
 from .store import DONE, FolderState, Policy, inspect_folder, settle, train_settled
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
-TOP_KEYS = {"suite", "defaults", "datasets", "runs"}
+#: ``tune``: the search ``itr-bench tune`` runs (checked by :mod:`itr_bench.tuning.space`; ``run`` ignores it)
+TOP_KEYS = {"suite", "defaults", "datasets", "runs", "tune"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class PlannedRun:
     #: The experiment trackers that follow the run (``--report-to``, else ``suite.report_to``):
     #: not part of its config, so they never change what counts as the same run.
     report_to: tuple[str, ...] = ()
+    #: more fields for its record (a tuned run's ``tuning``: :mod:`itr_bench.tuning`)
+    record_fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -329,7 +332,8 @@ def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: 
 
     def train() -> None:
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
-                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline},
+                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline,
+                           **run.record_fields},
                   report_to=run.report_to)
 
     data = planned_data_fingerprint(run.config, registry, run.label)

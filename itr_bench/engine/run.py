@@ -14,7 +14,7 @@ import platform
 import random
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -187,12 +187,15 @@ def _autocast(config: RunConfig, device: torch.device):
 
 def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, where: str = "run",
               progress: bool = True, context: Mapping[str, Any] | None = None,
-              report_to: Sequence[str] = ()) -> dict[str, Any]:
+              report_to: Sequence[str] = (), on_epoch: Callable[[dict[str, Any]], None] | None = None
+              ) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (resuming what is there) and return its run record.
 
     ``train.log`` in ``out_dir`` tells the run in lines, including the reason of a failure.
     ``report_to`` names experiment trackers that follow the run (engine/tracking.py); they are
     not part of the run's config, so choosing them changes neither its identity nor its numbers.
+    ``on_epoch`` sees each finished epoch's history entry (a tuning trial reports its validation
+    scores to a pruner there; what it raises ends the run like any failure).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +206,7 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
                                   tracked_run(out_dir, config, context, git_commit()))
     try:
         record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context,
-                        tracking=tracking)
+                        tracking=tracking, on_epoch=on_epoch)
     except BaseException as exc:
         log.failed(exc)
         for line in tracking.finish(status_of(exc)):
@@ -211,7 +214,8 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
         raise
     for line in tracking.finish(status_of(None), record, config):
         log.write(line)
-    log.write(f"finished: best val epoch {record['best_epoch']}; test {_summary(record['test'])}"
+    log.write(f"finished: best val epoch {record['best_epoch']}; "
+              f"{'test ' + _summary(record['test']) if 'test' in record else 'not scored on test'}"
               f"{'; DEGENERATE embeddings' if record['degenerate'] else ''}")
     return record
 
@@ -230,7 +234,8 @@ def check_selectable(name: str, protocol: str, dataset: str, where: str) -> None
 
 
 def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *, where: str, progress: bool,
-           context: Mapping[str, Any] | None, tracking: NoTracking = NoTracking()) -> dict[str, Any]:
+           context: Mapping[str, Any] | None, tracking: NoTracking = NoTracking(),
+           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     git_commit()  # pin the commit this process runs
     seed_everything(config.seed)
@@ -263,7 +268,7 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                         tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform,
                         workers=config.workers, memory_fraction=config.feed_memory_fraction)
     untrained = None
-    if config.untrained_baseline:
+    if config.untrained_baseline and config.score_test:
         untrained = _untrained_metrics(out_dir, model, prepared, built.tokens["test"], eval_options)
     feed = TrainFeed(prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
                      image_size=config.image_size, device=device, seed=config.seed, sampler=config.sampler,
@@ -287,15 +292,18 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
                       out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
                       extra_state={"config": config.as_dict(), "data_fingerprint": prepared.fingerprint},
                       stage_negatives=stage_negatives,
-                      on_epoch=lambda epoch: log.epoch(epoch, [stage.epochs for stage in config.stages]),
+                      on_epoch=partial(_each_epoch, log, [stage.epochs for stage in config.stages], on_epoch),
                       tracking=tracking)
     state = trainer.fit()
     if world.distributed:
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
-    best, _ = load_checkpoint(out_dir / BEST, device=device)
-    model.load_state_dict(best["model"])
-    test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"], **eval_options,
-                                                 queries_to=out_dir / PER_QUERY if world.rank == 0 else None)
+    test, test_collapse = {}, None
+    if config.score_test:
+        best, _ = load_checkpoint(out_dir / BEST, device=device)
+        model.load_state_dict(best["model"])
+        test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"],
+                                                     **eval_options,
+                                                     queries_to=out_dir / PER_QUERY if world.rank == 0 else None)
     record: RunRecord = {
         **dict(context or {}),  # type: ignore[typeddict-item]  # the suite's fields (RunRecord has them)
         "run": config.name,
@@ -343,9 +351,20 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "data_fingerprint": prepared.fingerprint,  # what was read (itr_bench/data/identity.py)
     }
     record["budget"] = as_record(recorded(record) or [])  # steps and pairs, per stage and in total
+    if not config.score_test:  # a tuning trial: no test key at all, so nothing can read one
+        for key in ("test", "untrained"):
+            record.pop(key)  # type: ignore[misc]
+        record["collapse"].pop("test")
     if world.rank == 0:
         write_json(out_dir / RECORD, record)
     return record
+
+
+def _each_epoch(log: RunLog, epochs: list[int], then: Callable[[dict[str, Any]], None] | None,
+                entry: dict[str, Any]) -> None:
+    log.epoch(entry, epochs)
+    if then is not None:
+        then(entry)
 
 
 def loss_inputs(losses: Mapping[str, Loss]) -> dict[str, str]:
