@@ -38,7 +38,7 @@ from . import App, set_run_option, training_options
 def command(app: App, suite: str, trials: int | None, storage: str | None, jobs: int, executor: str,
             ray_address: str | None, roots: tuple[str, ...], datasets: str | None, seeds: str | None, store: Path,
             leaderboard_dir: Path | None, with_defaults: bool, search_only: bool, dry_run: bool,
-            overrides: tuple[str, ...], run_overrides: tuple[str, ...], rerun_changed: bool,
+            overrides: tuple[str, ...], run_overrides: tuple[str, ...], report_to: str | None, rerun_changed: bool,
             restart_damaged: bool, no_progress: bool) -> None:
     """Tune SUITE (a registered suite or a TOML file with a [tune] table): every run gets the same
     trials of the same epochs, scored on validation only (Optuna TPE, one study per dataset and
@@ -54,6 +54,7 @@ def command(app: App, suite: str, trials: int | None, storage: str | None, jobs:
     """
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..suites import load_suite
+    from ..trackers import parse_report_to
     from ..tuning.plan import TunePlan
 
     data, where = load_suite(suite, app.registry)
@@ -74,7 +75,8 @@ def command(app: App, suite: str, trials: int | None, storage: str | None, jobs:
     errors = plan.search(jobs, executor, ray_address, progress=not no_progress)
     if not search_only:
         errors += plan.finish(rerun_changed, restart_damaged, executor, ray_address, not no_progress,
-                              leaderboard_dir, with_defaults)
+                              leaderboard_dir, with_defaults,
+                              parse_report_to(report_to) if report_to is not None else None)
     for error in errors:
         click.echo(f"failed: {error}", err=True)
     if errors:

@@ -51,9 +51,10 @@ def summarise(search: RunSearch, storage_url: str) -> dict[str, Any] | None:
 def plan_tuned(data: Mapping[str, Any], registry: Registry, where: str, store: Path,
                summaries: Mapping[tuple[str, str], Mapping[str, Any]], *, datasets: Sequence[str],
                seeds: Iterable[int] | None, per_dataset: Mapping[str, Mapping[str, Any]] | None,
-               overrides: Overrides = Overrides()) -> list[PlannedRun]:
+               overrides: Overrides = Overrides(), report_to: Sequence[str] | None = None) -> list[PlannedRun]:
     """The tuned runs: the suite renamed ``<suite>-tuned``, each (dataset, run) at its best
-    parameters, on the suite's seeds; runs with no completed trial are left out."""
+    parameters, on the suite's seeds; runs with no completed trial are left out. ``report_to``:
+    the experiment trackers that follow them (None: the suite's ``report_to``)."""
     renamed = copy.deepcopy(dict(data))
     renamed["suite"] = {**renamed["suite"], "name": tuned_suite(renamed["suite"]["name"])}
     planned = []
@@ -63,7 +64,7 @@ def plan_tuned(data: Mapping[str, Any], registry: Registry, where: str, store: P
                 for key, value in summary["best_params"].items()]
         tuned = Overrides(overrides.every, (*overrides.per_run, *best), overrides.forbidden)
         for run in expand(renamed, registry, where, store, datasets=per_dataset, seeds=seeds,
-                          only_datasets=[dataset], overrides=tuned, check_weights=False):
+                          only_datasets=[dataset], overrides=tuned, check_weights=False, report_to=report_to):
             summary = summaries.get((dataset, run.run))
             if summary is not None:
                 planned.append(dataclasses.replace(run, record_fields={"tuning": dict(summary)}))

@@ -10,7 +10,7 @@ tuned leaderboard.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,8 +153,10 @@ class TunePlan:
                 f"(median {summary['median_value']:.2f}) at {params}")
 
     def finish(self, rerun_changed: bool, restart_damaged: bool, executor: str, ray_address: str | None,
-               progress: bool, leaderboard_dir: Path | None, with_defaults: bool) -> list[str]:
-        """Retrain each run's best setting on the final seeds; write the tuned leaderboard."""
+               progress: bool, leaderboard_dir: Path | None, with_defaults: bool,
+               report_to: Sequence[str] | None = None) -> list[str]:
+        """Retrain each run's best setting on the final seeds (followed by ``report_to``'s trackers;
+        trials are not tracked); write the tuned leaderboard."""
         from ..commands.run import outcome_line
         from ..store import CHANGED, Policy, refuse
         from ..suites import execute_local, execute_ray
@@ -162,7 +164,8 @@ class TunePlan:
         from .report import write_tuned_leaderboard
 
         runs = plan_tuned(self.data, self.registry, self.where, self.store, self.summaries, datasets=self.datasets,
-                          seeds=self.seeds, per_dataset=self.per_dataset, overrides=self.overrides)
+                          seeds=self.seeds, per_dataset=self.per_dataset, overrides=self.overrides,
+                          report_to=report_to)
         policy = Policy(rerun_changed=rerun_changed, restart_damaged=restart_damaged)
         changed = [(run, state) for run in runs if (state := run.state()).status == CHANGED]
         if changed and not rerun_changed:  # the search moved on since these runs were trained

@@ -27,13 +27,23 @@ def study_trials(store: Path) -> dict[str, list]:
             for s in optuna.get_all_study_summaries(storage=url)}
 
 
-def running(store: Path) -> bool:
-    """Some trial is RUNNING now (read straight from the file while another process writes it)."""
-    try:
-        with closing(sqlite3.connect(store / "mini" / "tune.db", timeout=1)) as db:
-            return db.execute("SELECT COUNT(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0] > 0
-    except sqlite3.Error:  # locked, or not made yet
-        return False
+def running(store: Path, sure: bool = False) -> bool:
+    """Some trial is RUNNING now (read straight from the file while another process writes it).
+
+    A locked or missing database reads as False, unless ``sure``: then the read is retried (for
+    up to 10 s), so that a database the killed process left locked is not taken for "none running".
+    """
+    deadline = time.monotonic() + (10 if sure else 0)
+    while True:
+        try:
+            with closing(sqlite3.connect(store / "mini" / "tune.db", timeout=1)) as db:
+                return db.execute("SELECT COUNT(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0] > 0
+        except sqlite3.Error:  # locked, or not made yet
+            if time.monotonic() > deadline:
+                if sure:
+                    raise
+                return False
+            time.sleep(0.1)
 
 
 def tune(script: Path, suite: Path, store: Path, *extra: str) -> subprocess.Popen:
@@ -64,7 +74,7 @@ def test_kill_9_after_the_first_trial_and_rerun(script, cache, tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)  # after the first trial finished, while the next one trains
     process.wait()
-    stale = running(store)  # (unless that trial ended in the instant before the kill)
+    stale = running(store, sure=True)  # (unless that trial ended in the instant before the kill)
     rerun = tune(script, suite, store, "--search-only")
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()
