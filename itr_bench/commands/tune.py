@@ -29,6 +29,8 @@ from . import App, set_run_option, training_options
 @click.option("--with-defaults", is_flag=True,
               help="Show each run's default-settings score (the records of 'itr-bench run SUITE' in the "
                    "same store) beside its tuned one.")
+@click.option("--baseline", "baselines", multiple=True, metavar="RUN",
+              help="Compare the tuned leaderboard's rows with this run (as 'itr-bench leaderboard --baseline').")
 @click.option("--search-only", is_flag=True, help="Run the trials only; no tuned runs, no leaderboard.")
 @click.option("--dry-run", is_flag=True,
               help="Check the suite and its [tune] table and print the plan: runs x trials x epochs, and the time "
@@ -37,7 +39,7 @@ from . import App, set_run_option, training_options
 @click.pass_obj
 def command(app: App, suite: str, trials: int | None, storage: str | None, jobs: int, executor: str,
             ray_address: str | None, roots: tuple[str, ...], datasets: str | None, seeds: str | None, store: Path,
-            leaderboard_dir: Path | None, with_defaults: bool, search_only: bool, dry_run: bool,
+            leaderboard_dir: Path | None, with_defaults: bool, baselines: tuple[str, ...], search_only: bool, dry_run: bool,
             overrides: tuple[str, ...], run_overrides: tuple[str, ...], report_to: str | None, rerun_changed: bool,
             restart_damaged: bool, no_progress: bool) -> None:
     """Tune SUITE (a registered suite or a TOML file with a [tune] table): every run gets the same
@@ -76,7 +78,7 @@ def command(app: App, suite: str, trials: int | None, storage: str | None, jobs:
     if not search_only:
         errors += plan.finish(rerun_changed, restart_damaged, executor, ray_address, not no_progress,
                               leaderboard_dir, with_defaults,
-                              parse_report_to(report_to) if report_to is not None else None)
+                              parse_report_to(report_to) if report_to is not None else None, baselines)
     for error in errors:
         click.echo(f"failed: {error}", err=True)
     if errors:

@@ -154,7 +154,7 @@ class TunePlan:
 
     def finish(self, rerun_changed: bool, restart_damaged: bool, executor: str, ray_address: str | None,
                progress: bool, leaderboard_dir: Path | None, with_defaults: bool,
-               report_to: Sequence[str] | None = None) -> list[str]:
+               report_to: Sequence[str] | None = None, baseline: Sequence[str] = ()) -> list[str]:
         """Retrain each run's best setting on the final seeds (followed by ``report_to``'s trackers;
         trials are not tracked); write the tuned leaderboard."""
         from ..commands.run import outcome_line
@@ -184,7 +184,7 @@ class TunePlan:
                    if (s.dataset, s.run) in self.summaries}
         if (self.store / tuned_suite(self.suite)).is_dir():
             _, written = write_tuned_leaderboard(self.store, self.suite, out, with_defaults=with_defaults,
-                                                     studies=studies)
+                                                 studies=studies, baseline=baseline)
             if written:
                 self.say(f"tuned leaderboard: {', '.join(str(p) for p in written)}")
         return errors

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +92,19 @@ def tuning_metric(tuning: pd.DataFrame) -> str:
 
 def write_tuned_leaderboard(store: Path, suite: str, out_dir: Path, *, with_defaults: bool = False,
                             studies: Mapping[tuple[str, str], tuple[str, str]] | None = None,
-                            lock: Path | None = None) -> tuple[pd.DataFrame, list[Path]]:
+                            lock: Path | None = None, baseline: Sequence[str] = ()) -> tuple[pd.DataFrame, list[Path]]:
     """Write the tuned leaderboard of ``suite`` to ``out_dir``; ``studies`` maps (dataset, run) to
-    (storage URL, study name) for the plots. Returns the usual table and the files written."""
+    (storage URL, study name) for the plots; ``baseline`` names the run to compare with (as
+    ``itr-bench leaderboard --baseline``; empty: the records' own). Returns the usual table and the
+    files written."""
     records = load_records(store / tuned_suite(suite))
-    table = aggregate(records)
+    table = aggregate(records, baseline=baseline)
     if table.empty:
         return table, []
     written = write_leaderboards(table, out_dir, records.attrs["failed"], records)
     defaults = None
     if with_defaults and (store / suite).is_dir():
-        defaults = aggregate(load_records(store / suite))
+        defaults = aggregate(load_records(store / suite), baseline=baseline)
     tuning = tuning_table(records, defaults)
     for (name, dataset), part in table.groupby(["suite", "dataset"], sort=True):
         mine = tuning[tuning["dataset"] == dataset]
