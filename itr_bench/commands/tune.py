@@ -39,9 +39,9 @@ from . import App, set_run_option, training_options
 @click.pass_obj
 def command(app: App, suite: str, trials: int | None, storage: str | None, jobs: int, executor: str,
             ray_address: str | None, roots: tuple[str, ...], datasets: str | None, seeds: str | None, store: Path,
-            leaderboard_dir: Path | None, with_defaults: bool, baselines: tuple[str, ...], search_only: bool, dry_run: bool,
-            overrides: tuple[str, ...], run_overrides: tuple[str, ...], report_to: str | None, rerun_changed: bool,
-            restart_damaged: bool, no_progress: bool) -> None:
+            leaderboard_dir: Path | None, with_defaults: bool, baselines: tuple[str, ...], search_only: bool,
+            dry_run: bool, overrides: tuple[str, ...], run_overrides: tuple[str, ...], report_to: str | None,
+            rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
     """Tune SUITE (a registered suite or a TOML file with a [tune] table): every run gets the same
     trials of the same epochs, scored on validation only (Optuna TPE, one study per dataset and
     run); then each run's best setting is retrained on the suite's seeds as <suite>-tuned and

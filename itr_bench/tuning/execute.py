@@ -31,7 +31,10 @@ def search_all(searches: Sequence[RunSearch], storage_url: str, registry: Regist
 def search_local(searches: Sequence[RunSearch], storage_url: str, registry: Registry, jobs: int, *,
                  progress: bool = True, say: Callable[[str], None] = print) -> list[SearchResult]:
     """``jobs`` == 1: in this process. More: ``jobs`` forked worker processes (they inherit the
-    registry, third-party plugins included), then the studies are read back for the results."""
+    registry, third-party plugins included, which a spawned process could not: it does not
+    pickle), then the studies are read back for the results. Fork from a fresh process, as the
+    command does: a process that has started gRPC or tracker threads (a test session that ran the
+    trackers' tests) can crash its forked children."""
     if jobs <= 1:
         return search_all(searches, storage_url, registry, progress=progress, say=say)
     context = multiprocessing.get_context("fork")
