@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_dualpath import write_run_config
 from tiny_models import tiny_config
 
 from itr_bench.cli import main
@@ -15,31 +16,9 @@ from itr_bench.metrics import TopRanked
 from itr_bench.per_query import PER_QUERY, query_results, read_query_results, write_query_results
 from itr_bench.run_record import RECORD
 
-CONFIG = """
-[run]
-name = "per-query"
-dataset = "synthetic"
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-
-[[stages]]
-epochs = 1
-lr = 0.05
-losses = {{ infonce = 1.0 }}
-"""
-
 
 def write_config(tmp_path):
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(cache=tmp_path / "cache"))
-    return path
+    return write_run_config(tmp_path / "run.toml", tmp_path / "cache", name="per-query")
 
 
 def _recall(rank, k):

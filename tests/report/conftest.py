@@ -3,33 +3,13 @@
 import shutil
 
 import pytest
+from tiny_dualpath import write_run_config
 
 from itr_bench.cli import main
 
-CONFIG = """
-[run]
-name = "{name}"
-dataset = "synthetic"
-dataset_options = {{ train = 32, val = 16, test = {test}, image_size = 16 }}
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-
-[[stages]]
-epochs = 1
-lr = 0.05
-losses = {{ {loss} = 1.0 }}
-"""
-
 
 def train(folder, name, loss, test=16):
-    config = folder / f"{name}.toml"
-    config.write_text(CONFIG.format(name=name, loss=loss, test=test, cache=folder / "cache"))
+    config = write_run_config(folder / f"{name}.toml", folder / "cache", name=name, loss=loss, test=test)
     assert main(["train", str(config), "--out", str(folder / "runs" / name), "--no-progress"]) == 0
     return folder / "runs" / name
 
