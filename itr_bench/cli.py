@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError as exc:  # an allocation the machine cannot hold: say so and what to lower
         if debug:
             raise
-        from .failures import describe_failure
+        from .store.failures import describe_failure
 
         return _fail(describe_failure(exc).line, 2)
 

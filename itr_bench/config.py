@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 
-from .data.placement import DEVICE_MEMORY_FRACTION
+from .feed.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
-from .metric_declarations import DECLARED, DEFAULT_SELECT
+from .metrics.declarations import DECLARED, DEFAULT_SELECT
 from .loss_contract import check_plan
 from .names import check_name
 from .options import value_problem

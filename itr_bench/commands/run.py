@@ -48,8 +48,8 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     from ..trackers import parse_report_to
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
-    from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
-    from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
+    from ..store.state import CHANGED, DAMAGED, DONE, Policy, refuse
+    from ..suites.plan import check_datasets, execute_local, execute_ray, expand, load_suite
 
     data, where = load_suite(suite, app.registry)
     suite_datasets = datasets.split(",") if datasets else list(data.get("suite", {}).get("datasets", []))
@@ -82,7 +82,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
             click.echo(f"{state.status}  {run.label}  {run.folder}  {budgets[run.label]}{detail}")
         return
-    from ..leaderboard import (  # pandas: after --dry-run
+    from ..results.leaderboard import (  # pandas: after --dry-run
         aggregate,
         load_records,
         render_text,
@@ -138,8 +138,8 @@ def outcome_line(outcome) -> str:
     """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason);
     the test metric is the first declared one, and the epoch says its metric when that is another."""
     from ..errors import ItrBenchError
-    from ..metric_declarations import DECLARED, DEFAULT_SELECT
-    from ..run_record import RECORD, read_record
+    from ..metrics.declarations import DECLARED, DEFAULT_SELECT
+    from ..store.record import RECORD, read_record
 
     line = f"{outcome.status:<7} {outcome.run.label}"
     if outcome.status == "failed":

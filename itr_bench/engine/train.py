@@ -24,17 +24,17 @@ from tqdm.auto import tqdm
 from ..api import Loss
 from ..config import StageConfig
 from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
-from ..data.placement import DEVICE_MEMORY_FRACTION
+from ..feed.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
-from ..metric_declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
-from ..run_record import BEST, LAST
-from ..store import config_changes
+from ..metrics.declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
+from ..store.record import BEST, LAST
+from ..store.state import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
 from .evaluate import eval_batch_size, evaluate_with_collapse
-from .feeding import CaptionTokens, TrainFeed
+from ..feed.feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
-from .negatives import NegativeMining
+from ..feed.negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 from .tracking import NoTracking

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..atomic import write_bytes, write_text
+from ..store.atomic import write_bytes, write_text
 from ..errors import ItrBenchError
 from ..registry import Registry
 from . import figures

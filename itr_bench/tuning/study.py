@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, RunBusyError
-from ..locking import FolderLock
-from ..run_record import RECORD
+from ..store.locking import FolderLock
+from ..store.record import RECORD
 
 #: the study's user attribute holding the fingerprint of the config that created it
 FINGERPRINT = "itr_bench_fingerprint"
@@ -152,7 +152,7 @@ def _owned(folder: Path) -> bool:
 def _finished_record(folder: Path, trial) -> dict[str, Any] | None:
     """The record the dead trial wrote before its process died, if its params are this trial's."""
     from ..errors import ItrBenchError
-    from ..run_record import read_record
+    from ..store.record import read_record
 
     path = folder / RECORD
     if not path.is_file():

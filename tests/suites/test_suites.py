@@ -14,7 +14,7 @@ import itr_bench
 from itr_bench.api import Loss
 from itr_bench.errors import ConfigError
 from itr_bench.plugins import load_registry
-from itr_bench.suites import FAILED, RECORD, execute_local, expand
+from itr_bench.suites.plan import FAILED, RECORD, execute_local, expand
 from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
@@ -126,7 +126,7 @@ SUITE_SCRIPT = textwrap.dedent("""
     from tiny_models import TinyPlugin
     import itr_bench.engine.train as train_module
     from itr_bench.plugins import get_plugin_manager, load_registry
-    from itr_bench.suites import execute_local, expand
+    from itr_bench.suites.plan import execute_local, expand
 
     if sys.argv[2] == "slow":
         original = train_module.Trainer._train_epoch

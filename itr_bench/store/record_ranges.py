@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 from .files import number_table
-from .metric_declarations import DECLARED
+from ..metrics.declarations import DECLARED
 
 
 def _outside(path: Path, key: str, value: float, low: float, high: float) -> ItrBenchError:

@@ -18,8 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ItrBenchError
-from .store import comparable, config_changes
+from ..errors import ItrBenchError
+from ..store.state import comparable, config_changes
 
 #: What varies between the seeds of one run by design.
 PER_SEED_KEYS = frozenset({"seed"})

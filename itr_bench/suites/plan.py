@@ -30,21 +30,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json
-from .config import RunConfig, build, check_components, check_registered, read_toml
-from .data.identity import planned_data_fingerprint
-from .trackers import check_trackers, parse_report_to
-from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
-from .failures import describe_failure
-from .files import ensure_inside
-from .locking import FolderLock
-from .names import check_name
-from .overrides import Overrides, blamed_on, merge_tables
-from .overrides import apply as apply_overrides
-from .registry import Registry
-from .pretrained import check_pretrained
-from .run_record import FAILED, LAST, RECORD
-from .store import DONE, FolderState, Policy, inspect_folder, settle, train_settled
+from ..store.atomic import write_json
+from ..config import RunConfig, build, check_components, check_registered, read_toml
+from ..data.identity import planned_data_fingerprint
+from ..trackers import check_trackers, parse_report_to
+from ..errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
+from ..store.failures import describe_failure
+from ..store.files import ensure_inside
+from ..store.locking import FolderLock
+from ..names import check_name
+from ..overrides import Overrides, blamed_on, merge_tables
+from ..overrides import apply as apply_overrides
+from ..registry import Registry
+from ..pretrained import check_pretrained
+from ..store.record import FAILED, LAST, RECORD
+from ..store.state import DONE, FolderState, Policy, inspect_folder, settle, train_settled
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
 #: ``tune``: the search ``itr-bench tune`` runs (checked by :mod:`itr_bench.tuning.space`; ``run`` ignores it)
@@ -215,8 +215,8 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
     Returns one summary line per dataset. An unreadable source, a missing split or folds the
     test split cannot hold are one :class:`ConfigError` line here, before anything trains.
     """
-    from .data.checks import check_folds
-    from .engine.run import RUN_SPLITS
+    from ..data.checks import check_folds
+    from ..engine.run import RUN_SPLITS
 
     lines, seen = [], set()
     for run in runs:
@@ -328,7 +328,7 @@ def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep
 
 def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: Policy,
                    say: Callable[[str], None]) -> Outcome:
-    from .engine.run import train_run
+    from ..engine.run import train_run
 
     def train() -> None:
         train_run(run.config, registry, run.folder, where=run.label, progress=progress,
@@ -398,6 +398,6 @@ def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run
 
 def _ray_task(run: PlannedRun, policy: Policy) -> Outcome:
     """Inside a Ray worker: build a fresh registry (plugins load there too) and run."""
-    from .plugins import get_plugin_manager, load_registry
+    from ..plugins import get_plugin_manager, load_registry
 
     return execute_one(run, load_registry(get_plugin_manager()), progress=False, policy=policy, say=print)

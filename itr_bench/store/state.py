@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .atomic import remove_temporaries
-from .config import RunConfig, StageConfig
-from .errors import DamagedRunError, ItrBenchError, StaleRunError
+from ..config import RunConfig, StageConfig
+from ..errors import DamagedRunError, ItrBenchError, StaleRunError
 from .files import read_json_file
-from .run_record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
+from .record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
 
 #: Keys that say where things are, not what ran: the run's name (its folder says it), the
 #: prepared-data cache (keyed by the dataset's content, so any location gives the same data) and

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Required, TypedDict
 
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 from .files import read_json_file
-from .names import check_name
+from ..names import check_name
 from .record_ranges import bounded_metrics, non_negative_integer, non_negative_number
 
 # --------------------------------------------------------------------------------------------

@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from .metrics import TopRanked
+    from .ranks import TopRanked
 
 IMAGE_CAPTION, IDENTITY = "image-caption", "identity"  # the values of itr_bench.api.Protocol
 IMAGE_TO_TEXT, TEXT_TO_IMAGE, BOTH = "image-to-text", "text-to-image", "both"

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .metric_declarations import RECALL_KS
-from .per_query import QueryResults
+from ..metrics.declarations import RECALL_KS
+from ..store.per_query import QueryResults
 
 RESAMPLES = 10_000
 RESAMPLING_SEED = 0
@@ -120,9 +120,9 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
     """
     import pandas as pd
 
-    from .errors import ItrBenchError
+    from ..errors import ItrBenchError
     from .leaderboard import KEYS, choose_baseline
-    from .per_query import read_query_results
+    from ..store.per_query import read_query_results
 
     def results_of(rows: Any) -> dict[int, QueryResults]:
         found = {}
@@ -155,7 +155,7 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
 
 def write_intervals(table: Any, out_dir: Path) -> list[Path]:
     """``<suite>__<dataset>__query_bootstrap.csv`` per suite and dataset of ``table``, written atomically."""
-    from .atomic import write_text
+    from ..store.atomic import write_text
 
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):

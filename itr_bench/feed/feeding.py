@@ -33,12 +33,12 @@ import torch
 from torch import Tensor
 
 from ..api import TrainingPairs
-from ..data.device import DeviceImages, random_crops
-from ..data.placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
+from .device import DeviceImages, random_crops
+from .placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
 from ..data.prepare import PreparedSplit
-from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
-from ..data.streaming import Request, StreamingImages
-from ..data.transforms import view
+from .samplers import EpochCaptionSampler, IdentityBatchSampler
+from .streaming import Request, StreamingImages
+from .transforms import view
 from ..errors import ItrBenchError
 from .negatives import BatchPool, NegativeMining
 

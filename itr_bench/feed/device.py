@@ -19,7 +19,7 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms.v2 import functional as TF
 
-from .prepare import PreparedSplit
+from ..data.prepare import PreparedSplit
 from .transforms import CROP_RATIO, CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD
 
 #: Images decoded per call while a bank is built (bounds the peak beside the bank itself).

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
 from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
-from .prepare import PreparedSplit
+from ..data.prepare import PreparedSplit
 from .slots import BatchSlots, InSlot
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 

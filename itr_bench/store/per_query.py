@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_bytes
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 
 #: The per-query results' file in a run folder.
 PER_QUERY = "per_query.npz"

@@ -24,19 +24,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import remove_temporaries, write_bytes, write_text
-from .budget import leaderboard_columns
-from .errors import ItrBenchError
-from .files import ensure_inside, number_table, read_json_file
+from ..store.atomic import remove_temporaries, write_bytes, write_text
+from ..budget import leaderboard_columns
+from ..errors import ItrBenchError
+from ..store.files import ensure_inside, number_table, read_json_file
 from .leaderboard_text import csv_safe, markdown_text
-from .locking import LEADERBOARD_WAIT, FolderLock
-from .metric_declarations import DECLARED, MetricSet
-from .names import check_name
-from .run_record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
+from ..store.locking import LEADERBOARD_WAIT, FolderLock
+from ..metrics.declarations import DECLARED, MetricSet
+from ..names import check_name
+from ..store.record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
 from .seed_configs import label_by_config
 from .stats import (ALPHA, BASELINE, CORRECTION, EQUIVALENT, FEW_SEEDS, RELIABLE_N, correct, paired_difference,
                     t_quantile)
-from .store import result_files
+from ..store.state import result_files
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 
@@ -257,7 +257,7 @@ PAIRED_COLUMNS = ("_diff", "_diff_low", "_diff_high", "_p", "_p_holm", "_margin"
 
 def _check_named(records: pd.DataFrame, named: Sequence[str]) -> None:
     """A baseline named on the command line that no table has is a typo: one line, with a suggestion."""
-    from .errors import did_you_mean
+    from ..errors import did_you_mean
 
     runs = sorted(set(records["run"]))
     for name in named:

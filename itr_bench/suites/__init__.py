@@ -1,0 +1,4 @@
+"""Suites: planned runs and the executors that run them (internal: see :mod:`itr_bench.layers`).
+
+``plan`` expands a suite into runs x datasets x seeds against the store.
+"""
