@@ -19,12 +19,17 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 
-from .feed.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
 from .metrics.declarations import DECLARED, DEFAULT_SELECT
 from .loss_contract import check_plan
 from .names import check_name
 from .options import value_problem
+
+#: Share of the device's free memory one split's ``uint8`` images may take to be held there
+#: (the run's ``feed_memory_fraction``; :mod:`itr_bench.feed.placement` applies it).
+#: Half leaves the other half for the model, its optimiser state, activations at batch 128 and
+#: the evaluation splits (an H100 with ~79 GB free then holds up to ~39 GB: COCO at 224 px, 17 GB).
+DEVICE_MEMORY_FRACTION = 0.5
 
 # ============================================================================================
 # Valid values: every numeric field declares its limits in its annotation, checked when the

@@ -25,13 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # torch is imported where memory is measured: the config reads this module
+from ..config import DEVICE_MEMORY_FRACTION  # a run setting's default: the config declares it
+
+if TYPE_CHECKING:  # torch is imported where memory is measured
     import torch
 
-#: Share of the device's free memory one split's ``uint8`` images may take to be held there.
-#: Half leaves the other half for the model, its optimiser state, activations at batch 128 and
-#: the evaluation splits (an H100 with ~79 GB free then holds up to ~39 GB: COCO at 224 px, 17 GB).
-DEVICE_MEMORY_FRACTION = 0.5
 #: Streaming workers never exceed this many by default (decoding more in parallel rarely pays).
 MAX_DEFAULT_WORKERS = 16
 MEMINFO = Path("/proc/meminfo")
