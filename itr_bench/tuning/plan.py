@@ -157,9 +157,8 @@ class TunePlan:
                report_to: Sequence[str] | None = None, baseline: Sequence[str] = ()) -> list[str]:
         """Retrain each run's best setting on the final seeds (followed by ``report_to``'s trackers;
         trials are not tracked); write the tuned leaderboard."""
-        from ..commands.run import outcome_line
         from ..store.state import CHANGED, Policy, refuse
-        from ..suites.plan import execute_local, execute_ray
+        from ..suites.executors import execute_local, execute_ray, outcome_line
         from .final import plan_tuned, tuned_suite
         from .report import write_tuned_leaderboard
 

@@ -127,7 +127,7 @@ def finished_store(tmp_path_factory, cache):
     root = tmp_path_factory.mktemp("template")
     suite = write_suite(root / "mini.toml", cache)
     registry = load_registry(_plugin_manager())
-    from itr_bench.suites.plan import execute_local
+    from itr_bench.suites.executors import execute_local
 
     data, where = load_suite(str(suite), registry)
     outcomes = execute_local(expand(data, registry, where, root / "store"), registry, progress=False)
