@@ -1,4 +1,7 @@
-"""Core commands of the ``itr-bench`` CLI, one module each, and what they share."""
+"""Core commands of the ``itr-bench`` CLI, one module each, and what they share.
+
+Internal: see :mod:`itr_bench.layers`.
+"""
 
 from __future__ import annotations
 
