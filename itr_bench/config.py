@@ -126,7 +126,7 @@ class RunConfig:
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
     samples_per_identity: AtLeastOne = 4
-    #: the training view on either feeding path (itr_bench.data.transforms.VIEWS): the paper's
+    #: the training view on either feeding path (itr_bench.feed.transforms.VIEWS): the paper's
     #: random crop + flip of the central square ("paper-train") or of the whole image squashed
     #: to a square ("paper-train-squash").
     train_transform: Literal["paper-train", "paper-train-squash"] = "paper-train"
@@ -145,15 +145,15 @@ class RunConfig:
     channels_last: bool = True
     compile: bool = False
     #: streaming worker processes that decode the cached JPEGs when a split is not held on the
-    #: device (None: one per CPU core but one, ``itr_bench.data.placement.default_workers``).
+    #: device (None: one per CPU core but one, ``itr_bench.feed.placement.default_workers``).
     #: Batches do not depend on it.
     workers: Workers | None = None
     #: share of the device's free memory a split's uint8 images may take to be held there
-    #: (0: always stream); see ``itr_bench.data.placement``. Batches do not depend on it.
+    #: (0: always stream); see ``itr_bench.feed.placement``. Batches do not depend on it.
     feed_memory_fraction: Fraction = DEVICE_MEMORY_FRACTION
     #: evaluate on val every N epochs (and after the last); the best ``select_metric`` is kept.
     eval_every: AtLeastOne = 1
-    #: the declared metric (itr_bench.metric_declarations) whose best validation value chooses
+    #: the declared metric (itr_bench.metrics.declarations) whose best validation value chooses
     #: the epoch that is tested; which way is better is declared with it.
     select_metric: str = DEFAULT_SELECT
     test_time_augmentation: bool = False

@@ -27,7 +27,7 @@ def command(run_dir: Path, out_dir: Path, split_configs: bool, query_bootstrap: 
     """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG.
 
     Every run is compared with its table's baseline seed by seed; the marks are Holm-corrected
-    over each table's comparisons in a metric (itr_bench/stats.py).
+    over each table's comparisons in a metric (itr_bench/results/stats.py).
 
     Examples:
 

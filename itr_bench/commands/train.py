@@ -82,7 +82,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
 
 def format_metrics(label: str, metrics: dict[str, float], declared: MetricSet | None = None) -> str:
     """One line: ``label: rsum 123.4 | i2t_r1 12.3 ...``, in the declared metrics' order
-    (:data:`~itr_bench.metric_declarations.DECLARED` unless given), then any others."""
+    (:data:`~itr_bench.metrics.declarations.DECLARED` unless given), then any others."""
     from ..metrics.declarations import DECLARED
 
     return f"{label}: " + " | ".join(f"{k} {v:.2f}" for k, v in (declared or DECLARED).ordered(metrics))

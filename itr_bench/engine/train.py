@@ -2,7 +2,7 @@
 
 One :class:`Trainer` trains one run. After every epoch it writes ``last/`` (everything needed
 to resume); after every validation that improves the run's ``select_metric`` (a declared metric,
-:mod:`itr_bench.metric_declarations`; rSum by default) it writes ``best/`` (the weights). A run
+:mod:`itr_bench.metrics.declarations`; rSum by default) it writes ``best/`` (the weights). A run
 killed at any moment restarts from ``last/`` and continues with the same batches it would have
 seen. The test split is never looked at here.
 """
@@ -50,7 +50,7 @@ class TrainState:
     global_epoch: int = 0
     best: dict[str, float] = field(default_factory=dict)
     best_epoch: int = -1
-    #: collapse measures of the validation embeddings at the best epoch (itr_bench.collapse)
+    #: collapse measures of the validation embeddings at the best epoch (itr_bench.metrics.collapse)
     best_collapse: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0

@@ -1,6 +1,6 @@
 """Where a split's images live during a run: on the training device, or streamed from the cache.
 
-Holding a split as one ``uint8`` tensor on the device (:class:`~itr_bench.data.device.DeviceImages`)
+Holding a split as one ``uint8`` tensor on the device (:class:`~itr_bench.feed.device.DeviceImages`)
 means nothing is decoded while training: the paper's crop and flip are one batched resampling
 on the device. At 224 px a split takes ``N x 3 x 224 x 224`` bytes: Flickr8k's 6k training
 images 0.9 GB, Flickr30k's 29k 4.7 GB, COCO's 113k 17 GB, which all stay on an 80-141 GB card.
@@ -8,7 +8,7 @@ The limit is a share (:data:`DEVICE_MEMORY_FRACTION`, the run's ``feed_memory_fr
 the memory free when the feed is built (``torch.cuda.mem_get_info`` on CUDA, the kernel's
 ``MemAvailable`` on the CPU), so the model, its activations and the evaluation keep the rest.
 
-A split over the limit is streamed (:mod:`itr_bench.data.streaming`): worker processes decode
+A split over the limit is streamed (:mod:`itr_bench.feed.streaming`): worker processes decode
 the cached JPEGs. Decode plus the paper's augmentation runs at about 690 images/s per core of a
 2-core AMD EPYC at 224 px (``benchmarks/feed_throughput.py``, ``leaderboards/perf``), while one
 H100 trains the paper's dual-path model at about 2,900 pairs/s in bf16 and a bare compiled

@@ -17,7 +17,7 @@ takes tens of seconds. Identity ranks sort each query's gallery, negatives befor
 a tie (a stable sort after placing negatives first).
 
 The metrics computed from these ranks, and their conventions (the paper's ``compute_AP_short.m``),
-are declared once in :mod:`itr_bench.metric_declarations`.
+are declared once in :mod:`itr_bench.metrics.declarations`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``itr-bench report``: what several runs retrieve for the same test queries, side by side.
 
 One static HTML page (``index.html``) with its thumbnails (``thumbs/``) and charts next to it,
-read from each run's per-query results (:mod:`itr_bench.per_query`) and the test split its
+read from each run's per-query results (:mod:`itr_bench.store.per_query`) and the test split its
 config rebuilds. Everything is checked before anything is written, and the page is written last
 and atomically: a failed report leaves no page, or the previous one. Internal: see
 :mod:`itr_bench.layers`.

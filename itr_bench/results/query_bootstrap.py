@@ -1,6 +1,6 @@
 """Query-level statistics beside the seed-level ones: a two-level paired bootstrap.
 
-The leaderboard's paired Δ (:func:`itr_bench.stats.paired_difference`) treats each seed's test
+The leaderboard's paired Δ (:func:`itr_bench.results.stats.paired_difference`) treats each seed's test
 score as one number: with 3-4 seeds its t-interval answers "would this difference hold for
 another training seed?", and is wide. The test queries are a sample too. This bootstrap
 resamples both: seeds with replacement, then within each drawn seed the test queries with
@@ -12,7 +12,7 @@ it has, so it is no substitute for more seeds. The resampling generator is seede
 
 A metric is bootstrapped when it is a sum of per-query means: R@K (``i2t_r1``, ``t2i_r5``, ...)
 and rSum (each direction's queries resampled on their own). Inputs are the runs' per-query
-results (:mod:`itr_bench.per_query`).
+results (:mod:`itr_bench.store.per_query`).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
     """Per (suite, dataset), each run against the leaderboard's baseline run on the seeds both have
     per-query results for: one row per run and metric (a pandas DataFrame, maybe empty).
 
-    ``records``: :func:`itr_bench.leaderboard.load_records`. A run whose seeds lack per-query
+    ``records``: :func:`itr_bench.results.leaderboard.load_records`. A run whose seeds lack per-query
     results (scored before they were kept) is left out with a warning naming the file.
     """
     import pandas as pd

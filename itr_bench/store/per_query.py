@@ -80,7 +80,7 @@ def split_digest(image_ids: Iterable[Any], captions: Iterable[Iterable[str]]) ->
 
 
 def query_results(ranks: Any, caption_image: Any, image_label: Any, meta: Mapping[str, Any]) -> QueryResults:
-    """:class:`QueryResults` from a scored split's :class:`~itr_bench.metric_declarations.Ranks`
+    """:class:`QueryResults` from a scored split's :class:`~itr_bench.metrics.declarations.Ranks`
     (tensors with their top lists), its captions' images and its images' labels."""
     directions = {}
     for name in DIRECTIONS:

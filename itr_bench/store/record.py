@@ -78,7 +78,7 @@ class RunRecord(TypedDict, total=False):
     best_epoch: int
     #: *newer*: the declared metric that chose it (absent: ``rsum``, the only rule then)
     select_metric: str
-    #: test metrics of the selected epoch (:mod:`itr_bench.metric_declarations`)
+    #: test metrics of the selected epoch (:mod:`itr_bench.metrics.declarations`)
     test: Required[dict[str, float]]
     #: validation metrics of the selected epoch
     val: dict[str, float]

@@ -226,7 +226,7 @@ def clean_leftovers(folder: Path | str) -> list[Path]:
     """Remove what killed writes left in run folder ``folder``; returns what was removed.
 
     Call it only while owning the folder (its lock): a live writer's temporary files look the
-    same. Besides the temporaries (:func:`~itr_bench.atomic.remove_temporaries`), an
+    same. Besides the temporaries (:func:`~itr_bench.store.atomic.remove_temporaries`), an
     ``untrained.json`` that is damaged, or has neither record nor checkpoint beside it, goes: the
     latter may come from a start under another config killed in its first epoch, and both are
     cheap to recompute.

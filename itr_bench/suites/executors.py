@@ -29,7 +29,7 @@ class Outcome:
     #: "done" (trained now), "skipped" (already finished), "busy" (another process owns it), "failed"
     status: str
     reason: str = ""
-    #: for "failed": "error" (the user's to fix) or "bug", see :mod:`itr_bench.failures`; and its traceback
+    #: for "failed": "error" (the user's to fix) or "bug", see :mod:`itr_bench.store.failures`; and its traceback
     kind: str = ""
     trace: str = ""
 

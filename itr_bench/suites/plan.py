@@ -14,8 +14,8 @@ The run store holds one folder per run, ``<store>/<suite>/<dataset>/<run>/seed-<
 ``record.json`` (written atomically, last) marks it finished. Re-running a suite skips finished
 runs and resumes unfinished ones from their last checkpoint, so a suite killed at any moment
 loses at most one epoch; but only when the stored config equals the planned one (see
-:mod:`itr_bench.store`): a run trained under other settings is refused, or retrained with
-``--rerun-changed``. A process owns a run folder while it trains it (:mod:`itr_bench.locking`),
+:mod:`itr_bench.store.state`): a run trained under other settings is refused, or retrained with
+``--rerun-changed``. A process owns a run folder while it trains it (:mod:`itr_bench.store.locking`),
 so several processes on one store share its runs. A run that fails, for any reason, writes
 ``failed.json`` with the reason and the suite goes on; the next invocation tries it again.
 """

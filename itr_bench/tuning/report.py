@@ -1,6 +1,6 @@
 """The tuned leaderboard: the usual one for ``<suite>-tuned``, plus what the search found.
 
-Beside the usual files (:func:`itr_bench.leaderboard.write_leaderboards`: rows, intervals, paired
+Beside the usual files (:func:`itr_bench.results.leaderboard.write_leaderboards`: rows, intervals, paired
 differences), ``<suite>-tuned__<dataset>__tuning.{md,csv}`` add per run: the best values, the
 trials it got, the best and median validation score over its completed trials and their gap
 (the *sensitivity*: how much a run gains from tuning over a typical setting of its space), a

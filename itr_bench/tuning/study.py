@@ -1,7 +1,7 @@
 """The Optuna studies of a tune: one per (dataset, run), in one RDB storage, shared by processes.
 
 Every change to a study's trial list (counting, creating a trial, telling its result, failing a
-dead one) happens under one lock file in the suite's store (:class:`~itr_bench.locking.FolderLock`
+dead one) happens under one lock file in the suite's store (:class:`~itr_bench.store.locking.FolderLock`
 on ``<store>/<suite>/.tune.lock``), so several processes on one machine never create more than
 the N trials a run gets, and SQLite sees one writer at a time. A trial owns its run folder's lock
 while it trains (taken under the study lock, as the trial is created), so a RUNNING trial whose
