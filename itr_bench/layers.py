@@ -1,4 +1,5 @@
-"""The core's floors, lowest first, and its public surface: declared once, checked by tests/core/test_layers.py.
+"""The core's floors, lowest first, and its public surface: declared once, checked by
+tests/core/test_layers.py.
 
 A module may import from its own floor and the floors below it, never from a floor above: the
 store never asks the engine, the engine never asks a command. Each sub-package is one floor, and
@@ -60,6 +61,6 @@ PUBLIC: dict[str, str] = {
     "itr_bench.weights": "read_weights(): reading a checkpoint safely (encoder-image template)",
     "itr_bench.pretrained": "PretrainedWeights: the weights= metadata of a component (hookspecs)",
     "itr_bench.network": "require_network(): a plugin's download refused when the network is off",
-    "itr_bench.names": "check_name(): the one rule for names that become parts of a path (a dataset's own name)",
+    "itr_bench.names": "check_name(): the rule for names that become parts of a path (a dataset's own)",
     "itr_bench.cli": "the itr-bench command (python -m itr_bench.cli under torchrun); run, not imported",
 }
