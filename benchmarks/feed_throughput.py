@@ -45,12 +45,12 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from itr_bench.atomic import write_json
-from itr_bench.data.device import decode_all, jpeg_tensors
-from itr_bench.data.placement import FeedPlan
+from itr_bench.store.atomic import write_json
+from itr_bench.feed.device import decode_all, jpeg_tensors
+from itr_bench.feed.placement import FeedPlan
 from itr_bench.data.prepare import prepare
 from itr_bench.data.subset import HeadSubset
-from itr_bench.engine.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.feeding import CaptionTokens, TrainFeed
 from itr_bench.plugins import get_plugin_manager, load_registry
 
 

@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 
 from itr_bench.api import EncoderContext, LossContext
-from itr_bench.atomic import write_json
+from itr_bench.store.atomic import write_json
 from itr_bench.commands import parse_option
 from itr_bench.data.prepare import prepare
-from itr_bench.engine.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.feeding import CaptionTokens, TrainFeed
 from itr_bench.engine.model import RetrievalModel
-from itr_bench.engine.negatives import EvalEmbedder, NegativeMining
+from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
 from itr_bench.plugins import get_plugin_manager, load_registry
 
 

@@ -1,7 +1,7 @@
 """What it costs the training process to receive a batch of JPEG files from streaming workers.
 
 On CUDA the streaming workers only read the cached JPEG files and the training process decodes
-them on the card (``itr_bench/data/streaming.py``), so the training process's CPU time per
+them on the card (``itr_bench/feed/streaming.py``), so the training process's CPU time per
 received batch bounds the feed. Measured in one run, the loader alone (no decoding), 2 workers:
 
   * ``packed``: the files of a batch end to end in one tensor (``Encoded``, what the feed sends);
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from itr_bench.data.device import jpeg_tensors
+from itr_bench.feed.device import jpeg_tensors
 from itr_bench.data.prepare import prepare
-from itr_bench.data.streaming import ImageLoader, Request, StreamingImages
+from itr_bench.feed.streaming import ImageLoader, Request, StreamingImages
 from itr_bench.data.subset import HeadSubset
 from itr_bench.plugins import get_plugin_manager, load_registry
 

@@ -1,7 +1,8 @@
 """itr-bench: benchmark image-text retrieval losses fairly.
 
 Plugin authors need only ``itr_bench.hookimpl``, ``itr_bench.lazy`` (factories imported on first
-use, so listing plugins stays fast) and the contracts in :mod:`itr_bench.api`.
+use, so listing plugins stays fast) and the contracts in :mod:`itr_bench.api`. The modules a
+plugin may import are listed in :data:`itr_bench.layers.PUBLIC`; every other module is internal.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version

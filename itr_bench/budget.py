@@ -2,7 +2,7 @@
 
 Epochs are not a budget by themselves: what a model learns from is the steps it takes and the
 pairs it sees. Every layout gives an epoch ``N / B`` steps of ``B`` pairs (a paired batch is
-``B/2`` anchors and their ``B/2`` mined negatives, :mod:`itr_bench.engine.feeding`), identity
+``B/2`` anchors and their ``B/2`` mined negatives, :mod:`itr_bench.feed.feeding`), identity
 batches ``identities / P`` steps of ``P x K`` pairs. The plan (``itr-bench run --dry-run``)
 computes the budget from a run's config and its training split; a record keeps the one it
 trained (:func:`recorded`), counted from its history, so records made before the budget was
@@ -94,7 +94,7 @@ def plan(runs: Sequence[Any], registry: Any) -> dict[str, str]:
     """Each planned run's budget in words (:func:`describe`), by label, for ``--dry-run``.
 
     Datasets are loaded once per (dataset, root, options), annotations only; one that cannot be
-    loaded (no root given) leaves its runs' budgets unsaid, which :func:`itr_bench.suites.check_datasets`
+    loaded (no root given) leaves its runs' budgets unsaid, which :func:`itr_bench.suites.plan.check_datasets`
     already explains.
     """
     from pathlib import Path

@@ -19,12 +19,17 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 
-from .data.placement import DEVICE_MEMORY_FRACTION
 from .errors import ConfigError, ItrBenchError, did_you_mean
-from .metric_declarations import DECLARED, DEFAULT_SELECT
+from .metrics.declarations import DECLARED, DEFAULT_SELECT
 from .loss_contract import check_plan
 from .names import check_name
 from .options import value_problem
+
+#: Share of the device's free memory one split's ``uint8`` images may take to be held there
+#: (the run's ``feed_memory_fraction``; :mod:`itr_bench.feed.placement` applies it).
+#: Half leaves the other half for the model, its optimiser state, activations at batch 128 and
+#: the evaluation splits (an H100 with ~79 GB free then holds up to ~39 GB: COCO at 224 px, 17 GB).
+DEVICE_MEMORY_FRACTION = 0.5
 
 # ============================================================================================
 # Valid values: every numeric field declares its limits in its annotation, checked when the
@@ -121,7 +126,7 @@ class RunConfig:
     #: "identity": P identities x K samples per batch (person search).
     sampler: Literal["epoch", "identity"] = "epoch"
     samples_per_identity: AtLeastOne = 4
-    #: the training view on either feeding path (itr_bench.data.transforms.VIEWS): the paper's
+    #: the training view on either feeding path (itr_bench.feed.transforms.VIEWS): the paper's
     #: random crop + flip of the central square ("paper-train") or of the whole image squashed
     #: to a square ("paper-train-squash").
     train_transform: Literal["paper-train", "paper-train-squash"] = "paper-train"
@@ -140,15 +145,15 @@ class RunConfig:
     channels_last: bool = True
     compile: bool = False
     #: streaming worker processes that decode the cached JPEGs when a split is not held on the
-    #: device (None: one per CPU core but one, ``itr_bench.data.placement.default_workers``).
+    #: device (None: one per CPU core but one, ``itr_bench.feed.placement.default_workers``).
     #: Batches do not depend on it.
     workers: Workers | None = None
     #: share of the device's free memory a split's uint8 images may take to be held there
-    #: (0: always stream); see ``itr_bench.data.placement``. Batches do not depend on it.
+    #: (0: always stream); see ``itr_bench.feed.placement``. Batches do not depend on it.
     feed_memory_fraction: Fraction = DEVICE_MEMORY_FRACTION
     #: evaluate on val every N epochs (and after the last); the best ``select_metric`` is kept.
     eval_every: AtLeastOne = 1
-    #: the declared metric (itr_bench.metric_declarations) whose best validation value chooses
+    #: the declared metric (itr_bench.metrics.declarations) whose best validation value chooses
     #: the epoch that is tested; which way is better is declared with it.
     select_metric: str = DEFAULT_SELECT
     test_time_augmentation: bool = False

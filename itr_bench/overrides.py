@@ -11,7 +11,7 @@ Overrides are applied to each run's mapping after the suite's defaults, per-data
 the run's own keys (so they also reach runs made by ``each_loss``), and before the run config
 is built and checked. Every problem they cause is one :class:`ConfigError` line that names the
 flag and its value, not the suite file (:func:`blamed_on`). Since a run folder is reused only
-under an equal config (:mod:`itr_bench.store`), an override plans a new run or a changed one,
+under an equal config (:mod:`itr_bench.store.state`), an override plans a new run or a changed one,
 never a stale one.
 """
 

@@ -1,9 +1,12 @@
-"""Core commands of the ``itr-bench`` CLI, one module each, and what they share."""
+"""Core commands of the ``itr-bench`` CLI, one module each, and what they share.
+
+Internal: see :mod:`itr_bench.layers`.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -97,3 +100,11 @@ def training_options(*after_set: Callable[[Any], Any]) -> Callable[[Callable[...
         return f
 
     return decorate
+
+
+def echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Rows in aligned columns under ``header`` (the last column unpadded), as ``plugins`` and ``list`` print them."""
+    widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        click.echo("  ".join([*cells, str(row[-1])]).rstrip())

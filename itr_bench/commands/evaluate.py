@@ -49,10 +49,10 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import eval_batch_size, evaluate_with_collapse
-    from ..engine.feeding import CaptionTokens
+    from ..feed.feeding import CaptionTokens
     from ..engine.run import build as build_run, resolve_device
-    from ..per_query import PER_QUERY
-    from ..run_record import BEST
+    from ..store.per_query import PER_QUERY
+    from ..store.record import BEST
     from .train import format_metrics
 
     folder = checkpoint / BEST if (checkpoint / BEST).is_dir() else checkpoint
@@ -107,7 +107,7 @@ def own_test_split(config: Any, name: str, root: str | None, options: dict[str, 
 
 def run_folder(checkpoint_folder: Path) -> Path:
     """The run folder of a checkpoint folder (``best/`` or ``last/``), or the folder itself."""
-    from ..run_record import BEST, LAST
+    from ..store.record import BEST, LAST
 
     return checkpoint_folder.parent if checkpoint_folder.name in (BEST, LAST) else checkpoint_folder
 

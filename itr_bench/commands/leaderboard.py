@@ -27,7 +27,7 @@ def command(run_dir: Path, out_dir: Path, split_configs: bool, query_bootstrap: 
     """Aggregate every record.json under RUN_DIR (mean and 95% CI over seeds) into CSV, Markdown and PNG.
 
     Every run is compared with its table's baseline seed by seed; the marks are Holm-corrected
-    over each table's comparisons in a metric (itr_bench/stats.py).
+    over each table's comparisons in a metric (itr_bench/results/stats.py).
 
     Examples:
 
@@ -37,7 +37,7 @@ def command(run_dir: Path, out_dir: Path, split_configs: bool, query_bootstrap: 
       itr-bench leaderboard runs/quickstart --out boards --equivalence-margin rsum=10
     """
     from ..errors import ItrBenchError
-    from ..leaderboard import aggregate, load_records, render_text, write_leaderboards
+    from ..results.leaderboard import aggregate, load_records, render_text, write_leaderboards
 
     records = load_records(run_dir, split_configs=split_configs)
     table = aggregate(records, baseline=baselines, margins=parse_margins(margins))
@@ -52,8 +52,8 @@ def command(run_dir: Path, out_dir: Path, split_configs: bool, query_bootstrap: 
 
 def _query_bootstrap(records, out_dir: Path) -> list[Path]:
     """The query-level intervals beside the seed-level ones (docs/report.md says what each answers)."""
-    from ..metric_declarations import DECLARED
-    from ..query_bootstrap import leaderboard_intervals, write_intervals
+    from ..metrics.declarations import DECLARED
+    from ..results.query_bootstrap import leaderboard_intervals, write_intervals
 
     table = leaderboard_intervals(records, DECLARED.paired, warn=lambda line: click.echo(f"warning: {line}", err=True))
     if table.empty:
@@ -66,7 +66,7 @@ def _query_bootstrap(records, out_dir: Path) -> list[Path]:
 
 def parse_margins(margins: tuple[str, ...]) -> dict[str, float]:
     """``("rsum=10",)`` -> ``{"rsum": 10.0}``; a malformed one is a usage error naming the flag."""
-    from ..metric_declarations import DECLARED
+    from ..metrics.declarations import DECLARED
 
     parsed = {}
     for text in margins:

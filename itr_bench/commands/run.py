@@ -48,8 +48,9 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     from ..trackers import parse_report_to
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
-    from ..store import CHANGED, DAMAGED, DONE, Policy, refuse
-    from ..suites import check_datasets, execute_local, execute_ray, expand, load_suite
+    from ..store.state import CHANGED, DAMAGED, DONE, Policy, refuse
+    from ..suites.executors import execute_local, execute_ray, outcome_line
+    from ..suites.plan import check_datasets, expand, load_suite
 
     data, where = load_suite(suite, app.registry)
     suite_datasets = datasets.split(",") if datasets else list(data.get("suite", {}).get("datasets", []))
@@ -82,7 +83,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
             detail = f"  ({state.describe()})" if state.status in (CHANGED, DAMAGED) else ""
             click.echo(f"{state.status}  {run.label}  {run.folder}  {budgets[run.label]}{detail}")
         return
-    from ..leaderboard import (  # pandas: after --dry-run
+    from ..results.leaderboard import (  # pandas: after --dry-run
         aggregate,
         load_records,
         render_text,
@@ -132,27 +133,6 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
                        + (f" ({bugs} by a bug in code, not in the input)" if bugs else "")
                        + "; the others are recorded; rerun the suite to retry the failed ones", err=True)
         click.get_current_context().exit(2)
-
-
-def outcome_line(outcome) -> str:
-    """``done  suite/dataset/run/seed-0: test rsum 12.3, best val epoch 4, 35 s`` (or the failure reason);
-    the test metric is the first declared one, and the epoch says its metric when that is another."""
-    from ..errors import ItrBenchError
-    from ..metric_declarations import DECLARED, DEFAULT_SELECT
-    from ..run_record import RECORD, read_record
-
-    line = f"{outcome.status:<7} {outcome.run.label}"
-    if outcome.status == "failed":
-        return f"{line}: {outcome.reason}"
-    try:
-        record = read_record(outcome.run.folder / RECORD)
-        shown, selected = DECLARED.primary.name, record.get("select_metric", DEFAULT_SELECT)
-        by = f" by {selected}" if selected != shown else ""
-        line += (f": test {shown} {record['test'][shown]:.1f}, best val epoch {record['best_epoch']}{by}, "
-                 f"{record['wall_seconds']:.0f} s")
-    except (ItrBenchError, KeyError, TypeError):  # the line says what it can; the leaderboard says why
-        return line
-    return line + ("; DEGENERATE embeddings" if record.get("degenerate") else "")
 
 
 def fetch_command(suite: str, datasets: str | None, overrides: tuple[str, ...], run_overrides: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ import click
 from . import App, training_options
 
 if TYPE_CHECKING:
-    from ..metric_declarations import MetricSet
+    from ..metrics.declarations import MetricSet
 
 
 @click.command("train", short_help="Train one run from a TOML config, resuming what is there.")
@@ -39,11 +39,11 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     from ..data.identity import planned_data_fingerprint
     from ..engine.run import train_run
     from ..trackers import check_trackers, parse_report_to
-    from ..locking import FolderLock
-    from ..metric_declarations import DEFAULT_SELECT
+    from ..store.locking import FolderLock
+    from ..metrics.declarations import DEFAULT_SELECT
     from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
-    from ..run_record import RECORD, read_record
-    from ..store import DONE, Policy, settle, train_settled
+    from ..store.record import RECORD, read_record
+    from ..store.state import DONE, Policy, settle, train_settled
 
     changes = list(Overrides.parse(overrides, forbidden=TRAIN_FORBIDDEN).every)
     if seed is not None:
@@ -82,7 +82,7 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
 
 def format_metrics(label: str, metrics: dict[str, float], declared: MetricSet | None = None) -> str:
     """One line: ``label: rsum 123.4 | i2t_r1 12.3 ...``, in the declared metrics' order
-    (:data:`~itr_bench.metric_declarations.DECLARED` unless given), then any others."""
-    from ..metric_declarations import DECLARED
+    (:data:`~itr_bench.metrics.declarations.DECLARED` unless given), then any others."""
+    from ..metrics.declarations import DECLARED
 
     return f"{label}: " + " | ".join(f"{k} {v:.2f}" for k, v in (declared or DECLARED).ordered(metrics))

@@ -55,7 +55,7 @@ def command(app: App, suite: str, trials: int | None, storage: str | None, jobs:
       itr-bench tune my-suite.toml --storage postgresql://user@host/db --executor ray --jobs 4
     """
     from ..overrides import SUITE_FORBIDDEN, Overrides
-    from ..suites import load_suite
+    from ..suites.plan import load_suite
     from ..trackers import parse_report_to
     from ..tuning.plan import TunePlan
 

@@ -1,9 +1,7 @@
-"""Data helpers shared by every dataset and encoder plugin.
+"""A dataset prepared once into the cache, and what identifies the data a run read.
 
-``text`` (words, vocabulary, shift), ``images`` (read/resize/encode one image), ``transforms``
-(augmentations by name), ``samplers`` (the paper's epoch, P x K identity batches), ``prepare``
-(the Arrow cache), ``cached`` (a torch Dataset over it), ``device`` (the whole set as one
-tensor, augmented in batches), ``streaming`` (worker processes decoding the cache, for splits
-too large for the device), ``placement`` (which of the two, from the free memory), ``subset``
-and ``stats``.
+``prepare`` (the Arrow cache), ``identity`` (the data's fingerprint), ``images`` (read/resize/
+encode one image), ``text`` (words, vocabulary, shift), ``subset``, ``checks``, ``stats`` and
+``cache_location``. Internal (see :mod:`itr_bench.layers`) except ``text``, which text encoder
+plugins import. Feeding the cache to a loop is :mod:`itr_bench.feed`.
 """

@@ -13,7 +13,7 @@ compute it.
 
 The prepared cache is keyed by this identity (:func:`itr_bench.data.prepare.cache_key`), so
 changed images rebuild it, and every record stores it (``data_fingerprint``), so a finished run
-whose data changed is ``changed`` like one whose config changed (:mod:`itr_bench.store`).
+whose data changed is ``changed`` like one whose config changed (:mod:`itr_bench.store.state`).
 """
 
 from __future__ import annotations

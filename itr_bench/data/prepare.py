@@ -30,11 +30,11 @@ from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
-from ..atomic import remove_temporaries
+from ..store.atomic import remove_temporaries
 from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
-from ..files import ensure_inside, read_json_file
-from ..locking import CACHE_WAIT, FolderLock
+from ..store.files import ensure_inside, read_json_file
+from ..store.locking import CACHE_WAIT, FolderLock
 from .checks import check_folds
 from .identity import data_fingerprint
 from .images import encode_jpeg, open_image, resize_shorter_side

@@ -1,1 +1,4 @@
-"""Training and evaluation machinery: stages, evaluation, checkpoints, data parallelism."""
+"""Training and evaluation machinery: stages, evaluation, checkpoints, data parallelism.
+
+Internal: see :mod:`itr_bench.layers`.
+"""

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from ..errors import DamagedRunError
-from ..run_record import CHECKPOINT_STATE, CHECKPOINT_TENSORS
+from ..store.record import CHECKPOINT_STATE, CHECKPOINT_TENSORS
 
 TENSORS, STATE = CHECKPOINT_TENSORS, CHECKPOINT_STATE
 _REF = "__tensor__"

@@ -3,9 +3,9 @@
 Image-caption splits get i2t and t2i R@1/5/10, medR, meanR, rSum and i2t mAP@R and R-Precision
 (averaged over folds when the split has several, e.g. COCO 1K); identity splits get
 text-to-image R@K, mAP, mINP, mAP@R and R-Precision. Beside the metrics go the embeddings'
-collapse measures (:mod:`itr_bench.collapse`), so a run's record can say whether its validation
+collapse measures (:mod:`itr_bench.metrics.collapse`), so a run's record can say whether its validation
 or test embeddings collapsed; the test pass can also keep every query's results
-(:mod:`itr_bench.per_query`).
+(:mod:`itr_bench.store.per_query`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..api import Protocol, as_encoder_output
-from ..collapse import collapse_measures
-from ..data.placement import DEVICE_MEMORY_FRACTION
+from ..metrics.collapse import collapse_measures
+from ..feed.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
-from ..metric_declarations import DECLARED, MetricSet, Ranks
-from ..metrics import folded_image_caption_metrics, identity_queries, image_caption_queries
-from ..per_query import QueryResults, query_results, split_digest, write_query_results
-from .feeding import CaptionTokens, test_images
+from ..metrics.declarations import DECLARED, MetricSet, Ranks
+from ..metrics.ranks import folded_image_caption_metrics, identity_queries, image_caption_queries
+from ..store.per_query import QueryResults, query_results, split_digest, write_query_results
+from ..feed.feeding import CaptionTokens, test_images
 from .model import RetrievalModel
 
 #: Evaluation embeds without gradients, so its batches never need to be smaller than this.
@@ -56,7 +56,7 @@ def embed_split(
     """L2-normalised float32 embeddings of every image ``(N, D)`` and caption ``(M, D)``, on CPU.
 
     ``transform`` is the test view (``test_transform``: centre square, squashed or full image);
-    ``workers`` and ``memory_fraction`` as the run's (:func:`~itr_bench.engine.feeding.test_images`).
+    ``workers`` and ``memory_fraction`` as the run's (:func:`~itr_bench.feed.feeding.test_images`).
     """
     was_training = model.training
     model.eval()
@@ -126,7 +126,7 @@ def score(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTo
 
 def score_with_queries(split: PreparedSplit, images: Tensor, texts: Tensor, tokens: CaptionTokens,
                        metrics: MetricSet = DECLARED) -> tuple[dict[str, float], QueryResults]:
-    """:func:`score` and every query's rank and top 10 (:mod:`itr_bench.per_query`), from one similarity matrix."""
+    """:func:`score` and every query's rank and top 10 (:mod:`itr_bench.store.per_query`), from one similarity matrix."""
     values, ranks = PROTOCOLS[Protocol(split.protocol)](split, images, texts, tokens, metrics, True)
     meta = {"split": split.name, "folds": split.folds,
             "split_digest": split_digest(split.table["image_id"], split.table["captions"])}
@@ -142,9 +142,9 @@ def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens,
 def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *,
                            metrics: MetricSet = DECLARED, queries_to: Path | None = None,
                            **embed_options) -> tuple[dict[str, float], dict[str, float]]:
-    """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.collapse.collapse_measures`).
+    """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.metrics.collapse.collapse_measures`).
 
-    ``queries_to``: also write every query's results there (:func:`~itr_bench.per_query.write_query_results`).
+    ``queries_to``: also write every query's results there (:func:`~itr_bench.store.per_query.write_query_results`).
     """
     images, texts = embed_split(model, split, tokens, **embed_options)
     if queries_to is None:

@@ -27,29 +27,29 @@ import torch
 from ..budget import as_record, recorded
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
-from ..collapse import RULE as COLLAPSE_RULE, is_degenerate
+from ..metrics.collapse import RULE as COLLAPSE_RULE, is_degenerate
 from ..config import RunConfig, check_components, check_registered
 from ..data.cache_location import cache_dir
 from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
 from ..loss_contract import check_declared_layout, check_paired
-from ..metric_declarations import DECLARED
-from ..per_query import PER_QUERY
+from ..metrics.declarations import DECLARED
+from ..store.per_query import PER_QUERY
 from ..registry import Registry
-from ..run_record import LAST, RECORD, UNTRAINED, RunRecord
-from ..atomic import write_json
-from ..files import number_table, read_json_file
+from ..store.record import LAST, RECORD, UNTRAINED, RunRecord
+from ..store.atomic import write_json
+from ..store.files import number_table, read_json_file
 from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
 from .distributed import world_info
 from .evaluate import eval_batch_size, evaluate, evaluate_with_collapse
-from .feeding import CaptionTokens, TrainFeed, test_view
+from ..feed.feeding import CaptionTokens, TrainFeed, test_view
 from .device_check import check_device
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
-from .negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
+from ..feed.negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
 from .provenance import component_plugins, environment, text_augmentation
 from .runlog import RunLog
 from ..trackers import check_trackers

@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..metric_declarations import DECLARED
-from ..run_record import LOG
+from ..metrics.declarations import DECLARED
+from ..store.record import LOG
 
 #: Epoch-record keys that are not loss terms.
 _NOT_TERMS = {"stage", "epoch", "global_epoch", "steps", "seconds", "pairs_per_second", "lr", "val"}

@@ -29,9 +29,9 @@ from typing import Any
 import torch
 
 from ..api import FAILED, FINISHED, KILLED, Loss, TrackedRun, Tracker
-from ..atomic import write_json
+from ..store.atomic import write_json
 from ..errors import ItrBenchError
-from ..files import read_json_file
+from ..store.files import read_json_file
 from ..registry import Registry
 from ..trackers import TRACKERS_FILE
 

@@ -2,7 +2,7 @@
 
 One :class:`Trainer` trains one run. After every epoch it writes ``last/`` (everything needed
 to resume); after every validation that improves the run's ``select_metric`` (a declared metric,
-:mod:`itr_bench.metric_declarations`; rSum by default) it writes ``best/`` (the weights). A run
+:mod:`itr_bench.metrics.declarations`; rSum by default) it writes ``best/`` (the weights). A run
 killed at any moment restarts from ``last/`` and continues with the same batches it would have
 seen. The test split is never looked at here.
 """
@@ -24,17 +24,17 @@ from tqdm.auto import tqdm
 from ..api import Loss
 from ..config import StageConfig
 from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
-from ..data.placement import DEVICE_MEMORY_FRACTION
+from ..feed.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
-from ..metric_declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
-from ..run_record import BEST, LAST
-from ..store import config_changes
+from ..metrics.declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
+from ..store.record import BEST, LAST
+from ..store.state import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
 from .evaluate import eval_batch_size, evaluate_with_collapse
-from .feeding import CaptionTokens, TrainFeed
+from ..feed.feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
-from .negatives import NegativeMining
+from ..feed.negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 from .tracking import NoTracking
@@ -50,7 +50,7 @@ class TrainState:
     global_epoch: int = 0
     best: dict[str, float] = field(default_factory=dict)
     best_epoch: int = -1
-    #: collapse measures of the validation embeddings at the best epoch (itr_bench.collapse)
+    #: collapse measures of the validation embeddings at the best epoch (itr_bench.metrics.collapse)
     best_collapse: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0

@@ -1,9 +1,10 @@
 """``itr-bench report``: what several runs retrieve for the same test queries, side by side.
 
 One static HTML page (``index.html``) with its thumbnails (``thumbs/``) and charts next to it,
-read from each run's per-query results (:mod:`itr_bench.per_query`) and the test split its
+read from each run's per-query results (:mod:`itr_bench.store.per_query`) and the test split its
 config rebuilds. Everything is checked before anything is written, and the page is written last
-and atomically: a failed report leaves no page, or the previous one.
+and atomically: a failed report leaves no page, or the previous one. Internal: see
+:mod:`itr_bench.layers`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..atomic import write_bytes, write_text
+from ..store.atomic import write_bytes, write_text
 from ..errors import ItrBenchError
 from ..registry import Registry
 from . import figures

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..per_query import QueryResults
+from ..store.per_query import QueryResults
 
 TITLES = {"t2i": "text to image", "i2t": "image to text"}
 

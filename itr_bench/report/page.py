@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metric_declarations import DECLARED
-from ..per_query import QueryResults
+from ..metrics.declarations import DECLARED
+from ..store.per_query import QueryResults
 from .queries import KINDS, MISS_BEYOND, Query
 from .runs import ReportRun
 from .split import ScoredSplit

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..per_query import QueryResults
+from ..store.per_query import QueryResults
 
 #: A run "misses" a query when its first correct match is outside this many items.
 MISS_BEYOND = 10

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ItrBenchError
-from ..per_query import QueryResults, read_query_results
-from ..run_record import RECORD, RunRecord, read_record
-from ..store import result_files
+from ..store.per_query import QueryResults, read_query_results
+from ..store.record import RECORD, RunRecord, read_record
+from ..store.state import result_files
 
 
 @dataclass(frozen=True)

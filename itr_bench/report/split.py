@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import write_bytes
+from ..store.atomic import write_bytes
 from ..errors import ItrBenchError
-from ..per_query import split_digest
+from ..store.per_query import split_digest
 from ..registry import Registry
 from .runs import ReportRun
 

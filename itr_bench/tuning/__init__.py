@@ -5,4 +5,5 @@ Optuna studies (one per dataset and run) safe to share between processes; :mod:`
 one run's trials; :mod:`.execute` runs the searches in one process, several, or on Ray;
 :mod:`.final` retrains the best settings on the suite's seeds; :mod:`.report` writes the tuned
 leaderboard; :mod:`.plan` ties them together for the command. See docs/tuning.md.
+Internal: see :mod:`itr_bench.layers`.
 """

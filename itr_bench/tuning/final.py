@@ -18,7 +18,7 @@ from typing import Any
 
 from ..overrides import Override, Overrides
 from ..registry import Registry
-from ..suites import PlannedRun, expand
+from ..suites.plan import PlannedRun, expand
 from .search import RunSearch
 from .study import counts, open_storage
 

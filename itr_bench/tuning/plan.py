@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ItrBenchError
 from ..overrides import Overrides
 from ..registry import Registry
-from ..run_record import RECORD, read_record
+from ..store.record import RECORD, read_record
 from .search import TUNE_FOLDER, RunSearch, plan_search
 from .space import TuneSpec, check_runs, check_seed, read_tune, used_losses
 from .study import counts, default_storage, open_storage, open_study
@@ -45,7 +45,7 @@ class TunePlan:
     def make(cls, data: Mapping[str, Any], registry: Registry, where: str, store: Path, *, trials: int | None,
              storage: str | None, per_dataset: Mapping[str, Mapping[str, Any]], seeds: list[int] | None,
              only_datasets: list[str] | None, overrides: Overrides, say: Callable[[str], None] = print) -> TunePlan:
-        from ..suites import expand
+        from ..suites.plan import expand
 
         spec = read_tune(data, where).with_trials(trials)
         final_seeds = seeds if seeds is not None else list(data.get("suite", {}).get("seeds", [0]))
@@ -157,9 +157,8 @@ class TunePlan:
                report_to: Sequence[str] | None = None, baseline: Sequence[str] = ()) -> list[str]:
         """Retrain each run's best setting on the final seeds (followed by ``report_to``'s trackers;
         trials are not tracked); write the tuned leaderboard."""
-        from ..commands.run import outcome_line
-        from ..store import CHANGED, Policy, refuse
-        from ..suites import execute_local, execute_ray
+        from ..store.state import CHANGED, Policy, refuse
+        from ..suites.executors import execute_local, execute_ray, outcome_line
         from .final import plan_tuned, tuned_suite
         from .report import write_tuned_leaderboard
 

@@ -1,6 +1,6 @@
 """The tuned leaderboard: the usual one for ``<suite>-tuned``, plus what the search found.
 
-Beside the usual files (:func:`itr_bench.leaderboard.write_leaderboards`: rows, intervals, paired
+Beside the usual files (:func:`itr_bench.results.leaderboard.write_leaderboards`: rows, intervals, paired
 differences), ``<suite>-tuned__<dataset>__tuning.{md,csv}`` add per run: the best values, the
 trials it got, the best and median validation score over its completed trials and their gap
 (the *sensitivity*: how much a run gains from tuning over a typical setting of its space), a
@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..atomic import write_bytes, write_text
-from ..files import ensure_inside, read_json_file
-from ..leaderboard import aggregate, load_records, markdown, write_leaderboards
-from ..metric_declarations import DECLARED
+from ..store.atomic import write_bytes, write_text
+from ..store.files import ensure_inside, read_json_file
+from ..results.leaderboard import aggregate, load_records, markdown, write_leaderboards
+from ..metrics.declarations import DECLARED
 from .final import tuned_suite
 
 COLUMNS = ("dataset", "run", "metric", "trials", "complete", "pruned", "diverged", "best_trial", "best_value",

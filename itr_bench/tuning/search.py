@@ -24,11 +24,11 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import ConfigError, ItrBenchError
-from ..locking import FolderLock
-from ..metric_declarations import DECLARED
+from ..store.locking import FolderLock
+from ..metrics.declarations import DECLARED
 from ..registry import Registry
-from ..run_record import BEST, LAST, RECORD, read_record
-from ..store import DONE, Policy, settle, train_settled
+from ..store.record import BEST, LAST, RECORD, read_record
+from ..store.state import DONE, Policy, settle, train_settled
 from .space import Dimension, TuneSpec, apply_params, fingerprint, run_space
 from .study import (
     DIVERGED,
@@ -156,7 +156,7 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 -- any failure is the trial's, recorded in the study
             from ..engine.objective import NonFiniteLoss
-            from ..failures import describe_failure
+            from ..store.failures import describe_failure
 
             kind = DIVERGED if isinstance(exc, NonFiniteLoss) else ERROR
             reason = describe_failure(exc, registry).line

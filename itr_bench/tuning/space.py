@@ -191,7 +191,7 @@ def apply_params(config: RunConfig, params: Mapping[str, Any], where: str) -> Ru
 def fingerprint(config: RunConfig, dimensions: Sequence[Dimension], spec: TuneSpec, select_metric: str) -> str:
     """What makes a study this study: the run's base config, its space, the trial seed, sampler and
     pruner (not the trial count, which may grow). A study under another fingerprint is refused."""
-    from ..store import comparable
+    from ..store.state import comparable
 
     data = {"config": comparable(config), "space": [d.as_dict() for d in dimensions], "seed": spec.seed,
             "sampler_seed": spec.sampler_seed, "pruner": spec.pruner, "startup_trials": spec.startup_trials,

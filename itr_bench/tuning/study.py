@@ -1,7 +1,7 @@
 """The Optuna studies of a tune: one per (dataset, run), in one RDB storage, shared by processes.
 
 Every change to a study's trial list (counting, creating a trial, telling its result, failing a
-dead one) happens under one lock file in the suite's store (:class:`~itr_bench.locking.FolderLock`
+dead one) happens under one lock file in the suite's store (:class:`~itr_bench.store.locking.FolderLock`
 on ``<store>/<suite>/.tune.lock``), so several processes on one machine never create more than
 the N trials a run gets, and SQLite sees one writer at a time. A trial owns its run folder's lock
 while it trains (taken under the study lock, as the trial is created), so a RUNNING trial whose
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, RunBusyError
-from ..locking import FolderLock
-from ..run_record import RECORD
+from ..store.locking import FolderLock
+from ..store.record import RECORD
 
 #: the study's user attribute holding the fingerprint of the config that created it
 FINGERPRINT = "itr_bench_fingerprint"
@@ -152,7 +152,7 @@ def _owned(folder: Path) -> bool:
 def _finished_record(folder: Path, trial) -> dict[str, Any] | None:
     """The record the dead trial wrote before its process died, if its params are this trial's."""
     from ..errors import ItrBenchError
-    from ..run_record import read_record
+    from ..store.record import read_record
 
     path = folder / RECORD
     if not path.is_file():

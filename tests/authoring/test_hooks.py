@@ -11,7 +11,7 @@ import itr_bench
 from itr_bench.api import Dataset, EncoderContext, LossContext, Sample, Split
 from itr_bench.cli import make_cli
 from itr_bench.plugins import load_registry
-from itr_bench.suites import expand, load_suite
+from itr_bench.suites.plan import expand, load_suite
 from itr_bench.testing import check_dataset, check_encoder, check_loss
 
 

@@ -6,10 +6,10 @@ Real figures on Flickr8k come from ``benchmarks/feed_throughput.py``; these run 
 import pytest
 import torch
 
-from itr_bench.data.cached import CachedSplit
-from itr_bench.data.device import DeviceImages
+from itr_bench.feed.cached import CachedSplit
+from itr_bench.feed.device import DeviceImages
 from itr_bench.data.prepare import prepare
-from itr_bench.data.transforms import build_transform
+from itr_bench.feed.transforms import build_transform
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_cpu_crop_of_a_224px_batch_on_one_thread(benchmark, way):
     one thread as a streaming worker runs it: compare the two rows' means."""
     import torch.nn.functional as F
 
-    from itr_bench.data.device import crop_batch, normaliser, random_crops
+    from itr_bench.feed.device import crop_batch, normaliser, random_crops
 
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (32, 3, 224, 224), dtype=torch.uint8, generator=generator)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from itr_bench.metrics import image_caption_metrics, image_caption_ranks
+from itr_bench.metrics.ranks import image_caption_metrics, image_caption_ranks
 
 #: The new rule may cost at most this much more than the optimistic strict count it replaced.
 TIE_RULE_BUDGET = 1.2

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from itr_bench.query_bootstrap import RESAMPLES, two_level_bootstrap
+from itr_bench.results.query_bootstrap import RESAMPLES, two_level_bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from itr_bench.collapse import (
+from itr_bench.metrics.collapse import (
     DUPLICATES_AT,
     EFFECTIVE_RANK_BELOW,
     collapse_measures,

@@ -76,7 +76,7 @@ def test_installing_it_does_not_move_an_each_loss_baseline(installed_example, mo
     the first loss by name, which the example's `circle` would become."""
     monkeypatch.syspath_prepend(str(installed_example))
     from itr_bench.plugins import get_plugin_manager, load_registry
-    from itr_bench.suites import expand, load_suite
+    from itr_bench.suites.plan import expand, load_suite
 
     def plan(load):
         registry = load_registry(get_plugin_manager(environ={"ITR_BENCH_LOAD_PLUGINS": load}))

@@ -3,9 +3,9 @@
 import pytest
 
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.files import ensure_inside, number_table, read_json_file
+from itr_bench.store.files import ensure_inside, number_table, read_json_file
 from itr_bench.names import check_name, is_safe_name
-from itr_bench.run_record import RECORD
+from itr_bench.store.record import RECORD
 
 DAMAGED = {
     "not utf-8": (lambda p: p.write_bytes(b'{"a": "\xff\xfe"}'), "not UTF-8 text"),

@@ -1,5 +1,5 @@
 """Metrics are declared once: evaluation, model selection, the leaderboard and the CLI's summaries
-all read :data:`itr_bench.metric_declarations.DECLARED`, so a metric added there (here: to an
+all read :data:`itr_bench.metrics.declarations.DECLARED`, so a metric added there (here: to an
 extension of it) shows up in each of them with nothing else edited."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from itr_bench.config import RunConfig, build
 from itr_bench.engine.run import check_selectable
 from itr_bench.engine.train import improves
 from itr_bench.errors import ConfigError
-from itr_bench.leaderboard import aggregate, load_records, markdown, seeds_table
-from itr_bench.metric_declarations import (
+from itr_bench.results.leaderboard import aggregate, load_records, markdown, seeds_table
+from itr_bench.metrics.declarations import (
     DECLARED, IDENTITY, IMAGE_CAPTION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, Metric, MetricSet, recall_at)
-from itr_bench.metrics import identity_metrics, image_caption_metrics
-from itr_bench.run_record import RECORD
+from itr_bench.metrics.ranks import identity_metrics, image_caption_metrics
+from itr_bench.store.record import RECORD
 
 #: A metric the built-ins do not have, declared in one place.
 R2 = Metric("i2t_r2", "R@2 image-to-text", IMAGE_TO_TEXT, frozenset({IMAGE_CAPTION}),
@@ -63,7 +63,7 @@ def test_an_added_metric_is_computed_by_evaluation():
 
 
 def image_caption_ranks_i2t(sim, caption_image):
-    from itr_bench.metrics import image_caption_ranks
+    from itr_bench.metrics.ranks import image_caption_ranks
 
     return image_caption_ranks(sim, caption_image)[0]
 

@@ -10,7 +10,7 @@ import pytest
 
 from itr_bench.cli import main
 from itr_bench.errors import ConfigError, RunBusyError
-from itr_bench.locking import WAIT_ENV, FolderLock
+from itr_bench.store.locking import WAIT_ENV, FolderLock
 
 
 class ExitingEntryPoint:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from itr_bench.metrics import (
+from itr_bench.metrics.ranks import (
     identity_metrics,
     identity_queries,
     image_caption_metrics,

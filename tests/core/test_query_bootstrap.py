@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from itr_bench.query_bootstrap import paired_interval, per_query_values, two_level_bootstrap
+from itr_bench.results.query_bootstrap import paired_interval, per_query_values, two_level_bootstrap
 
 
 def slow_reference(differences, resamples, seed):

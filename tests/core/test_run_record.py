@@ -1,4 +1,4 @@
-"""``record.json`` is defined once (itr_bench/run_record.py): its file names, fields and reader.
+"""``record.json`` is defined once (itr_bench/store/record.py): its file names, fields and reader.
 Every committed record, old formats included, reads; a field of the wrong type is one line
 naming the file and the key, whichever reader meets it."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from itr_bench.errors import ItrBenchError
-from itr_bench.run_record import FIELDS, RECORD, RunRecord, read_record
-from itr_bench.store import DAMAGED, inspect_folder
+from itr_bench.store.record import FIELDS, RECORD, RunRecord, read_record
+from itr_bench.store.state import DAMAGED, inspect_folder
 
 COMMITTED = sorted((Path(__file__).resolve().parents[2] / "leaderboards" / "records").rglob(RECORD))
 #: What every record ever written holds.

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itr_bench.data.device import CPU_CHUNK_BYTES, DeviceImages, crop_batch, normaliser, random_crops, view_batch
+from itr_bench.feed.device import CPU_CHUNK_BYTES, DeviceImages, crop_batch, normaliser, random_crops, view_batch
 from itr_bench.data.prepare import prepare
 
 

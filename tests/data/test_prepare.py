@@ -5,11 +5,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from itr_bench.api import Dataset, Protocol, Sample, Split
-from itr_bench.data.cached import CachedSplit, decode
+from itr_bench.feed.cached import CachedSplit, decode
 from itr_bench.data.prepare import load_prepared, prepare
-from itr_bench.data.samplers import EpochCaptionSampler
+from itr_bench.feed.samplers import EpochCaptionSampler
 from itr_bench.data.stats import dataset_stats
-from itr_bench.data.transforms import build_transform
+from itr_bench.feed.transforms import build_transform
 
 
 @pytest.fixture

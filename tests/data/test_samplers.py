@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from itr_bench.data.samplers import EpochCaptionSampler, IdentityBatchSampler
+from itr_bench.feed.samplers import EpochCaptionSampler, IdentityBatchSampler
 from itr_bench.errors import ItrBenchError
 
 

@@ -13,14 +13,14 @@ import pytest
 import torch
 from itr_bench_losses import RandomNegatives
 
-from itr_bench.data import placement
-from itr_bench.data.device import DeviceImages, random_crops
-from itr_bench.data.placement import FeedPlan
+from itr_bench.feed import placement
+from itr_bench.feed.device import DeviceImages, random_crops
+from itr_bench.feed.placement import FeedPlan
 from itr_bench.data.prepare import prepare
-from itr_bench.data.streaming import Encoded, Request, StreamingImages
-from itr_bench.engine import feeding
-from itr_bench.engine.feeding import CaptionTokens, TrainFeed
-from itr_bench.engine.negatives import EvalEmbedder, NegativeMining
+from itr_bench.feed.streaming import Encoded, Request, StreamingImages
+from itr_bench.feed import feeding
+from itr_bench.feed.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
 
 SIZE = 32
 CPU = torch.device("cpu")
@@ -150,7 +150,7 @@ def test_batches_larger_than_a_buffer_or_without_shared_memory_are_the_same(spli
     expected = _serial(split, requests)
     small = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=2, batch_size=4)
     assert all(torch.equal(a, b) for a, b in zip(small.stream(requests), expected, strict=True))
-    monkeypatch.setattr("itr_bench.data.slots.shared_memory_free", lambda: 0)
+    monkeypatch.setattr("itr_bench.feed.slots.shared_memory_free", lambda: 0)
     without = StreamingImages(split, side=SIZE, fit="crop", device=CPU, workers=2, batch_size=8)
     assert without.slots is None
     assert all(torch.equal(a, b) for a, b in zip(without.stream(requests), expected, strict=True))
@@ -187,7 +187,7 @@ def test_a_batch_of_jpeg_files_travels_as_one_tensor(split):
 
 
 def test_the_ring_stays_within_its_byte_budget(monkeypatch):
-    from itr_bench.data import slots
+    from itr_bench.feed import slots
 
     per_buffer = 1000 * 4
     assert len(slots.BatchSlots.for_stream(8, 1000)) == 11  # room for all in flight + spare

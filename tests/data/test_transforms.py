@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from itr_bench.data.transforms import VIEWS, build_transform
+from itr_bench.feed.transforms import VIEWS, build_transform
 from itr_bench.errors import ItrBenchError
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from itr_bench.api import Dataset, Protocol
 from itr_bench.data.subset import HeadSubset
-from itr_bench.metrics import image_caption_ranks
+from itr_bench.metrics.ranks import image_caption_ranks
 
 
 def small(registry, **options):

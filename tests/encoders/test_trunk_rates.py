@@ -10,7 +10,7 @@ from planted_weights import plant_timm_weights
 
 from itr_bench.api import EncoderContext
 from itr_bench.engine.optim import apply_freezing, build_optimizer, plan_groups
-from itr_bench.suites import expand, load_suite
+from itr_bench.suites.plan import expand, load_suite
 
 
 @pytest.fixture(scope="module")

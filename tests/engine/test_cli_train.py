@@ -6,7 +6,7 @@ import json
 import pytest
 
 from itr_bench.cli import main
-from itr_bench.run_record import RECORD
+from itr_bench.store.record import RECORD
 
 CONFIG = """
 [run]

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from itr_bench.cli import main
 from itr_bench.commands.evaluate import load_model_weights
 from itr_bench.errors import ItrBenchError
-from itr_bench.run_record import RECORD, UNTRAINED
+from itr_bench.store.record import RECORD, UNTRAINED
 
 from .test_cli_train import write_config
 

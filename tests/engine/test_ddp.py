@@ -15,7 +15,7 @@ from tiny_models import TinyPlugin, tiny_config
 from itr_bench.engine.checkpoint import load_checkpoint
 from itr_bench.engine.run import train_run
 from itr_bench.plugins import get_plugin_manager, load_registry
-from itr_bench.run_record import RECORD
+from itr_bench.store.record import RECORD
 
 STAGES = [{"epochs": 2, "losses": {"infonce": 1.0, "instance": 0.5}, "lr": 0.05},
           {"epochs": 1, "losses": {"ranking": 1.0}, "lr": 0.02}]

@@ -15,7 +15,9 @@ from tiny_models import tiny_config
 
 from itr_bench.engine import run as run_module
 from itr_bench.engine.run import train_run
-from itr_bench.suites import RECORD, execute_local, expand
+from itr_bench.store.record import RECORD
+from itr_bench.suites.executors import execute_local
+from itr_bench.suites.plan import expand
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
         "device": "cpu", "dataset_options": {"train": 48, "val": 16, "test": 16, "image_size": 16}}

@@ -11,10 +11,10 @@ from tiny_models import tiny_config
 from itr_bench.cli import main
 from itr_bench.engine.run import train_run
 from itr_bench.errors import ItrBenchError
-from itr_bench.metric_declarations import Ranks
-from itr_bench.metrics import TopRanked
-from itr_bench.per_query import PER_QUERY, query_results, read_query_results, write_query_results
-from itr_bench.run_record import RECORD
+from itr_bench.metrics.declarations import Ranks
+from itr_bench.metrics.ranks import TopRanked
+from itr_bench.store.per_query import PER_QUERY, query_results, read_query_results, write_query_results
+from itr_bench.store.record import RECORD
 
 
 def write_config(tmp_path):

@@ -16,7 +16,7 @@ from itr_bench.engine.provenance import VOLATILE_FIELDS, text_augmentation, with
 from itr_bench.engine.run import train_run
 from itr_bench.engine.runlog import LOG
 from itr_bench.errors import ItrBenchError
-from itr_bench.run_record import RECORD
+from itr_bench.store.record import RECORD
 
 ROOT = Path(__file__).resolve().parents[2]
 DUALPATH = """

@@ -4,7 +4,7 @@ import pytest
 from tiny_models import tiny_config
 
 from itr_bench.engine.run import train_run
-from itr_bench.run_record import FIELDS, RECORD, RunRecord, read_record
+from itr_bench.store.record import FIELDS, RECORD, RunRecord, read_record
 
 
 @pytest.mark.parametrize("metric", ["i2t_r1", "t2i_meanr"])

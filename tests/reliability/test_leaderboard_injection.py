@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from itr_bench.leaderboard_text import csv_text, markdown_text
+from itr_bench.results.leaderboard_text import csv_text, markdown_text
 
 SCRIPT = "nope.jpg|<script>alert(1)</script>| fake | 999 |"
 

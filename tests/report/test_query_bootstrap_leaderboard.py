@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from itr_bench.cli import main
-from itr_bench.per_query import PER_QUERY
+from itr_bench.store.per_query import PER_QUERY
 
 
 def test_query_intervals_sit_beside_the_seed_level_difference(runs, tmp_path, capsys):

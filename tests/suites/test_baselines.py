@@ -22,7 +22,7 @@ def test_registered_descriptions_state_the_suites_seed_counts(registry):
     """A description that names a seed count names the suite's own (the quickstart's said 3, ran 4)."""
     import re
 
-    from itr_bench.suites import load_suite
+    from itr_bench.suites.plan import load_suite
 
     checked = 0
     for info in registry.list("suite"):

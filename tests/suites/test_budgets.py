@@ -7,7 +7,7 @@ from planted_weights import plant_timm_weights
 
 from itr_bench.api import Sample, Split
 from itr_bench.budget import StageBudget, describe, planned, recorded
-from itr_bench.suites import expand, load_suite
+from itr_bench.suites.plan import expand, load_suite
 
 ARMS = ("ranking-only", "instance-only", "instance-then-ranking", "instance-then-ranking-unfrozen")
 

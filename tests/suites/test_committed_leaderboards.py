@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
+from itr_bench.results.leaderboard import aggregate, load_records, write_leaderboards
 
 BOARDS = Path(__file__).resolve().parents[2] / "leaderboards"
 BASELINE = ("ranking",)

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from itr_bench.cli import main
-from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
-from itr_bench.run_record import FAILED, RECORD
+from itr_bench.results.leaderboard import aggregate, load_records, write_leaderboards
+from itr_bench.store.record import FAILED, RECORD
 
 
 def write_record(root, suite, dataset, run, seed, rsum, untrained=3.0, protocol="image-caption"):

@@ -12,8 +12,8 @@ import pytest
 
 from itr_bench.cli import main
 from itr_bench.errors import ItrBenchError
-from itr_bench.leaderboard import write_leaderboards
-from itr_bench.run_record import RECORD
+from itr_bench.results.leaderboard import write_leaderboards
+from itr_bench.store.record import RECORD
 
 from .test_leaderboard import write_record
 

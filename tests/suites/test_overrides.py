@@ -8,7 +8,7 @@ from itr_bench.cli import main
 from itr_bench.errors import ConfigError
 from itr_bench.overrides import SUITE_FORBIDDEN, Overrides, parse_value
 from itr_bench.plugins import get_plugin_manager, load_registry
-from itr_bench.suites import expand
+from itr_bench.suites.plan import expand
 from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,

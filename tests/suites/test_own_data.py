@@ -14,10 +14,11 @@ from itr_bench.api import Dataset, Protocol, Sample, Split
 from itr_bench.cli import main
 from itr_bench.data.prepare import prepare
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.leaderboard import aggregate, load_records, write_leaderboards
+from itr_bench.results.leaderboard import aggregate, load_records, write_leaderboards
 from itr_bench.plugins import get_plugin_manager, load_registry
-from itr_bench.run_record import RECORD
-from itr_bench.suites import check_datasets, execute_local, expand
+from itr_bench.store.record import RECORD
+from itr_bench.suites.executors import execute_local
+from itr_bench.suites.plan import check_datasets, expand
 from itr_bench_datasets.synthetic import all_scenes, caption, render
 from tiny_models import TinyPlugin
 

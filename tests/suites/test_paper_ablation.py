@@ -9,7 +9,7 @@ from planted_weights import plant_timm_weights
 
 from itr_bench.api import LossContext
 from itr_bench.config import RunConfig, StageConfig
-from itr_bench.suites import expand, load_suite
+from itr_bench.suites.plan import expand, load_suite
 
 TEXT_WEIGHT = {"flickr8k": 0.1, "flickr30k": 0.1, "mscoco": 0.1, "cuhk-pedes": 0.5}
 

@@ -21,7 +21,9 @@ from planted_weights import plant_timm_weights
 
 from itr_bench.data.text import PAD_ID
 from itr_bench.engine.checkpoint import load_checkpoint
-from itr_bench.suites import RECORD, execute_one, expand, load_suite
+from itr_bench.store.record import RECORD
+from itr_bench.suites.executors import execute_one
+from itr_bench.suites.plan import expand, load_suite
 
 
 @pytest.mark.slow

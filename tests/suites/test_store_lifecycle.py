@@ -27,10 +27,10 @@ from itr_bench.api import Loss
 from itr_bench.cli import main
 from itr_bench.engine.run import train_run
 from itr_bench.errors import StaleRunError
-from itr_bench.locking import FolderLock, lock_path
+from itr_bench.store.locking import FolderLock, lock_path
 from itr_bench.plugins import get_plugin_manager, load_registry
-from itr_bench.run_record import FAILED, RECORD
-from itr_bench.suites import expand, load_suite
+from itr_bench.store.record import FAILED, RECORD
+from itr_bench.suites.plan import expand, load_suite
 from tiny_models import TinyImage, TinyPlugin, tiny_config
 
 SUITE = """
@@ -127,7 +127,7 @@ def finished_store(tmp_path_factory, cache):
     root = tmp_path_factory.mktemp("template")
     suite = write_suite(root / "mini.toml", cache)
     registry = load_registry(_plugin_manager())
-    from itr_bench.suites import execute_local
+    from itr_bench.suites.executors import execute_local
 
     data, where = load_suite(str(suite), registry)
     outcomes = execute_local(expand(data, registry, where, root / "store"), registry, progress=False)
@@ -503,7 +503,7 @@ def _read_only(path_part: str):
 
 def test_read_only_store_is_one_line_per_run_and_exit_2(cli, tmp_path, cache, monkeypatch):
     """Tests run as root, where chmod does not stop writes: the file system's refusal is simulated."""
-    monkeypatch.setattr("itr_bench.locking.os.open", _read_only(str(tmp_path / "store")))
+    monkeypatch.setattr("itr_bench.store.locking.os.open", _read_only(str(tmp_path / "store")))
     code, out, err = cli("run", write_suite(tmp_path / "mini.toml", cache), "--store", tmp_path / "store",
                          "--no-progress")
     assert code == 2 and "Traceback" not in err, err
@@ -525,7 +525,7 @@ def test_chmod_read_only_store(cli, store, cache, tmp_path):
 
 
 def test_read_only_leaderboard_out_is_one_line(cli, store, tmp_path, monkeypatch):
-    monkeypatch.setattr("itr_bench.atomic.tempfile.mkstemp", _no_space)
+    monkeypatch.setattr("itr_bench.store.atomic.tempfile.mkstemp", _no_space)
     code, out, err = cli("leaderboard", store, "--out", tmp_path / "boards")
     assert code == 2
     assert re.fullmatch(r"itr-bench: error: \S+boards/mini__synthetic\.csv: no space left on device .*",

@@ -14,7 +14,9 @@ import itr_bench
 from itr_bench.api import Loss
 from itr_bench.errors import ConfigError
 from itr_bench.plugins import load_registry
-from itr_bench.suites import FAILED, RECORD, execute_local, expand
+from itr_bench.store.record import FAILED, RECORD
+from itr_bench.suites.executors import execute_local
+from itr_bench.suites.plan import expand
 from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
@@ -126,7 +128,8 @@ SUITE_SCRIPT = textwrap.dedent("""
     from tiny_models import TinyPlugin
     import itr_bench.engine.train as train_module
     from itr_bench.plugins import get_plugin_manager, load_registry
-    from itr_bench.suites import execute_local, expand
+    from itr_bench.suites.executors import execute_local
+    from itr_bench.suites.plan import expand
 
     if sys.argv[2] == "slow":
         original = train_module.Trainer._train_epoch

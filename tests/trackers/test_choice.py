@@ -11,7 +11,7 @@ from tracker_support import mlflow_client, tensorboard_scalars, tracker_ids
 import itr_bench
 from itr_bench.cli import main
 from itr_bench.plugins import get_plugin_manager, load_registry
-from itr_bench.suites import expand, load_suite
+from itr_bench.suites.plan import expand, load_suite
 from itr_bench.trackers import check_trackers, parse_report_to
 
 SUITE = """

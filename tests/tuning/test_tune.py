@@ -19,7 +19,7 @@ from tiny_tune import plugin_manager, write_suite
 import itr_bench
 from itr_bench.api import Loss, Search
 from itr_bench.cli import main
-from itr_bench.leaderboard import load_records
+from itr_bench.results.leaderboard import load_records
 
 TRIALS = 2
 

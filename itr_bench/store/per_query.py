@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_bytes
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 
 #: The per-query results' file in a run folder.
 PER_QUERY = "per_query.npz"
@@ -80,7 +80,7 @@ def split_digest(image_ids: Iterable[Any], captions: Iterable[Iterable[str]]) ->
 
 
 def query_results(ranks: Any, caption_image: Any, image_label: Any, meta: Mapping[str, Any]) -> QueryResults:
-    """:class:`QueryResults` from a scored split's :class:`~itr_bench.metric_declarations.Ranks`
+    """:class:`QueryResults` from a scored split's :class:`~itr_bench.metrics.declarations.Ranks`
     (tensors with their top lists), its captions' images and its images' labels."""
     directions = {}
     for name in DIRECTIONS:

@@ -1,8 +1,8 @@
 """The values a record may hold, checked when it is read: an impossible one is never averaged.
 
-A record is JSON anyone can edit or damage; its types are checked by :mod:`itr_bench.run_record`,
+A record is JSON anyone can edit or damage; its types are checked by :mod:`itr_bench.store.record`,
 and its values here, against what they can be: each declared metric within its declared bounds
-(:mod:`itr_bench.metric_declarations`: R@K, mAP and mINP in [0, 100], rSum in [0, 600], ranks
+(:mod:`itr_bench.metrics.declarations`: R@K, mAP and mINP in [0, 100], rSum in [0, 600], ranks
 at least 1), seeds and run positions at least 0, throughput and times at least 0. A value outside
 is one line naming the file, the key, the value and the range.
 """
@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 from .files import number_table
-from .metric_declarations import DECLARED
+from ..metrics.declarations import DECLARED
 
 
 def _outside(path: Path, key: str, value: float, low: float, high: float) -> ItrBenchError:

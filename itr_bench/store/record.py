@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Required, TypedDict
 
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 from .files import read_json_file
-from .names import check_name
+from ..names import check_name
 from .record_ranges import bounded_metrics, non_negative_integer, non_negative_number
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class RunRecord(TypedDict, total=False):
     best_epoch: int
     #: *newer*: the declared metric that chose it (absent: ``rsum``, the only rule then)
     select_metric: str
-    #: test metrics of the selected epoch (:mod:`itr_bench.metric_declarations`)
+    #: test metrics of the selected epoch (:mod:`itr_bench.metrics.declarations`)
     test: Required[dict[str, float]]
     #: validation metrics of the selected epoch
     val: dict[str, float]

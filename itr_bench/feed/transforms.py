@@ -1,10 +1,10 @@
 """Image views by name: the paper's training augmentation and the deterministic test views.
 
 A run names one for training (``train_transform``) and one for testing (``test_transform``).
-Both feeding paths apply a view with the same batched functions (:func:`~itr_bench.data.device.squares`,
-:func:`~itr_bench.data.device.crop_batch`; ``docs/feeding.md``). :func:`build_transform` is
+Both feeding paths apply a view with the same batched functions (:func:`~itr_bench.feed.device.squares`,
+:func:`~itr_bench.feed.device.crop_batch`; ``docs/feeding.md``). :func:`build_transform` is
 the per-image torchvision form of a view (bicubic), for code outside the feeds (a user's own
-``DataLoader`` over :class:`~itr_bench.data.cached.CachedSplit`); the feeds do not use it.
+``DataLoader`` over :class:`~itr_bench.feed.cached.CachedSplit`); the feeds do not use it.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _finish(mean: Sequence[float], std: Sequence[float]) -> list[v2.Transform]:
 def build_transform(
     name: str, size: int, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
 ) -> Transform:
-    """The per-image transform of view ``name`` (the streaming path; :class:`~itr_bench.data.device.DeviceImages`
+    """The per-image transform of view ``name`` (the streaming path; :class:`~itr_bench.feed.device.DeviceImages`
     applies the same view to a whole batch on the device)."""
     chosen = view(name)
     steps = _fit(chosen.fit, size)

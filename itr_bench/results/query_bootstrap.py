@@ -1,6 +1,6 @@
 """Query-level statistics beside the seed-level ones: a two-level paired bootstrap.
 
-The leaderboard's paired Δ (:func:`itr_bench.stats.paired_difference`) treats each seed's test
+The leaderboard's paired Δ (:func:`itr_bench.results.stats.paired_difference`) treats each seed's test
 score as one number: with 3-4 seeds its t-interval answers "would this difference hold for
 another training seed?", and is wide. The test queries are a sample too. This bootstrap
 resamples both: seeds with replacement, then within each drawn seed the test queries with
@@ -12,7 +12,7 @@ it has, so it is no substitute for more seeds. The resampling generator is seede
 
 A metric is bootstrapped when it is a sum of per-query means: R@K (``i2t_r1``, ``t2i_r5``, ...)
 and rSum (each direction's queries resampled on their own). Inputs are the runs' per-query
-results (:mod:`itr_bench.per_query`).
+results (:mod:`itr_bench.store.per_query`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .metric_declarations import RECALL_KS
-from .per_query import QueryResults
+from ..metrics.declarations import RECALL_KS
+from ..store.per_query import QueryResults
 
 RESAMPLES = 10_000
 RESAMPLING_SEED = 0
@@ -115,14 +115,14 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
     """Per (suite, dataset), each run against the leaderboard's baseline run on the seeds both have
     per-query results for: one row per run and metric (a pandas DataFrame, maybe empty).
 
-    ``records``: :func:`itr_bench.leaderboard.load_records`. A run whose seeds lack per-query
+    ``records``: :func:`itr_bench.results.leaderboard.load_records`. A run whose seeds lack per-query
     results (scored before they were kept) is left out with a warning naming the file.
     """
     import pandas as pd
 
-    from .errors import ItrBenchError
+    from ..errors import ItrBenchError
     from .leaderboard import KEYS, choose_baseline
-    from .per_query import read_query_results
+    from ..store.per_query import read_query_results
 
     def results_of(rows: Any) -> dict[int, QueryResults]:
         found = {}
@@ -155,7 +155,7 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
 
 def write_intervals(table: Any, out_dir: Path) -> list[Path]:
     """``<suite>__<dataset>__query_bootstrap.csv`` per suite and dataset of ``table``, written atomically."""
-    from .atomic import write_text
+    from ..store.atomic import write_text
 
     written = []
     for (suite, dataset), part in table.groupby(["suite", "dataset"], sort=True):

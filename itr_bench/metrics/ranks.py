@@ -17,7 +17,7 @@ takes tens of seconds. Identity ranks sort each query's gallery, negatives befor
 a tie (a stable sort after placing negatives first).
 
 The metrics computed from these ranks, and their conventions (the paper's ``compute_AP_short.m``),
-are declared once in :mod:`itr_bench.metric_declarations`.
+are declared once in :mod:`itr_bench.metrics.declarations`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .metric_declarations import DECLARED, IDENTITY, IMAGE_CAPTION, MetricSet, Ranks, mean_rank, median_rank, recall_at
+from .declarations import DECLARED, IDENTITY, IMAGE_CAPTION, MetricSet, Ranks, mean_rank, median_rank, recall_at
 
 __all__ = ["TopRanked", "folded_image_caption_metrics", "identity_metrics", "identity_ranks", "image_caption_metrics",
            "image_caption_ranks", "mean_rank", "median_rank", "recall_at", "top_ranked"]

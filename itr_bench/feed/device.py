@@ -1,11 +1,11 @@
 """Device-resident images: the whole split as one ``uint8`` tensor, augmented in batches.
 
 For sets that fit in accelerator memory (at 224 px Flickr8k's training split is 0.9 GB,
-Flickr30k's 4.4 GB, COCO's 17 GB; :mod:`itr_bench.data.placement` decides) nothing is decoded
+Flickr30k's 4.4 GB, COCO's 17 GB; :mod:`itr_bench.feed.placement` decides) nothing is decoded
 during training: a batch is an index into the tensor, and the paper's augmentation (random
 resized crop of 0.8-1 of the area, aspect 3/4-4/3, flip) is one ``affine_grid`` +
 ``grid_sample`` call on the device, so the input pipeline cannot starve a GPU. The streaming
-feed (:mod:`itr_bench.data.streaming`) calls the same :func:`squares` and :func:`crop_batch`.
+feed (:mod:`itr_bench.feed.streaming`) calls the same :func:`squares` and :func:`crop_batch`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms.v2 import functional as TF
 
-from .prepare import PreparedSplit
+from ..data.prepare import PreparedSplit
 from .transforms import CROP_RATIO, CROP_SCALE, IMAGENET_MEAN, IMAGENET_STD
 
 #: Images decoded per call while a bank is built (bounds the peak beside the bank itself).
@@ -45,7 +45,7 @@ class DeviceImages:
     ) -> "DeviceImages":
         """Decode every cached JPEG once (on the GPU when ``device`` is one) into squares of side ``size``.
 
-        ``fit`` (see :class:`~itr_bench.data.transforms.ImageView`): ``crop`` keeps the central
+        ``fit`` (see :class:`~itr_bench.feed.transforms.ImageView`): ``crop`` keeps the central
         square, ``squash`` resizes the whole image to a square. ``full`` cannot be held as one
         tensor (shapes differ): the test feed streams it. ``size`` defaults to the first image's
         shorter side (``prepare`` stores every image with the same one). Images are decoded

@@ -24,7 +24,7 @@ the query an image and its relevant set the image's own captions (R = 5 in COCO 
 they say whether all of an image's captions come first, not only one. Text-to-image a caption has
 exactly one relevant image (R = 1), where both equal R@1, so they are not declared that way.
 Identity (text-to-image person search): the relevant set of a caption is every gallery image of
-its identity. Ties count against the query (:func:`itr_bench.metrics.top_ranked`); percent.
+its identity. Ties count against the query (:func:`itr_bench.metrics.ranks.top_ranked`); percent.
 
 This module does not import torch: the leaderboard and the config read it without paying for it.
 """
@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from .metrics import TopRanked
+    from .ranks import TopRanked
 
 IMAGE_CAPTION, IDENTITY = "image-caption", "identity"  # the values of itr_bench.api.Protocol
 IMAGE_TO_TEXT, TEXT_TO_IMAGE, BOTH = "image-to-text", "text-to-image", "both"
@@ -57,7 +57,7 @@ class Ranks:
     correct caption (None under the identity protocol, which scores text to image only);
     ``ap`` and ``inp``: each query's average precision and mINP term (identity only);
     ``i2t_top`` and ``t2i_top``: each query's top-ranked items
-    (:class:`itr_bench.metrics.TopRanked`), for mAP@R, R-Precision and the per-query results.
+    (:class:`itr_bench.metrics.ranks.TopRanked`), for mAP@R, R-Precision and the per-query results.
     """
 
     protocol: str

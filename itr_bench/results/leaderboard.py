@@ -3,16 +3,16 @@
 Each row is a run of the suite aggregated over its seeds: the mean of every metric, the
 half-width of its 95% confidence interval (Student's t over seeds) and n. The untrained model's
 test metrics (the chance level) sit beside every result. A run with seeds whose embeddings
-collapsed (``degenerate`` in their records, see :mod:`itr_bench.collapse`) says how many, in the
+collapsed (``degenerate`` in their records, see :mod:`itr_bench.metrics.collapse`) says how many, in the
 ``degenerate`` column and as a mark in the Markdown and the chart; records older than that flag
 count as not flagged, and a suite none of whose records has it gets no column. Every run is also
-compared with the suite's baseline run seed by seed (``itr_bench.stats``): the mean paired
+compared with the suite's baseline run seed by seed (``itr_bench.results.stats``): the mean paired
 difference in each metric declared ``paired`` (rSum and R@1 each way), its 95% t-interval, the
 paired t-test's p-value raw and Holm-adjusted over the table's comparisons in that metric, and a
 mark (better / worse / inconclusive; equivalent with an equivalence margin). Each row also shows
 its training budget in optimizer steps and pairs (``itr_bench.budget``). Which metrics are columns, their order, the sort (the
 first declared, best first), which way is better and the chart's range all come from the metric
-declarations (:mod:`itr_bench.metric_declarations`). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
+declarations (:mod:`itr_bench.metrics.declarations`). Per-seed values go to a tidy ``<suite>__<dataset>__seeds.csv``. The files are only ever generated:
 editing them by hand is pointless, the next generation overwrites them.
 """
 
@@ -24,19 +24,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import remove_temporaries, write_bytes, write_text
-from .budget import leaderboard_columns
-from .errors import ItrBenchError
-from .files import ensure_inside, number_table, read_json_file
+from ..store.atomic import remove_temporaries, write_bytes, write_text
+from ..budget import leaderboard_columns
+from ..errors import ItrBenchError
+from ..store.files import ensure_inside, number_table, read_json_file
 from .leaderboard_text import csv_safe, markdown_text
-from .locking import LEADERBOARD_WAIT, FolderLock
-from .metric_declarations import DECLARED, MetricSet
-from .names import check_name
-from .run_record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
+from ..store.locking import LEADERBOARD_WAIT, FolderLock
+from ..metrics.declarations import DECLARED, MetricSet
+from ..names import check_name
+from ..store.record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
 from .seed_configs import label_by_config
 from .stats import (ALPHA, BASELINE, CORRECTION, EQUIVALENT, FEW_SEEDS, RELIABLE_N, correct, paired_difference,
                     t_quantile)
-from .store import result_files
+from ..store.state import result_files
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 
@@ -49,14 +49,14 @@ DEGENERATE = "degenerate"
 
 def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_configs: bool = False) -> pd.DataFrame:
     """One row per finished run (``record.json``) under ``run_dir``; failed runs are counted apart;
-    tuning trials (validation only, :func:`~itr_bench.run_record.validation_only`) are no rows.
+    tuning trials (validation only, :func:`~itr_bench.store.record.validation_only`) are no rows.
 
     Nothing is miscounted silently: a damaged or incomplete record (no ``test``, ``run`` null, a
     string where a number belongs), two records for one (suite, dataset, run, seed) (a copied
     seed folder), or seeds of one run that do not report the same metrics, each stop the
     leaderboard with one line naming the file(s), rather than averaging over what is left. Seeds
     of one run trained under different configs stop it too, or with ``split_configs`` become one
-    row per config (:mod:`itr_bench.seed_configs`).
+    row per config (:mod:`itr_bench.results.seed_configs`).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -85,7 +85,7 @@ def load_records(run_dir: Path | str, metrics: MetricSet = DECLARED, split_confi
 
 
 def record_row(record: RunRecord, path: Path) -> dict:
-    """The leaderboard's row of one record read by :func:`~itr_bench.run_record.read_record`
+    """The leaderboard's row of one record read by :func:`~itr_bench.store.record.read_record`
     (every field it uses checked); problems name ``path`` and the key."""
     check_field(path, "seed", record.get("seed"))  # null is not a seed
     row = {key: record.get(key) for key in (*DESCRIPTIVE, "device", "git_commit")}
@@ -257,7 +257,7 @@ PAIRED_COLUMNS = ("_diff", "_diff_low", "_diff_high", "_p", "_p_holm", "_margin"
 
 def _check_named(records: pd.DataFrame, named: Sequence[str]) -> None:
     """A baseline named on the command line that no table has is a typo: one line, with a suggestion."""
-    from .errors import did_you_mean
+    from ..errors import did_you_mean
 
     runs = sorted(set(records["run"]))
     for name in named:

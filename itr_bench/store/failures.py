@@ -14,8 +14,8 @@ import sys
 import traceback
 from dataclasses import dataclass
 
-from .errors import ItrBenchError, describe_os_error
-from .registry import Registry
+from ..errors import ItrBenchError, describe_os_error
+from ..registry import Registry
 
 CORE = "itr_bench"
 

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import ItrBenchError
+from ..errors import ItrBenchError
 
 _KINDS = {dict: "a JSON object", list: "a JSON list", str: "a JSON string", int: "a JSON integer",
           float: "a JSON number", bool: "a JSON boolean", type(None): "null"}

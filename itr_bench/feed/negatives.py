@@ -3,7 +3,7 @@
 A loss that declares ``layout = BatchLayout.ANCHORS_THEN_NEGATIVES`` reads anchor k's negative
 from slot ``B/2 + k``. For the stages with such a loss the feed keeps the first ``B/2`` pairs of
 each batch of the epoch as anchors (an epoch has ``N/B`` batches whatever the layout, as in the
-official code; :mod:`itr_bench.engine.feeding`) and asks the run's
+official code; :mod:`itr_bench.feed.feeding`) and asks the run's
 :class:`~itr_bench.api.NegativeSampler` for one pair per anchor. The sampler may score
 candidates with the model (:class:`BatchPool` embeds them in eval mode without gradients, in
 chunks); the chosen pairs then go through the ordinary training forward with gradients.

@@ -1,10 +1,10 @@
 """Batches for training and evaluation from a prepared split.
 
 Captions are tokenised once per split (:class:`CaptionTokens`), so a step only indexes a
-tensor. Images come either from a :class:`~itr_bench.data.device.DeviceImages` tensor on the
+tensor. Images come either from a :class:`~itr_bench.feed.device.DeviceImages` tensor on the
 training device (augmented there in one batched call: nothing is decoded during training), or,
-for splits too large for that, from :class:`~itr_bench.data.streaming.StreamingImages`, whose
-worker processes decode the cached JPEGs (:func:`~itr_bench.data.placement.plan_feed` chooses,
+for splits too large for that, from :class:`~itr_bench.feed.streaming.StreamingImages`, whose
+worker processes decode the cached JPEGs (:func:`~itr_bench.feed.placement.plan_feed` chooses,
 from the device's free memory, and the run record's ``feed`` says which ran and why). Every
 random choice is drawn here, per global batch, from the feed's seeded generator, and both paths
 apply it with the same functions: a batch is the same tensor on either path, with any number of
@@ -33,19 +33,19 @@ import torch
 from torch import Tensor
 
 from ..api import TrainingPairs
-from ..data.device import DeviceImages, random_crops
-from ..data.placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
+from .device import DeviceImages, random_crops
+from .placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
 from ..data.prepare import PreparedSplit
-from ..data.samplers import EpochCaptionSampler, IdentityBatchSampler
-from ..data.streaming import Request, StreamingImages
-from ..data.transforms import view
+from .samplers import EpochCaptionSampler, IdentityBatchSampler
+from .streaming import Request, StreamingImages
+from .transforms import view
 from ..errors import ItrBenchError
 from .negatives import BatchPool, NegativeMining
 
 #: Offset of the mining stream's seed from the feed's (any fixed number far from real seeds).
 MINING_STREAM = 1 << 40
 
-#: How each fit of a view (``itr_bench.data.transforms.ImageView``) shapes the stored image.
+#: How each fit of a view (``itr_bench.feed.transforms.ImageView``) shapes the stored image.
 _FITS = {"crop": "central square", "squash": "whole image squashed to a square", "full": "whole image, aspect kept"}
 
 
@@ -168,7 +168,7 @@ class TrainFeed:
         Random choices (captions, crops, text shifts) are drawn for the whole global batch and
         each process keeps its share, so a global batch is the same for any number of processes.
         With ``negatives`` each batch is ``B/2`` anchors then their negatives (see
-        :mod:`itr_bench.engine.negatives`).
+        :mod:`itr_bench.feed.negatives`).
         """
         self._start(epoch)
         if negatives is not None:

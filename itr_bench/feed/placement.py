@@ -1,6 +1,6 @@
 """Where a split's images live during a run: on the training device, or streamed from the cache.
 
-Holding a split as one ``uint8`` tensor on the device (:class:`~itr_bench.data.device.DeviceImages`)
+Holding a split as one ``uint8`` tensor on the device (:class:`~itr_bench.feed.device.DeviceImages`)
 means nothing is decoded while training: the paper's crop and flip are one batched resampling
 on the device. At 224 px a split takes ``N x 3 x 224 x 224`` bytes: Flickr8k's 6k training
 images 0.9 GB, Flickr30k's 29k 4.7 GB, COCO's 113k 17 GB, which all stay on an 80-141 GB card.
@@ -8,7 +8,7 @@ The limit is a share (:data:`DEVICE_MEMORY_FRACTION`, the run's ``feed_memory_fr
 the memory free when the feed is built (``torch.cuda.mem_get_info`` on CUDA, the kernel's
 ``MemAvailable`` on the CPU), so the model, its activations and the evaluation keep the rest.
 
-A split over the limit is streamed (:mod:`itr_bench.data.streaming`): worker processes decode
+A split over the limit is streamed (:mod:`itr_bench.feed.streaming`): worker processes decode
 the cached JPEGs. Decode plus the paper's augmentation runs at about 690 images/s per core of a
 2-core AMD EPYC at 224 px (``benchmarks/feed_throughput.py``, ``leaderboards/perf``), while one
 H100 trains the paper's dual-path model at about 2,900 pairs/s in bf16 and a bare compiled
@@ -25,13 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-if TYPE_CHECKING:  # torch is imported where memory is measured: the config reads this module
+from ..config import DEVICE_MEMORY_FRACTION  # a run setting's default: the config declares it
+
+if TYPE_CHECKING:  # torch is imported where memory is measured
     import torch
 
-#: Share of the device's free memory one split's ``uint8`` images may take to be held there.
-#: Half leaves the other half for the model, its optimiser state, activations at batch 128 and
-#: the evaluation splits (an H100 with ~79 GB free then holds up to ~39 GB: COCO at 224 px, 17 GB).
-DEVICE_MEMORY_FRACTION = 0.5
 #: Streaming workers never exceed this many by default (decoding more in parallel rarely pays).
 MAX_DEFAULT_WORKERS = 16
 MEMINFO = Path("/proc/meminfo")

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .atomic import remove_temporaries
-from .config import RunConfig, StageConfig
-from .errors import DamagedRunError, ItrBenchError, StaleRunError
+from ..config import RunConfig, StageConfig
+from ..errors import DamagedRunError, ItrBenchError, StaleRunError
 from .files import read_json_file
-from .run_record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
+from .record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
 
 #: Keys that say where things are, not what ran: the run's name (its folder says it), the
 #: prepared-data cache (keyed by the dataset's content, so any location gives the same data) and
@@ -226,7 +226,7 @@ def clean_leftovers(folder: Path | str) -> list[Path]:
     """Remove what killed writes left in run folder ``folder``; returns what was removed.
 
     Call it only while owning the folder (its lock): a live writer's temporary files look the
-    same. Besides the temporaries (:func:`~itr_bench.atomic.remove_temporaries`), an
+    same. Besides the temporaries (:func:`~itr_bench.store.atomic.remove_temporaries`), an
     ``untrained.json`` that is damaged, or has neither record nor checkpoint beside it, goes: the
     latter may come from a start under another config killed in its first epoch, and both are
     cheap to recompute.

@@ -1,6 +1,6 @@
 """The streaming feed: images decoded from the prepared cache by ``DataLoader`` workers, batch by batch.
 
-For splits too large to hold on the device (:mod:`itr_bench.data.placement`). The training
+For splits too large to hold on the device (:mod:`itr_bench.feed.placement`). The training
 process draws every random choice of a global batch (which images, which caption, crop offsets,
 flips) from the run's seeded generator and sends each batch to the workers as a
 :class:`Request` (image indices + affine crops): workers never draw anything, so a batch is the
@@ -9,14 +9,14 @@ and return pinned memory when the device is CUDA.
 
 What a worker does depends on the device:
 
-* CPU: decode (libjpeg-turbo), make the square (:func:`~itr_bench.data.device.squares`), crop,
-  flip and normalise (:func:`~itr_bench.data.device.crop_batch`): the whole view, in parallel,
+* CPU: decode (libjpeg-turbo), make the square (:func:`~itr_bench.feed.device.squares`), crop,
+  flip and normalise (:func:`~itr_bench.feed.device.crop_batch`): the whole view, in parallel,
   written straight into a shared buffer the training process mapped once and hands out as the
-  batch (:mod:`itr_bench.data.slots`): no batch pays for a fresh shared-memory segment or a copy;
+  batch (:mod:`itr_bench.feed.slots`): no batch pays for a fresh shared-memory segment or a copy;
 * CUDA: only read the JPEG files, packed into one tensor per batch (:class:`Encoded`); the
   training process decodes the batch in one nvJPEG call on the card and crops there (the whole
   CPU view runs at ~690 images/s per core at 224 px, and a GPU trains the paper's model at
-  ~2,900 pairs/s: see :mod:`itr_bench.data.placement`), and the host-to-device copy is the
+  ~2,900 pairs/s: see :mod:`itr_bench.feed.placement`), and the host-to-device copy is the
   compressed bytes.
 
 The square, crop and normalisation are the functions the device-resident bank uses, so both
@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
 from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
-from .prepare import PreparedSplit
+from ..data.prepare import PreparedSplit
 from .slots import BatchSlots, InSlot
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
@@ -48,7 +48,7 @@ STAGES = ("bytes", "squares", "view")
 class Request:
     """One batch to load: image indices, and the affine crops of the training view (None: test view).
 
-    ``slot``: the shared buffer (:class:`~itr_bench.data.slots.BatchSlots`) to write the finished
+    ``slot``: the shared buffer (:class:`~itr_bench.feed.slots.BatchSlots`) to write the finished
     batch into, set by :class:`StreamingImages` when it has them.
     """
 
@@ -85,7 +85,7 @@ class Encoded:
                    torch.empty(0, dtype=torch.uint8), tuple(len(f) for f in files))
 
     def files(self) -> list[Tensor]:
-        """One 1-D tensor per file, as :func:`~itr_bench.data.device.decode_all` takes them."""
+        """One 1-D tensor per file, as :func:`~itr_bench.feed.device.decode_all` takes them."""
         return list(self.data.split(self.sizes))
 
     def pin_memory(self) -> "Encoded":
@@ -165,7 +165,7 @@ class StreamingImages:
     ``stage`` is how far workers go (:class:`ImageLoader`); by default ``bytes`` on CUDA (the
     training process decodes each batch in one nvJPEG call) and ``view`` on the CPU.
     ``batch_size``: the most images a request holds; with workers finishing the view for the CPU
-    it sizes the shared buffers they write into (:mod:`itr_bench.data.slots`). Without it, or
+    it sizes the shared buffers they write into (:mod:`itr_bench.feed.slots`). Without it, or
     when shared memory is short, or for a batch larger than a buffer, batches travel the
     ``DataLoader``'s usual way: the same tensors, a little slower.
     """

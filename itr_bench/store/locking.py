@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ConfigError, RunBusyError
+from ..errors import ConfigError, RunBusyError
 
 #: Seconds a leaderboard write waits for another writer (writes take well under a second).
 LEADERBOARD_WAIT = 300.0

@@ -14,8 +14,8 @@ The run store holds one folder per run, ``<store>/<suite>/<dataset>/<run>/seed-<
 ``record.json`` (written atomically, last) marks it finished. Re-running a suite skips finished
 runs and resumes unfinished ones from their last checkpoint, so a suite killed at any moment
 loses at most one epoch; but only when the stored config equals the planned one (see
-:mod:`itr_bench.store`): a run trained under other settings is refused, or retrained with
-``--rerun-changed``. A process owns a run folder while it trains it (:mod:`itr_bench.locking`),
+:mod:`itr_bench.store.state`): a run trained under other settings is refused, or retrained with
+``--rerun-changed``. A process owns a run folder while it trains it (:mod:`itr_bench.store.locking`),
 so several processes on one store share its runs. A run that fails, for any reason, writes
 ``failed.json`` with the reason and the suite goes on; the next invocation tries it again.
 """
@@ -23,28 +23,22 @@ so several processes on one store share its runs. A run that fails, for any reas
 from __future__ import annotations
 
 import copy
-import shutil
-import sys
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json
-from .config import RunConfig, build, check_components, check_registered, read_toml
-from .data.identity import planned_data_fingerprint
-from .trackers import check_trackers, parse_report_to
-from .errors import ConfigError, ItrBenchError, RunBusyError, did_you_mean
-from .failures import describe_failure
-from .files import ensure_inside
-from .locking import FolderLock
-from .names import check_name
-from .overrides import Overrides, blamed_on, merge_tables
-from .overrides import apply as apply_overrides
-from .registry import Registry
-from .pretrained import check_pretrained
-from .run_record import FAILED, LAST, RECORD
-from .store import DONE, FolderState, Policy, inspect_folder, settle, train_settled
+from ..config import RunConfig, build, check_components, check_registered, read_toml
+from ..trackers import check_trackers, parse_report_to
+from ..errors import ConfigError, ItrBenchError, did_you_mean
+from ..store.files import ensure_inside
+from ..names import check_name
+from ..overrides import Overrides, blamed_on, merge_tables
+from ..overrides import apply as apply_overrides
+from ..registry import Registry
+from ..pretrained import check_pretrained
+from ..store.record import RECORD
+from ..store.state import FolderState, inspect_folder
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
 #: ``tune``: the search ``itr-bench tune`` runs (checked by :mod:`itr_bench.tuning.space`; ``run`` ignores it)
@@ -215,8 +209,8 @@ def check_datasets(runs: Iterable[PlannedRun], registry: Registry) -> list[str]:
     Returns one summary line per dataset. An unreadable source, a missing split or folds the
     test split cannot hold are one :class:`ConfigError` line here, before anything trains.
     """
-    from .data.checks import check_folds
-    from .engine.run import RUN_SPLITS
+    from ..data.checks import check_folds
+    from ..engine.run import RUN_SPLITS
 
     lines, seen = [], set()
     for run in runs:
@@ -274,130 +268,3 @@ def _check_keys(data: Any, allowed: set[str], where: str, path: str) -> None:
     for key in data:
         if key not in allowed:
             raise ConfigError(f"{where}: {path + '.' if path else ''}{key}: unknown key, {did_you_mean(key, allowed)}")
-
-
-# ============================================================================================
-# Executing
-# ============================================================================================
-
-
-@dataclass(frozen=True)
-class Outcome:
-    run: PlannedRun
-    #: "done" (trained now), "skipped" (already finished), "busy" (another process owns it), "failed"
-    status: str
-    reason: str = ""
-    #: for "failed": "error" (the user's to fix) or "bug", see :mod:`itr_bench.failures`; and its traceback
-    kind: str = ""
-    trace: str = ""
-
-
-def _say(message: str) -> None:
-    from tqdm.auto import tqdm
-
-    tqdm.write(message, file=sys.stderr)
-
-
-def execute_one(run: PlannedRun, registry: Registry, progress: bool = True, keep_last: bool = False,
-                policy: Policy = Policy(), say: Callable[[str], None] = _say) -> Outcome:
-    """Train one planned run into its folder, owning it; any failure is recorded, never raised.
-
-    A folder another live process owns is left to it (``busy``). A failure of any kind, a bug
-    included, is written to the run's ``failed.json`` (with its traceback) so that the suite can
-    go on with its other runs.
-    """
-    lock = FolderLock(run.folder)
-    try:
-        lock.acquire()
-    except RunBusyError as exc:
-        return Outcome(run, "busy", str(exc))
-    except Exception as exc:  # an unwritable store: the lock file cannot be made
-        return _failed(run, exc, registry)
-    try:
-        outcome = _execute_owned(run, registry, progress, policy, say)
-    except Exception as exc:
-        outcome = _failed(run, exc, registry)
-    else:
-        if outcome.status == "done" and not keep_last:
-            # the optimizer state is only needed to resume; best/ stays for evaluate
-            shutil.rmtree(run.folder / LAST, ignore_errors=True)
-    finally:
-        lock.release()
-    return outcome
-
-
-def _execute_owned(run: PlannedRun, registry: Registry, progress: bool, policy: Policy,
-                   say: Callable[[str], None]) -> Outcome:
-    from .engine.run import train_run
-
-    def train() -> None:
-        train_run(run.config, registry, run.folder, where=run.label, progress=progress,
-                  context={"suite": run.suite, "run_index": run.index, "baseline": run.baseline,
-                           **run.record_fields},
-                  report_to=run.report_to)
-
-    data = planned_data_fingerprint(run.config, registry, run.label)
-    if settle(run.folder, run.config, run.label, policy, say, data).status == DONE:
-        return Outcome(run, "skipped")
-    failed = run.folder / FAILED
-    if failed.is_file() or failed.is_symlink():
-        failed.unlink()
-    train_settled(run.folder, run.label, policy, say, train)
-    return Outcome(run, "done")
-
-
-def _failed(run: PlannedRun, exc: Exception, registry: Registry) -> Outcome:
-    failure = describe_failure(exc, registry)
-    if failure.line.startswith(f"{run.label}: "):  # the outcome names the run already
-        failure = replace(failure, line=failure.line[len(run.label) + 2:])
-    try:
-        write_json(run.folder / FAILED, {"run": run.label, "suite": run.suite, "dataset": run.dataset,
-                                         "kind": failure.kind, "reason": failure.line,
-                                         "traceback": failure.traceback})
-    except Exception as write_error:  # a full or read-only disk: the line still says what failed
-        return Outcome(run, "failed", f"{failure.line} (and {FAILED} could not be written: "
-                                      f"{describe_failure(write_error).line})", failure.kind, failure.traceback)
-    return Outcome(run, "failed", failure.line, failure.kind, failure.traceback)
-
-
-def execute_local(runs: list[PlannedRun], registry: Registry, progress: bool = True,
-                  on_outcome: Callable[[Outcome], None] | None = None, policy: Policy = Policy(),
-                  say: Callable[[str], None] = _say) -> list[Outcome]:
-    """Run every planned run in this process, one after another (others may share the store)."""
-    from tqdm.auto import tqdm
-
-    outcomes = []
-    bar = tqdm(runs, desc="suite", unit="run", disable=not progress)
-    for run in bar:
-        bar.set_postfix_str(run.label)
-        outcome = execute_one(run, registry, progress=progress, policy=policy, say=say)
-        outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
-    return outcomes
-
-
-def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run: float = 1.0,
-                gpus_per_run: float = 0.0, policy: Policy = Policy()) -> list[Outcome]:
-    """Run each planned run as a Ray task (same folders, same records); needs ``pip install itr-bench[ray]``."""
-    try:
-        import ray
-    except ImportError:
-        raise ItrBenchError("the ray executor needs Ray: pip install 'itr-bench[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
-    # finished means a record made under the planned config: a changed one goes to a task, which
-    # retrains it under --rerun-changed (the command refused it already otherwise)
-    done = [run.state().status == DONE for run in runs]
-    pending = [task.remote(run, policy) for run, finished in zip(runs, done) if not finished]
-    outcomes = [Outcome(run, "skipped") for run, finished in zip(runs, done) if finished]
-    outcomes += ray.get(pending)
-    return outcomes
-
-
-def _ray_task(run: PlannedRun, policy: Policy) -> Outcome:
-    """Inside a Ray worker: build a fresh registry (plugins load there too) and run."""
-    from .plugins import get_plugin_manager, load_registry
-
-    return execute_one(run, load_registry(get_plugin_manager()), progress=False, policy=policy, say=print)

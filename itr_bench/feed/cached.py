@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from .prepare import PreparedSplit
+from ..data.prepare import PreparedSplit
 from .transforms import Transform
 
 
