@@ -7,8 +7,6 @@ training loop and the evaluation never see the config itself.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import platform
 import random
@@ -37,6 +35,7 @@ from ..loss_contract import check_declared_layout, check_paired
 from ..metric_declarations import DECLARED
 from ..per_query import PER_QUERY
 from ..registry import Registry
+from ..run_identity import config_hash
 from ..run_record import LAST, RECORD, UNTRAINED, RunRecord
 from ..atomic import write_json
 from ..files import number_table, read_json_file
@@ -386,12 +385,6 @@ def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> 
 def stage_multipliers(model: RetrievalModel, stage, defaults: Mapping[str, float]) -> dict[str, float]:
     """Each parameter group's effective learning-rate multiplier in ``stage`` (0: frozen), for the record."""
     return {plan.name: plan.lr_mult for plan in plan_groups(model.param_groups(), stage.lr_mult, defaults)}
-
-
-def config_hash(config: RunConfig) -> str:
-    """A short hash of everything that defines the run except its name."""
-    data = {k: v for k, v in config.as_dict().items() if k != "name"}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from ..data.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
 from ..metric_declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
 from ..run_record import BEST, LAST
-from ..store import config_changes
+from ..run_identity import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
 from .evaluate import eval_batch_size, evaluate_with_collapse
