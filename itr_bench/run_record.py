@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Required, TypedDict
 
+from .budget import as_record, recorded
 from .errors import ItrBenchError
 from .files import read_json_file
 from .names import check_name
@@ -122,6 +123,29 @@ class RunRecord(TypedDict, total=False):
 
 #: Every field a record may hold.
 FIELDS = frozenset(RunRecord.__annotations__)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def new_record(context: Mapping[str, Any], *, which: Mapping[str, Any], what_ran: Mapping[str, Any],
+               results: Mapping[str, Any], cost: Mapping[str, Any], scored_test: bool) -> RunRecord:
+    """A finished run's record from its parts (the sections of :class:`RunRecord`, in the order
+    written), its ``budget`` counted from its history. ``context``: the suite's fields. A run not
+    ``scored_test`` (a tuning trial) gets no test key at all, so nothing can read one. A field
+    this module does not define is refused: every field a record holds is declared above."""
+    record: dict[str, Any] = {**context, **which, **what_ran, **results, **cost}
+    undeclared = sorted(set(record) - FIELDS)
+    if undeclared:
+        raise TypeError(f"record fields {undeclared} are not declared in RunRecord (itr_bench/run_record.py)")
+    record["budget"] = as_record(recorded(record) or [])  # steps and pairs, per stage and in total
+    if not scored_test:
+        for key in ("test", "untrained"):
+            record.pop(key)
+        record["collapse"].pop("test")
+    return record  # type: ignore[return-value]  # every key checked against RunRecord above
 
 
 # --------------------------------------------------------------------------------------------
