@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from annotated_types import Gt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 
 from .options import clamped_scale, other_pairs_of_same_instance
 
@@ -42,7 +42,7 @@ class InfoNCELoss(Loss):
     """
 
     inputs = Inputs.NORMALIZED
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
     reduction = "mean"
 
     def __init__(
