@@ -289,21 +289,33 @@ def _build_placed(config: RunConfig, registry: Registry, where: str, progress: b
         model.image.compile()
         model.text.compile()
     autocast = _autocast(config, device)
-    train_module: torch.nn.Module = model
-    if world.distributed:
-        from torch.nn.parallel import DistributedDataParallel
+    model, train_module = _data_parallel(model, device, world)
+    _check_scored_splits(config, built, where)
+    return PlacedRun(built, model, train_module, device, world, autocast,
+                     EvalSettings.of(config, device, autocast), init_digest)
 
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        train_module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                               find_unused_parameters=True)
+
+def _data_parallel(model: RetrievalModel, device: torch.device, world: WorldInfo
+                   ) -> tuple[RetrievalModel, torch.nn.Module]:
+    """The model and the module training calls: itself, or under several processes its DDP
+    wrapper (on GPUs with batch norm synchronised across them)."""
+    if not world.distributed:
+        return model, model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model, DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                          find_unused_parameters=True)
+
+
+def _check_scored_splits(config: RunConfig, built: Built, where: str) -> None:
+    """The dataset has the splits a run scores, and validation reports the selection metric."""
     prepared = built.prepared
     if "val" not in prepared.splits or "test" not in prepared.splits:
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
     check_selectable(config.select_metric, prepared.split("val").protocol.value, built.dataset_name, where)
-    return PlacedRun(built, model, train_module, device, world, autocast,
-                     EvalSettings.of(config, device, autocast), init_digest)
 
 
 @dataclass(frozen=True)
