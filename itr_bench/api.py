@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,6 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
-import warnings
-
 from .loss_contract import FORMER_GATHERING, GATHERING, BatchLayout, Gathering, Inputs, Negatives  # noqa: F401
 from .options import Search
 
