@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import ItrBenchError
-from .loss_contract import BatchLayout, Inputs, Negatives
+from .loss_contract import FORMER_GATHERING, GATHERING, BatchLayout, Gathering, Inputs, Negatives  # noqa: F401
 from .options import Search
 
 # ============================================================================================
@@ -284,9 +285,10 @@ class Loss(nn.Module, abc.ABC):
       when it is absent): under data parallelism a mean over equal shards is already the global
       mean, a sum is multiplied by the world size. A loss whose reduction is an option sets
       ``self.reduction`` in ``__init__``; no default here, so a forgotten one is caught.
-    * ``negatives`` (:class:`Negatives`): ``GATHERED`` when its terms compare samples with each
+    * ``gathering`` (:class:`Gathering`): ``GATHERED`` when its terms compare samples with each
       other (features are gathered from every process, with gradients), ``LOCAL`` when each
-      sample's term is its own.
+      sample's term is its own. (Its former name ``negatives``, with the enum ``Negatives``,
+      still works and is deprecated: the run's ``negatives`` is the negative sampler.)
     * ``layout`` (:class:`BatchLayout`): ``PAIRS``, or ``ANCHORS_THEN_NEGATIVES`` when slot
       ``B/2 + k`` holds anchor k's negative, chosen by the run's negative sampler.
 
@@ -300,8 +302,22 @@ class Loss(nn.Module, abc.ABC):
 
     inputs: ClassVar[Inputs] = Inputs.NORMALIZED
     reduction: str  # no default: see above
-    negatives: ClassVar[Negatives] = Negatives.GATHERED
+    gathering: ClassVar[Gathering] = Gathering.GATHERED
     layout: ClassVar[BatchLayout] = BatchLayout.PAIRS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that sets the former ``negatives`` gets that as its ``gathering`` (with a
+        DeprecationWarning); ``negatives`` stays readable as the class's ``gathering``."""
+        super().__init_subclass__(**kwargs)
+        own = vars(cls)
+        if FORMER_GATHERING in own and GATHERING not in own:
+            warnings.warn(f"{cls.__qualname__}: the loss attribute 'negatives' is now 'gathering' "
+                          "(itr_bench.api.Gathering); 'negatives' is deprecated", DeprecationWarning, stacklevel=2)
+            cls.gathering = own[FORMER_GATHERING]
+        cls.negatives = cls.gathering  # the former name, for code that reads it
+
+    #: The former name of ``gathering`` (deprecated), kept equal to it on every subclass.
+    negatives: ClassVar[Gathering] = Gathering.GATHERED
 
     def forward(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         check_loss_inputs(type(self).__name__, image, text, instance_ids)

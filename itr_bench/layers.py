@@ -24,9 +24,10 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                    "itr_bench.layers")),
     # ranks, declared metrics, collapse: pure functions of scores and embeddings
     ("metrics", ("itr_bench.metrics",)),
-    # a run as declared: its config, overrides, budget, trackers, the pretrained weights it needs
+    # a run as declared: its config, overrides, budget, trackers, the pretrained weights it needs,
+    # and what makes two configs the same run
     ("config", ("itr_bench.config", "itr_bench.overrides", "itr_bench.budget", "itr_bench.trackers",
-                "itr_bench.pretrained")),
+                "itr_bench.pretrained", "itr_bench.run_identity")),
     # what a run leaves on disk: atomic writes, locks, the record, per-query results, folder state
     ("store", ("itr_bench.store",)),
     # a dataset prepared into the cache: identity, images, words, subsets, checks

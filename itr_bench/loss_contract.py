@@ -2,7 +2,7 @@
 and what plan time can know from a registration.
 
 :class:`~itr_bench.api.Loss` states its contract in four class attributes (``inputs``,
-``reduction``, ``negatives``, ``layout``; see its docstring). The engine reads them from the built
+``reduction``, ``gathering``, ``layout``; see its docstring). The engine reads them from the built
 loss. ``itr-bench run --dry-run`` must refuse a run that cannot train before any data is
 prepared, so this module answers from the registration alone, never importing the loss module:
 
@@ -47,11 +47,11 @@ class Inputs(str, enum.Enum):
     FEATURES = "features"
 
 
-class Negatives(str, enum.Enum):
+class Gathering(str, enum.Enum):
     """How a loss behaves under data parallelism: whether its terms need other processes' samples.
 
-    (Named for where a loss's in-batch negatives come from; the *negative sampler* that fills a
-    paired batch is another thing, see :class:`BatchLayout`.)
+    (Not to be confused with the *negative sampler* that fills a paired batch, the run's
+    ``negatives``; see :class:`BatchLayout`.)
     """
 
     #: Each sample's term depends on that sample only: no features need to cross processes.
@@ -59,6 +59,28 @@ class Negatives(str, enum.Enum):
     #: Terms compare against other samples of the batch: features are gathered from every
     #: process (with gradients) so the global batch is the negative pool.
     GATHERED = "gathered"
+
+
+#: The former name of :class:`Gathering` (deprecated; plugins written against it keep working).
+Negatives = Gathering
+#: The loss attribute that declares its :class:`Gathering`, and its former, deprecated name.
+GATHERING, FORMER_GATHERING = "gathering", "negatives"
+
+
+def declared_gathering(loss: Any) -> Any:
+    """What the loss declares as its :class:`Gathering`, as written: its ``gathering``, or
+    ``negatives`` where a plugin written before the rename sets that one (on its class, or on the
+    instance in ``__init__`` when an option picks it)."""
+    own = vars(loss)
+    for name in (GATHERING, FORMER_GATHERING):
+        if name in own:
+            return own[name]
+    return getattr(type(loss), GATHERING, Gathering.GATHERED)
+
+
+def gathering_of(loss: Any) -> Gathering:
+    """The loss's :class:`Gathering` (:func:`declared_gathering`)."""
+    return Gathering(declared_gathering(loss))
 
 
 class BatchLayout(str, enum.Enum):

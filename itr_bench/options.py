@@ -515,28 +515,57 @@ _SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequ
 _MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
 
 
-def value_problem(value: Any, kind: Any, annotation: str = "") -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Table:
+    """A declaration for a table whose keys are declared one by one (a record's metrics: each its
+    own bounds); a key not in ``keys`` takes ``other``."""
+
+    keys: Mapping[str, Any]
+    other: Any = Any
+
+
+#: How a value outside its limits is said: ``(value, bounds, integer) -> why``.
+SayLimits = Callable[[Any, list, bool], str]
+
+
+def say_limits(value: Any, bounds: list[Any], integer: bool) -> str:
+    """The checker's own words: ``must be a finite number, got nan``, ``must be positive, got 0``."""
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    return f"must be {limits_text(bounds, integer)}, got {value!r}"
+
+
+def value_problem(value: Any, kind: Any, annotation: str = "", *, say: SayLimits = say_limits
+                  ) -> tuple[str, str] | None:
     """Why ``value`` does not fit the declaration ``kind``, or None.
 
     The declaration is an ordinary annotation: a type, ``Literal[...]``, ``X | None``, a list or
-    table of those, with ``annotated_types`` limits in ``Annotated[...]`` at any level
-    (``dict[str, Annotated[float, Ge(0)]]``). The answer is ``(inside, why)``: ``inside`` locates
-    the offending item (``""``, ``"[1]"``, ``".image"``) so the caller's message names its key;
-    ``why`` reads ``expected an integer, got 'big' (a string)`` or ``must be positive, got 0``.
-    ``annotation`` is the type as written, shown when ``kind`` could not be evaluated.
+    table of those (or a :class:`Table` of per-key declarations), with ``annotated_types``
+    limits in ``Annotated[...]`` at any level (``dict[str, Annotated[float, Ge(0)]]``). The
+    answer is ``(inside, why)``: ``inside`` locates the offending item (``""``, ``"[1]"``,
+    ``".image"``) so the caller's message names its key; ``why`` reads ``expected an integer, got
+    'big' (a string)`` or ``must be positive, got 0``. ``annotation`` is the type as written,
+    shown when ``kind`` could not be evaluated; ``say`` words a value outside its limits (a
+    record's reader says it is impossible).
     """
-    return _problem(value, kind, annotation, "")
+    return _problem(value, kind, annotation, "", say)
 
 
-def _problem(value: Any, kind: Any, annotation: str, inside: str) -> tuple[str, str] | None:
+def _problem(value: Any, kind: Any, annotation: str, inside: str, say: SayLimits) -> tuple[str, str] | None:
     if kind is Any or kind is object or isinstance(kind, (str, typing.TypeVar)):
         return None
+    if isinstance(kind, Table):
+        if not isinstance(value, Mapping):
+            return inside, _mismatch(value, dict, annotation)
+        return next((p for key, item in value.items()
+                     if (p := _problem(item, kind.keys.get(key, kind.other), "", f"{inside}.{key}", say))
+                     is not None), None)
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is typing.Annotated:
-        return (_problem(value, args[0], annotation, inside)
-                or _limits_problem(value, constraints(kind), _base(args[0]) is int, inside))
+        return (_problem(value, args[0], annotation, inside, say)
+                or _limits_problem(value, constraints(kind), _base(args[0]) is int, inside, say))
     if origin in (typing.Union, types.UnionType):
-        found = [_problem(value, arm, "", inside) for arm in args]
+        found = [_problem(value, arm, "", inside, say) for arm in args]
         if any(problem is None for problem in found):
             return None
         shaped = [problem for arm, problem in zip(args, found) if _shaped(value, arm)]
@@ -552,13 +581,13 @@ def _problem(value: Any, kind: Any, annotation: str, inside: str) -> tuple[str, 
         else:
             items = [(item, args[0] if args else Any) for item in value]
         return next((p for i, (item, arm) in enumerate(items)
-                     if (p := _problem(item, arm, "", f"{inside}[{i}]")) is not None), None)
+                     if (p := _problem(item, arm, "", f"{inside}[{i}]", say)) is not None), None)
     if container in _MAPPINGS:
         if not isinstance(value, Mapping):
             return inside, _mismatch(value, kind, annotation)
         arm = args[1] if len(args) == 2 else Any
         return next((p for key, item in value.items()
-                     if (p := _problem(item, arm, "", f"{inside}.{key}")) is not None), None)
+                     if (p := _problem(item, arm, "", f"{inside}.{key}", say)) is not None), None)
     if not conforms(value, kind):
         return inside, _mismatch(value, kind, annotation)
     return None
@@ -577,14 +606,13 @@ def _shaped(value: Any, kind: Any) -> bool:
     return conforms(value, kind)
 
 
-def _limits_problem(value: Any, bounds: list[Any], integer: bool, inside: str) -> tuple[str, str] | None:
+def _limits_problem(value: Any, bounds: list[Any], integer: bool, inside: str, say: SayLimits
+                    ) -> tuple[str, str] | None:
     if not bounds or not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    if not math.isfinite(value):
-        return inside, f"must be a finite number, got {value!r}"
-    if all(_within(value, bound) for bound in bounds):
+    if math.isfinite(value) and all(_within(value, bound) for bound in bounds):
         return None
-    return inside, f"must be {limits_text(bounds, integer)}, got {value!r}"
+    return inside, say(value, bounds, integer)
 
 
 def limits_text(bounds: list[Any], integer: bool = False) -> str:
@@ -663,6 +691,8 @@ def describe(kind: Any, annotation: str = "") -> str:
     container = origin or kind
     if container in _SEQUENCES:
         item = _base(args[0]) if args and not (container is tuple and len(args) != 2) else None
+        if (typing.get_origin(item) or item) in _MAPPINGS:
+            return "a list of tables"
         return f"a list of {_WORDS[item][1]}" if item in _WORDS else f"a list ({_format(kind)})"
     if container in _MAPPINGS:
         return "a table"

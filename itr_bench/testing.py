@@ -96,7 +96,7 @@ def check_loss(
 
     ``source`` is a registry (then ``name`` is the registered loss) or the factory itself,
     called as ``factory(LossContext, **options)``. Checks: it is an ``itr_bench.api.Loss`` with
-    valid ``inputs``/``negatives`` (and, for LOCAL losses, a ``reduction`` the data-parallel rule
+    valid ``inputs``/``gathering`` (and, for LOCAL losses, a ``reduction`` the data-parallel rule
     understands); finite terms and gradients that reach the encoders on random inputs with
     repeated ids; batch size 1 and odd sizes give finite values or one-line ``ItrBenchError``;
     terms and gradients do not change when the pairs are permuted with their ids; it runs under
@@ -104,7 +104,8 @@ def check_loss(
     """
     import torch
 
-    from .api import Inputs, Loss, LossContext, Negatives
+    from .api import Gathering, Inputs, Loss, LossContext
+    from .loss_contract import declared_gathering
     from .engine.distributed import LOCAL_REDUCTIONS
 
     if batch_layout not in BATCH_LAYOUTS:
@@ -114,14 +115,14 @@ def check_loss(
     loss = _build(registry, "loss", registered, label, context, options)
     assert isinstance(loss, Loss), (
         f"{label}: the factory returned {type(loss).__name__}; return an instance of a subclass of "
-        "itr_bench.api.Loss (it validates inputs and declares inputs/negatives)"
+        "itr_bench.api.Loss (it validates inputs and declares inputs/gathering)"
     )
     inputs = _enum_value(Inputs, loss.inputs, label, "inputs")
-    negatives = _enum_value(Negatives, loss.negatives, label, "negatives")
-    if negatives is Negatives.LOCAL:
+    gathering = _enum_value(Gathering, declared_gathering(loss), label, "gathering")
+    if gathering is Gathering.LOCAL:
         reduction = getattr(loss, "reduction", None)
         assert reduction in LOCAL_REDUCTIONS, (
-            f"{label}: declares negatives = Negatives.LOCAL but reduction = {reduction!r}; set the "
+            f"{label}: declares gathering = Gathering.LOCAL but reduction = {reduction!r}; set the "
             f"attribute reduction to one of {LOCAL_REDUCTIONS} (how its per-sample terms are combined) "
             "so data-parallel training scales its gradients right"
         )

@@ -48,7 +48,7 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..data.cache_location import cache_dir as cache_root
     from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
-    from ..engine.evaluate import eval_batch_size, evaluate_with_collapse
+    from ..engine.evaluate import EvalSettings, evaluate_with_collapse
     from ..feed.feeding import CaptionTokens
     from ..engine.run import build as build_run, resolve_device
     from ..store.per_query import PER_QUERY
@@ -77,10 +77,8 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     tokens = CaptionTokens.build(target.table["captions"], model.text.tokenizer)
     own_test = own_test_split(config, name, source_root, source_options, split, tta)
     queries_to = run_folder(folder) / PER_QUERY if own_test else None
-    metrics, _ = evaluate_with_collapse(
-        model, target, tokens, image_size=config.image_size, batch_size=eval_batch_size(config.batch_size),
-        device=device, tta=tta, transform=config.test_transform, workers=config.workers,
-        memory_fraction=config.feed_memory_fraction, queries_to=queries_to)
+    metrics, _ = evaluate_with_collapse(model, target, tokens, EvalSettings.of(config, device, tta=tta),
+                                        queries_to=queries_to)
     if queries_to is not None:
         click.echo(f"wrote per-query results to {queries_to}", err=True)
     click.echo(json.dumps(metrics, indent=2) if as_json else format_metrics(f"{label} {split}", metrics))

@@ -5,14 +5,14 @@ processes. A loss's terms on process r, L_r, are therefore right when
 
     mean_r L_r == L(global batch)   and   mean_r grad L_r == grad L(global batch).
 
-:func:`distributed_loss_terms` makes that hold, by the loss's ``negatives`` declaration:
+:func:`distributed_loss_terms` makes that hold, by the loss's ``gathering`` declaration:
 
-* ``Negatives.GATHERED``: image and text are gathered from every process *with gradients*
+* ``Gathering.GATHERED``: image and text are gathered from every process *with gradients*
   (:func:`gather_with_grad`, whose backward sums the gradient every process computed for a row)
   and the loss is computed on the global batch on every process. Each process then sends W times
   the true gradient into its own rows, and DDP's average divides it back: exact for any
   reduction. The loss's own parameters (a temperature) get the true gradient on every process.
-* ``Negatives.LOCAL``: the loss is computed on the local shard only. For a mean-reduced loss
+* ``Gathering.LOCAL``: the loss is computed on the local shard only. For a mean-reduced loss
   (``loss.reduction == "mean"``, the default) DDP's average over equal shards is already the
   global mean. A *sum*-reduced loss (``reduction == "sum"``) is the sum of the shards' sums, so
   its terms are multiplied by W; otherwise its gradients come out W times too small.
@@ -36,7 +36,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from ..api import Loss, Negatives
+from ..api import Gathering, Loss
+from ..loss_contract import gathering_of
 from ..errors import ItrBenchError
 
 #: ``loss.reduction`` values the LOCAL rule understands.
@@ -122,7 +123,7 @@ def local_reduction(loss: Loss) -> str:
     reduction = getattr(loss, "reduction", "mean")
     if reduction not in LOCAL_REDUCTIONS:
         raise ItrBenchError(
-            f"{type(loss).__name__} declares Negatives.LOCAL with reduction={reduction!r}; "
+            f"{type(loss).__name__} declares Gathering.LOCAL with reduction={reduction!r}; "
             f"data parallelism needs one of {', '.join(LOCAL_REDUCTIONS)}"
         )
     return reduction
@@ -139,7 +140,7 @@ def distributed_loss_terms(
     world = world_info()
     if not world.distributed:
         return loss(image, text, instance_ids, **options)
-    if Negatives(loss.negatives) is Negatives.GATHERED:
+    if gathering_of(loss) is Gathering.GATHERED:
         return loss(gather_with_grad(image), gather_with_grad(text), gather(instance_ids), **options)
     terms = loss(image, text, instance_ids, **options)
     if local_reduction(loss) == "sum":

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +38,39 @@ def eval_batch_size(train_batch_size: int) -> int:
     """The batch size every evaluation of a run uses (validation, test, ``itr-bench evaluate``):
     the training batch size, at least :data:`MIN_EVAL_BATCH`. The scores do not depend on it."""
     return max(train_batch_size, MIN_EVAL_BATCH)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How a run embeds a split for scoring, built once from its config and shared by every
+    evaluation of the run (validation, the untrained baseline, test, ``itr-bench evaluate``),
+    so they cannot drift apart. The scores depend on ``image_size``, ``tta`` and ``transform``
+    only; the rest says how the work is placed."""
+
+    image_size: int
+    batch_size: int
+    device: torch.device
+    tta: bool = False
+    autocast: Callable[[], object] = nullcontext
+    #: the test view (the run's ``test_transform``)
+    transform: str = "test"
+    #: streaming workers and the device-memory share for the images (the run's)
+    workers: int | None = None
+    memory_fraction: float = DEVICE_MEMORY_FRACTION
+
+    @classmethod
+    def of(cls, config: Any, device: torch.device, autocast: Callable[[], object] = nullcontext,
+           **changes: Any) -> EvalSettings:
+        """The settings ``config`` (a :class:`~itr_bench.config.RunConfig`) evaluates with; ``changes``
+        override fields (``tta=`` for a command that asks otherwise)."""
+        return cls(**{"image_size": config.image_size, "batch_size": eval_batch_size(config.batch_size),
+                      "device": device, "tta": config.test_time_augmentation, "autocast": autocast,
+                      "transform": config.test_transform, "workers": config.workers,
+                      "memory_fraction": config.feed_memory_fraction, **changes})
+
+    def embed_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`embed_split`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @torch.no_grad()
@@ -133,20 +168,20 @@ def score_with_queries(split: PreparedSplit, images: Tensor, texts: Tensor, toke
     return values, query_results(ranks, tokens.caption_image, _image_labels(split), meta)
 
 
-def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *, metrics: MetricSet = DECLARED,
-             **embed_options) -> dict[str, float]:
+def evaluate(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, settings: EvalSettings, *,
+             metrics: MetricSet = DECLARED) -> dict[str, float]:
     """Embed ``split`` and score it."""
-    return evaluate_with_collapse(model, split, tokens, metrics=metrics, **embed_options)[0]
+    return evaluate_with_collapse(model, split, tokens, settings, metrics=metrics)[0]
 
 
-def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, *,
-                           metrics: MetricSet = DECLARED, queries_to: Path | None = None,
-                           **embed_options) -> tuple[dict[str, float], dict[str, float]]:
+def evaluate_with_collapse(model: RetrievalModel, split: PreparedSplit, tokens: CaptionTokens, settings: EvalSettings,
+                           *, metrics: MetricSet = DECLARED, queries_to: Path | None = None
+                           ) -> tuple[dict[str, float], dict[str, float]]:
     """The split's metrics and its embeddings' collapse measures (:func:`~itr_bench.metrics.collapse.collapse_measures`).
 
     ``queries_to``: also write every query's results there (:func:`~itr_bench.store.per_query.write_query_results`).
     """
-    images, texts = embed_split(model, split, tokens, **embed_options)
+    images, texts = embed_split(model, split, tokens, **settings.embed_options())
     if queries_to is None:
         return score(split, images, texts, tokens, metrics), collapse_measures(images, texts)
     values, queries = score_with_queries(split, images, texts, tokens, metrics)

@@ -7,8 +7,6 @@ training loop and the evaluation never see the config itself.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import platform
 import random
@@ -24,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..budget import as_record, recorded
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
 from ..metrics.collapse import RULE as COLLAPSE_RULE, is_degenerate
@@ -37,13 +34,14 @@ from ..loss_contract import check_declared_layout, check_paired
 from ..metrics.declarations import DECLARED
 from ..store.per_query import PER_QUERY
 from ..registry import Registry
-from ..store.record import LAST, RECORD, UNTRAINED, RunRecord
+from ..run_identity import config_hash
+from ..store.record import LAST, RECORD, UNTRAINED, new_record
 from ..store.atomic import write_json
 from ..store.files import number_table, read_json_file
 from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from .checkpoint import load_checkpoint
-from .distributed import world_info
-from .evaluate import eval_batch_size, evaluate, evaluate_with_collapse
+from .distributed import WorldInfo, world_info
+from .evaluate import EvalSettings, evaluate, evaluate_with_collapse
 from ..feed.feeding import CaptionTokens, TrainFeed, test_view
 from .device_check import check_device
 from .fingerprint import digest, module_digest
@@ -54,7 +52,7 @@ from .provenance import component_plugins, environment, text_augmentation
 from .runlog import RunLog
 from ..trackers import check_trackers
 from .tracking import NoTracking, RunTracking, status_of, tracked_run
-from .train import BEST, Trainer, TrainSettings, peak_memory_bytes
+from .train import BEST, Trainer, TrainSettings, TrainState, peak_memory_bytes
 
 #: The splits a run uses (a dataset may have more, e.g. Flickr8k's captioned but unlisted images).
 RUN_SPLITS = ("train", "val", "test")
@@ -236,13 +234,53 @@ def check_selectable(name: str, protocol: str, dataset: str, where: str) -> None
 def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *, where: str, progress: bool,
            context: Mapping[str, Any] | None, tracking: NoTracking = NoTracking(),
            on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The recipe: build, fit (selecting on validation), test the selected weights once, record."""
     started = time.perf_counter()
     git_commit()  # pin the commit this process runs
+    run = _build_placed(config, registry, where, progress)
+    untrained = _untrained_metrics(out_dir, run) if config.untrained_baseline and config.score_test else None
+    fitted = _fit(config, run, out_dir, log, where=where, progress=progress, tracking=tracking, on_epoch=on_epoch)
+    test, test_collapse = _test(config, run, out_dir) if config.score_test else ({}, None)
+    record = new_record(
+        context or {},
+        which=_which_run(config, run),
+        what_ran=_what_ran(config, run, fitted),
+        results=_results(config, fitted, test, test_collapse, untrained),
+        cost=_cost(config, registry, run, fitted, time.perf_counter() - started),
+        scored_test=config.score_test)
+    if run.world.rank == 0:
+        write_json(out_dir / RECORD, record)
+    return record
+
+
+@dataclass(frozen=True)
+class PlacedRun:
+    """A built run on its device, with the settings every evaluation of it shares."""
+
+    built: Built
+    #: the model on its device (batch norm synchronised when data-parallel on GPUs)
+    model: RetrievalModel
+    #: the module whose forward computes the objective: the model, or its DDP wrapper
+    train_module: torch.nn.Module
+    device: torch.device
+    world: WorldInfo
+    autocast: Callable[[], Any]
+    evaluation: EvalSettings
+    #: digests of the encoders' initial weights (seed k of every run must start alike)
+    init_digest: dict[str, str]
+
+    @property
+    def prepared(self) -> PreparedDataset:
+        return self.built.prepared
+
+
+def _build_placed(config: RunConfig, registry: Registry, where: str, progress: bool) -> PlacedRun:
+    """Seed, join the processes, :func:`build`, move to the device, and check the splits it scores."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
     world = init_distributed(device)
     built = build(config, registry, where, progress)
-    pairing = {"init_digest": {"image": module_digest(built.model.image), "text": module_digest(built.model.text)}}
+    init_digest = {"image": module_digest(built.model.image), "text": module_digest(built.model.text)}
     seed_everything(config.seed)  # dropout draws start alike in every run of the seed
     model = built.model.to(device)
     if device.type == "cuda" and config.channels_last:
@@ -251,81 +289,124 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         model.image.compile()
         model.text.compile()
     autocast = _autocast(config, device)
-    train_module = model
-    if world.distributed:
-        from torch.nn.parallel import DistributedDataParallel
+    model, train_module = _data_parallel(model, device, world)
+    _check_scored_splits(config, built, where)
+    return PlacedRun(built, model, train_module, device, world, autocast,
+                     EvalSettings.of(config, device, autocast), init_digest)
 
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        train_module = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
-                                               find_unused_parameters=True)
+
+def _data_parallel(model: RetrievalModel, device: torch.device, world: WorldInfo
+                   ) -> tuple[RetrievalModel, torch.nn.Module]:
+    """The model and the module training calls: itself, or under several processes its DDP
+    wrapper (on GPUs with batch norm synchronised across them)."""
+    if not world.distributed:
+        return model, model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model, DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                          find_unused_parameters=True)
+
+
+def _check_scored_splits(config: RunConfig, built: Built, where: str) -> None:
+    """The dataset has the splits a run scores, and validation reports the selection metric."""
     prepared = built.prepared
     if "val" not in prepared.splits or "test" not in prepared.splits:
         raise ConfigError(f"{where}: dataset {built.dataset_name!r} needs train, val and test splits "
                           f"(has {', '.join(prepared.splits)})")
     check_selectable(config.select_metric, prepared.split("val").protocol.value, built.dataset_name, where)
-    eval_options = dict(image_size=config.image_size, batch_size=eval_batch_size(config.batch_size), device=device,
-                        tta=config.test_time_augmentation, autocast=autocast, transform=config.test_transform,
-                        workers=config.workers, memory_fraction=config.feed_memory_fraction)
-    untrained = None
-    if config.untrained_baseline and config.score_test:
-        untrained = _untrained_metrics(out_dir, model, prepared, built.tokens["test"], eval_options)
-    feed = TrainFeed(prepared.split("train"), built.tokens["train"], batch_size=config.batch_size,
-                     image_size=config.image_size, device=device, seed=config.seed, sampler=config.sampler,
-                     samples_per_identity=config.samples_per_identity, transform=config.train_transform,
-                     augment_ids=model.text.augment_ids if config.text_augment else None,
-                     workers=config.workers, memory_fraction=config.feed_memory_fraction,
-                     rank=world.rank, world_size=world.size, flip=built.flip_safe)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What training left: its state (best epoch, history), the feed and the per-stage negative mining."""
+
+    state: TrainState
+    feed: TrainFeed
+    stage_negatives: list[NegativeMining | None]
+    first_batch_digest: str | None
+
+
+def _fit(config: RunConfig, run: PlacedRun, out_dir: Path, log: RunLog, *, where: str, progress: bool,
+         tracking: NoTracking, on_epoch: Callable[[dict[str, Any]], None] | None) -> Fitted:
+    """Train every stage, selecting the best epoch on validation (resuming what ``out_dir`` holds)."""
+    built, model = run.built, run.model
+    feed = _train_feed(config, run)
     log.write(f"feed: {feed.plan.path} ({feed.plan.reason})")
     first = feed.first_batch()  # deterministic per (seed, epoch): drawing it changes nothing
-    pairing["first_batch_digest"] = None if first is None else digest(
-        [first.images, first.token_ids, first.instance_ids])
-    stage_negatives = [NegativeMining(built.negatives.name, built.negatives.sampler, EvalEmbedder(model, autocast))
+    first_digest = None if first is None else digest([first.images, first.token_ids, first.instance_ids])
+    stage_negatives = [NegativeMining(built.negatives.name, built.negatives.sampler, EvalEmbedder(model, run.autocast))
                        if built.negatives is not None and needs_negatives(losses.values()) else None
                        for losses in built.stage_losses]
-    settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, image_size=config.image_size,
-                             eval_every=config.eval_every, tta=config.test_time_augmentation, where=where,
-                             lr_mult_defaults=built.lr_mult_defaults, test_transform=config.test_transform,
-                             workers=config.workers, feed_memory_fraction=config.feed_memory_fraction,
+    settings = TrainSettings(stages=config.stages, batch_size=config.batch_size, evaluation=run.evaluation,
+                             eval_every=config.eval_every, where=where, lr_mult_defaults=built.lr_mult_defaults,
                              select_metric=config.select_metric)
-    trainer = Trainer(model, built.stage_losses, feed, (prepared.split("val"), built.tokens["val"]), settings,
-                      out_dir, device, autocast=autocast, train_module=train_module, progress=progress,
-                      extra_state={"config": config.as_dict(), "data_fingerprint": prepared.fingerprint},
+    trainer = Trainer(model, built.stage_losses, feed, (run.prepared.split("val"), built.tokens["val"]), settings,
+                      out_dir, run.device, autocast=run.autocast, train_module=run.train_module, progress=progress,
+                      extra_state={"config": config.as_dict(), "data_fingerprint": run.prepared.fingerprint},
                       stage_negatives=stage_negatives,
                       on_epoch=partial(_each_epoch, log, [stage.epochs for stage in config.stages], on_epoch),
                       tracking=tracking)
     state = trainer.fit()
-    if world.distributed:
+    if run.world.distributed:
         torch.distributed.barrier()  # rank 0 writes best/; the others read it
-    test, test_collapse = {}, None
-    if config.score_test:
-        best, _ = load_checkpoint(out_dir / BEST, device=device)
-        model.load_state_dict(best["model"])
-        test, test_collapse = evaluate_with_collapse(model, prepared.split("test"), built.tokens["test"],
-                                                     **eval_options,
-                                                     queries_to=out_dir / PER_QUERY if world.rank == 0 else None)
-    record: RunRecord = {
-        **dict(context or {}),  # type: ignore[typeddict-item]  # the suite's fields (RunRecord has them)
-        "run": config.name,
-        "dataset": built.dataset_name,
-        "protocol": prepared.split("test").protocol.value,
-        "folds": prepared.split("test").folds,
-        "seed": config.seed,
-        "image_encoder": config.image_encoder,
-        "text_encoder": config.text_encoder,
-        "objective": [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult,
-                       "inputs": loss_inputs(losses), "lr_groups": stage_multipliers(model, s, built.lr_mult_defaults),
-                       **({"negatives": mining.name} if mining is not None else {})}
-                      for s, losses, mining in zip(config.stages, built.stage_losses, stage_negatives)],
+    return Fitted(state, feed, stage_negatives, first_digest)
+
+
+def _train_feed(config: RunConfig, run: PlacedRun) -> TrainFeed:
+    """The training batches: this process's shard of each epoch, as the config samples and augments them."""
+    return TrainFeed(run.prepared.split("train"), run.built.tokens["train"], batch_size=config.batch_size,
+                     image_size=config.image_size, device=run.device, seed=config.seed, sampler=config.sampler,
+                     samples_per_identity=config.samples_per_identity, transform=config.train_transform,
+                     augment_ids=run.model.text.augment_ids if config.text_augment else None,
+                     workers=config.workers, memory_fraction=config.feed_memory_fraction,
+                     rank=run.world.rank, world_size=run.world.size, flip=run.built.flip_safe)
+
+
+def _test(config: RunConfig, run: PlacedRun, out_dir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """The test split's metrics and collapse measures under the selected (best-on-val) weights,
+    every query's results kept beside the record."""
+    best, _ = load_checkpoint(out_dir / BEST, device=run.device)
+    run.model.load_state_dict(best["model"])
+    return evaluate_with_collapse(run.model, run.prepared.split("test"), run.built.tokens["test"], run.evaluation,
+                                  queries_to=out_dir / PER_QUERY if run.world.rank == 0 else None)
+
+
+# ---- the record's parts, in the order of :class:`~itr_bench.store.record.RunRecord`'s sections ----
+
+
+def _which_run(config: RunConfig, run: PlacedRun) -> dict[str, Any]:
+    test = run.prepared.split("test")
+    return {"run": config.name, "dataset": run.built.dataset_name, "protocol": test.protocol.value,
+            "folds": test.folds, "seed": config.seed, "image_encoder": config.image_encoder,
+            "text_encoder": config.text_encoder}
+
+
+def _what_ran(config: RunConfig, run: PlacedRun, fitted: Fitted) -> dict[str, Any]:
+    built, model = run.built, run.model
+    objective = [{"epochs": s.epochs, "losses": s.losses, "term_weights": s.term_weights, "lr_mult": s.lr_mult,
+                  "inputs": loss_inputs(losses), "lr_groups": stage_multipliers(model, s, built.lr_mult_defaults),
+                  **({"negatives": mining.name} if mining is not None else {})}
+                 for s, losses, mining in zip(config.stages, built.stage_losses, fitted.stage_negatives)]
+    return {
+        "objective": objective,
         "features_view": {"image": model.image.features_view(), "text": model.text.features_view()},
         "weights": weight_record(model.image, model.text),
         "negatives": built.negatives.describe() if built.negatives is not None else None,
-        "feed": feed.plan.as_record(),
-        "augmentation": {"image_train": feed.image_augmentation,
-                         "image_test": test_view(prepared.split("test"), config.image_size, config.test_transform),
+        "feed": fitted.feed.plan.as_record(),
+        "augmentation": {"image_train": fitted.feed.image_augmentation,
+                         "image_test": test_view(run.prepared.split("test"), config.image_size, config.test_transform),
                          "text": text_augmentation(model.text, config.text_augment)},
         "encoders": {"image": model.image.provenance(), "text": model.text.provenance()},
         "epochs": config.total_epochs,
+    }
+
+
+def _results(config: RunConfig, fitted: Fitted, test: dict[str, float], test_collapse: dict[str, float] | None,
+             untrained: dict[str, float] | None) -> dict[str, Any]:
+    state = fitted.state
+    return {
         "best_epoch": state.best_epoch + 1,
         "select_metric": config.select_metric,
         "test": test,
@@ -335,29 +416,29 @@ def _train(config: RunConfig, registry: Registry, out_dir: Path, log: RunLog, *,
         "collapse": {"rule": COLLAPSE_RULE, "val": state.best_collapse, "test": test_collapse},
         "history": state.history,
         "stage_start_terms": state.stage_start_terms,
-        **pairing,
+    }
+
+
+def _cost(config: RunConfig, registry: Registry, run: PlacedRun, fitted: Fitted, wall_seconds: float
+          ) -> dict[str, Any]:
+    state = fitted.state
+    return {
+        "init_digest": run.init_digest,
+        "first_batch_digest": fitted.first_batch_digest,
         "train_pairs_per_second": state.pairs / state.train_seconds if state.train_seconds else None,
         "train_seconds": state.train_seconds,
-        "wall_seconds": time.perf_counter() - started,
-        "peak_memory_bytes": peak_memory_bytes(device),
-        "device": _device_name(device),
-        "world_size": world.size,
+        "wall_seconds": wall_seconds,
+        "peak_memory_bytes": peak_memory_bytes(run.device),
+        "device": _device_name(run.device),
+        "world_size": run.world.size,
         "itr_bench_version": __version__,
         "git_commit": git_commit(),
         "plugins": component_plugins(registry, config),
-        "environment": environment(device, world.size),
+        "environment": environment(run.device, run.world.size),
         "config": config.as_dict(),
         "config_hash": config_hash(config),
-        "data_fingerprint": prepared.fingerprint,  # what was read (itr_bench/data/identity.py)
+        "data_fingerprint": run.prepared.fingerprint,  # what was read (itr_bench/data/identity.py)
     }
-    record["budget"] = as_record(recorded(record) or [])  # steps and pairs, per stage and in total
-    if not config.score_test:  # a tuning trial: no test key at all, so nothing can read one
-        for key in ("test", "untrained"):
-            record.pop(key)  # type: ignore[misc]
-        record["collapse"].pop("test")
-    if world.rank == 0:
-        write_json(out_dir / RECORD, record)
-    return record
 
 
 def _each_epoch(log: RunLog, epochs: list[int], then: Callable[[dict[str, Any]], None] | None,
@@ -372,12 +453,12 @@ def loss_inputs(losses: Mapping[str, Loss]) -> dict[str, str]:
     return {name: Inputs(loss.inputs).value for name, loss in losses.items()}
 
 
-def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> dict[str, float]:
+def _untrained_metrics(out_dir: Path, run: PlacedRun) -> dict[str, float]:
     """Test metrics of the model before any training: the chance level to show beside results."""
     path = out_dir / UNTRAINED
     if path.exists():  # a damaged one is one line naming it (delete it to measure again)
         return number_table(read_json_file(path), path, "metrics", finite=True)
-    metrics = evaluate(model, prepared.split("test"), tokens, **eval_options)
+    metrics = evaluate(run.model, run.prepared.split("test"), run.built.tokens["test"], run.evaluation)
     if world_info().rank == 0:
         write_json(path, metrics)
     return metrics
@@ -386,12 +467,6 @@ def _untrained_metrics(out_dir: Path, model, prepared, tokens, eval_options) -> 
 def stage_multipliers(model: RetrievalModel, stage, defaults: Mapping[str, float]) -> dict[str, float]:
     """Each parameter group's effective learning-rate multiplier in ``stage`` (0: frozen), for the record."""
     return {plan.name: plan.lr_mult for plan in plan_groups(model.param_groups(), stage.lr_mult, defaults)}
-
-
-def config_hash(config: RunConfig) -> str:
-    """A short hash of everything that defines the run except its name."""
-    data = {k: v for k, v in config.as_dict().items() if k != "name"}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 @functools.cache

@@ -24,14 +24,13 @@ from tqdm.auto import tqdm
 from ..api import Loss
 from ..config import StageConfig
 from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
-from ..feed.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
 from ..metrics.declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
 from ..store.record import BEST, LAST
-from ..store.state import config_changes
+from ..run_identity import config_changes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
-from .evaluate import eval_batch_size, evaluate_with_collapse
+from .evaluate import EvalSettings, evaluate_with_collapse
 from ..feed.feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
 from ..feed.negatives import NegativeMining
@@ -66,14 +65,9 @@ class TrainSettings:
 
     stages: Sequence[StageConfig]
     batch_size: int
-    image_size: int
+    #: how validation embeds its split (the run's evaluation settings, the test pass's too)
+    evaluation: EvalSettings
     eval_every: int = 1
-    tta: bool = False
-    #: the test view validation uses (the run's ``test_transform``)
-    test_transform: str = "test"
-    #: streaming workers and the device-memory share for the validation images (the run's)
-    workers: int | None = None
-    feed_memory_fraction: float = DEVICE_MEMORY_FRACTION
     log_every: int = 10
     where: str = "run"
     #: the components' own learning-rate multipliers (registry metadata ``lr_mult``)
@@ -239,11 +233,8 @@ class Trainer:
 
     def _validate(self, state: TrainState) -> dict[str, float]:
         split, tokens = self.val
-        metrics, collapse = evaluate_with_collapse(
-            self.model, split, tokens, image_size=self.settings.image_size,
-            batch_size=eval_batch_size(self.settings.batch_size), device=self.device, tta=self.settings.tta,
-            autocast=self.autocast, transform=self.settings.test_transform, workers=self.settings.workers,
-            memory_fraction=self.settings.feed_memory_fraction, metrics=self.settings.metrics)
+        metrics, collapse = evaluate_with_collapse(self.model, split, tokens, self.settings.evaluation,
+                                                   metrics=self.settings.metrics)
         self.tracking.validated(state, metrics, collapse)
         if improves(metrics, state.best, self.select):
             state.best, state.best_epoch, state.best_collapse = metrics, state.global_epoch, collapse

@@ -4,7 +4,7 @@ Two invocations of a suite on one store (``--seeds 2 --set stages.0.lr=0.05`` af
 or two concurrent runs with different ``--set``) leave seeds of one run trained under different
 configs. Averaging them would give a row that describes no experiment, so the leaderboard compares
 the seeds' stored configs by the identity the store uses to reuse a run
-(:func:`itr_bench.store.state.comparable`: every field, placement keys left out), with the seed itself
+(:func:`itr_bench.run_identity.comparable`: every field, placement keys left out), with the seed itself
 left out too. Seeds that differ stop the leaderboard with one line naming the run, the seeds and the
 differing keys; with ``split=True`` (``itr-bench leaderboard --split-configs``) each config becomes
 its own row, labelled ``<run> [config <digest>]``. Records without a stored config (hand-made ones)
@@ -13,13 +13,11 @@ are not compared: there is nothing to compare.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ItrBenchError
-from ..store.state import comparable, config_changes
+from ..run_identity import comparable, config_changes, short_hash
 
 #: What varies between the seeds of one run by design.
 PER_SEED_KEYS = frozenset({"seed"})
@@ -28,7 +26,7 @@ PER_SEED_KEYS = frozenset({"seed"})
 def identity(config: Mapping[str, Any]) -> str:
     """A short digest of ``config`` as the store compares it, without the seed."""
     data = {k: v for k, v in comparable(config).items() if k not in PER_SEED_KEYS}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return short_hash(data, 8)
 
 
 def differing_keys(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:

@@ -11,14 +11,16 @@ This module imports neither torch nor pandas: every reader can afford it. (No ``
 import annotations`` here: :class:`RunRecord`'s ``Required`` fields must be visible at run time.)
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Required, TypedDict
 
+from ..budget import as_record, recorded
 from ..errors import ItrBenchError
 from .files import read_json_file
 from ..names import check_name
-from .record_ranges import bounded_metrics, non_negative_integer, non_negative_number
+from ..options import value_problem
+from .record_ranges import METRICS, NonNegativeInteger, NonNegativeNumber, say_impossible
 
 # --------------------------------------------------------------------------------------------
 # The files of a run folder (``<store>/<suite>/<dataset>/<run>/seed-<n>/`` or ``train --out``)
@@ -125,6 +127,29 @@ FIELDS = frozenset(RunRecord.__annotations__)
 
 
 # --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+
+def new_record(context: Mapping[str, Any], *, which: Mapping[str, Any], what_ran: Mapping[str, Any],
+               results: Mapping[str, Any], cost: Mapping[str, Any], scored_test: bool) -> RunRecord:
+    """A finished run's record from its parts (the sections of :class:`RunRecord`, in the order
+    written), its ``budget`` counted from its history. ``context``: the suite's fields. A run not
+    ``scored_test`` (a tuning trial) gets no test key at all, so nothing can read one. A field
+    this module does not define is refused: every field a record holds is declared above."""
+    record: dict[str, Any] = {**context, **which, **what_ran, **results, **cost}
+    undeclared = sorted(set(record) - FIELDS)
+    if undeclared:
+        raise TypeError(f"record fields {undeclared} are not declared in RunRecord (itr_bench/store/record.py)")
+    record["budget"] = as_record(recorded(record) or [])  # steps and pairs, per stage and in total
+    if not scored_test:
+        for key in ("test", "untrained"):
+            record.pop(key)
+        record["collapse"].pop("test")
+    return record  # type: ignore[return-value]  # every key checked against RunRecord above
+
+
+# --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
 
@@ -132,53 +157,36 @@ FIELDS = frozenset(RunRecord.__annotations__)
 INCOMPLETE = "an incomplete record is never counted"
 
 
-def _string(path: Path, key: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise ItrBenchError(f"{path}: {key}: expected a string, got {value!r}")
-
-
-def _name(path: Path, key: str, value: Any) -> None:
-    check_name(value, str(path), key)
-
-
-def _flag(path: Path, key: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ItrBenchError(f"{path}: {key}: expected true or false, got {value!r}")
-
-
-def _table(path: Path, key: str, value: Any) -> None:
-    if not isinstance(value, Mapping):
-        raise ItrBenchError(f"{path}: {key}: expected a table, got {value!r}"[:300])
-
-
-def _stages(path: Path, key: str, value: Any) -> None:
-    if not isinstance(value, list) or not all(isinstance(s, Mapping) for s in value):
-        raise ItrBenchError(f"{path}: {key}: expected a list of stage tables")
-
-
-#: The fields readers rely on, checked in this order when present (null counts as absent).
-CHECKS: dict[str, Callable[[Path, str, Any], None]] = {
-    "suite": _name, "dataset": _name, "run": _name, "seed": non_negative_integer, "test": bounded_metrics,
-    "untrained": bounded_metrics, "train_pairs_per_second": non_negative_number, "wall_seconds": non_negative_number,
-    "run_index": non_negative_integer, "config_hash": _string, "data_fingerprint": _string,
-    "baseline": _string, "objective": _stages, "degenerate": _flag, "select_metric": _string, "config": _table,
+#: The fields readers rely on, declared (:mod:`itr_bench.store.record_ranges`) and checked in this order
+#: when present (null counts as absent) by the checker configs and options use.
+DECLARED_FIELDS: dict[str, Any] = {
+    "suite": str, "dataset": str, "run": str, "seed": NonNegativeInteger, "test": METRICS, "untrained": METRICS,
+    "train_pairs_per_second": NonNegativeNumber, "wall_seconds": NonNegativeNumber,
+    "run_index": NonNegativeInteger, "config_hash": str, "data_fingerprint": str, "baseline": str,
+    "objective": list[dict[str, Any]], "degenerate": bool, "select_metric": str, "config": dict[str, Any],
 }
+#: The fields that name a folder, so they are also safe names (:func:`itr_bench.names.check_name`).
+NAMES = frozenset({"suite", "dataset", "run"})
 
 
 def check_field(path: Path | str, key: str, value: Any) -> None:
-    """``value`` has the type field ``key`` of :data:`CHECKS` takes; otherwise one line naming both."""
-    CHECKS[key](Path(path), key, value)
+    """``value`` fits field ``key``'s declaration in :data:`DECLARED_FIELDS`; otherwise one line naming both."""
+    if key in NAMES:  # the name rule says what a string is missing, or that it is not one
+        check_name(value, str(path), key)
+    found = value_problem(value, DECLARED_FIELDS[key], say=say_impossible)
+    if found is not None:
+        raise ItrBenchError(f"{path}: {key}{found[0]}: {found[1]}"[:300])
 
 
 def read_record(path: Path | str, required: tuple[str, ...] = ()) -> RunRecord:
-    """The record in ``path``: a JSON object whose fields in :data:`CHECKS` have their types and
+    """The record in ``path``: a JSON object whose fields in :data:`DECLARED_FIELDS` fit their declarations and
     whose ``required`` fields are present (a required ``test`` also non-empty); otherwise one line
     naming the file and the key."""
     path = Path(path)
     record = read_json_file(path)
-    for key, check in CHECKS.items():
+    for key in DECLARED_FIELDS:
         if record.get(key) is not None:
-            check(path, key, record[key])
+            check_field(path, key, record[key])
     require(record, path, required)  # type: ignore[arg-type]
     return record  # type: ignore[return-value]  # checked above, field by field
 

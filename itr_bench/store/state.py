@@ -13,8 +13,6 @@ hidden sibling (``.<name>.changed-<UTC time>``), which no leaderboard reads.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,29 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .atomic import remove_temporaries
-from ..config import RunConfig, StageConfig
+from ..config import RunConfig
 from ..errors import DamagedRunError, ItrBenchError, StaleRunError
 from .files import read_json_file
+from ..run_identity import Change, comparable, config_changes  # noqa: F401  (the store's API)
 from .record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
-
-#: Keys that say where things are, not what ran: the run's name (its folder says it), the
-#: prepared-data cache (keyed by the dataset's content, so any location gives the same data) and
-#: how images reach the model (streaming workers, the device-memory share: batches are the same
-#: tensors whatever they are, ``tests/data/test_streaming.py``).
-PLACEMENT_KEYS = frozenset({"name", "cache_dir", "workers", "feed_memory_fraction"})
 
 DONE, TODO, CHANGED, DAMAGED = "done", "todo", "changed", "damaged"
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Change:
-    key: str
-    old: Any
-    new: Any
-
-    def __str__(self) -> str:
-        return f"{self.key} {_show(self.old)} -> {_show(self.new)}"
 
 
 @dataclass(frozen=True)
@@ -66,67 +49,6 @@ class FolderState:
         if self.status == DAMAGED:
             return self.reason
         return self.status
-
-
-def _show(value: Any) -> str:
-    return "(absent)" if value is _ABSENT else json.dumps(value, default=str)
-
-
-_ABSENT = object()
-
-
-# --------------------------------------------------------------------------------------------
-# Comparing configs
-# --------------------------------------------------------------------------------------------
-
-
-def comparable(config: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
-    """A config as stored in JSON, with every field present and the placement keys left out.
-
-    A field the stored config lacks (it was written before the field existed) takes its
-    default, which is what that run used; a field the code no longer has is dropped.
-    """
-    data = config.as_dict() if isinstance(config, RunConfig) else dict(config)
-    data = json.loads(json.dumps(data, default=str))
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    out = {**_defaults(RunConfig), **{k: v for k, v in data.items() if k in known}}
-    if isinstance(out.get("stages"), list):
-        stage_defaults, stage_known = _defaults(StageConfig), {f.name for f in dataclasses.fields(StageConfig)}
-        out["stages"] = [{**stage_defaults, **{k: v for k, v in s.items() if k in stage_known}}
-                         if isinstance(s, Mapping) else s for s in out["stages"]]
-    return {k: v for k, v in out.items() if k not in PLACEMENT_KEYS}
-
-
-def _defaults(cls: type) -> dict[str, Any]:
-    """The JSON form of every field of ``cls`` that has a default."""
-    fields = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-              for f in dataclasses.fields(cls)
-              if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
-    return json.loads(json.dumps(fields))
-
-
-def config_changes(stored: Mapping[str, Any], planned: RunConfig | Mapping[str, Any]) -> list[Change]:
-    """Every key (dotted, with list indices) whose stored value differs from the planned one."""
-    changes: list[Change] = []
-    _diff(comparable(stored), comparable(planned), "", changes)
-    return changes
-
-
-def _diff(old: Any, new: Any, path: str, out: list[Change]) -> None:
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        for key in sorted(set(old) | set(new), key=str):
-            _diff(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else str(key), out)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for index, (a, b) in enumerate(zip(old, new)):
-            _diff(a, b, f"{path}[{index}]", out)
-    elif old != new or type(old) is not type(new) and not _same_number(old, new):
-        out.append(Change(path, old, new))
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    numbers = (int, float)
-    return isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool) \
-        and a == b
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,8 +23,6 @@ raised before anything trains.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -191,12 +189,12 @@ def apply_params(config: RunConfig, params: Mapping[str, Any], where: str) -> Ru
 def fingerprint(config: RunConfig, dimensions: Sequence[Dimension], spec: TuneSpec, select_metric: str) -> str:
     """What makes a study this study: the run's base config, its space, the trial seed, sampler and
     pruner (not the trial count, which may grow). A study under another fingerprint is refused."""
-    from ..store.state import comparable
+    from ..run_identity import comparable, short_hash
 
     data = {"config": comparable(config), "space": [d.as_dict() for d in dimensions], "seed": spec.seed,
             "sampler_seed": spec.sampler_seed, "pruner": spec.pruner, "startup_trials": spec.startup_trials,
             "select_metric": select_metric}
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return short_hash(data, 16)
 
 
 # --------------------------------------------------------------------------------------------

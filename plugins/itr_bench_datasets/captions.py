@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -24,6 +23,7 @@ from itr_bench.names import check_name
 
 from .caption_sources import DEFAULT_KEYS, Keys, Row, Source, find_source, read_rows
 from .parsing import numbered, source_fingerprint
+from .read_once import SplitsReadOnce
 
 SPLITS = ("train", "val", "test")
 #: Split column values and what they mean (Hugging Face calls val "validation").
@@ -44,7 +44,7 @@ class _Image:
     captions: list[str] = field(default_factory=list)
 
 
-class Captions(Dataset):
+class Captions(SplitsReadOnce, Dataset):
     """Your own captions: a CSV/TSV or JSONL file, or a Hugging Face dataset, read from a local root.
 
     A caption field may hold a list of captions and several rows may name one image; image
@@ -116,11 +116,7 @@ class Captions(Dataset):
         identity = any(split.protocol is Protocol.IDENTITY for split in self.splits().values())
         return {"negatives": "random" if identity else "hardest"}
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         rows = read_rows(self.source, self.keys, self.separator)
         if not rows:
             raise ConfigError(f"{self.source.path}: no rows")

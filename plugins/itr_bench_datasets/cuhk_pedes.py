@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -13,6 +12,7 @@ from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
 
 from .parsing import clean_captions, field, load_json, require_file, require_root, source_fingerprint
+from .read_once import SplitsReadOnce
 
 ANNOTATION_FILE = "reid_raw.json"
 IMAGE_DIR = "imgs"
@@ -21,7 +21,7 @@ SPLIT_NAMES = ("train", "val", "test")
 OFFICIAL_SIZES = (34054, 3078, 3074)
 
 
-class CuhkPedes(Dataset):
+class CuhkPedes(SplitsReadOnce, Dataset):
     """CUHK-PEDES: 40,206 images of 13,003 persons, about 2 captions each; identity protocol.
 
     Records carry ``file_path`` (under ``imgs/``), ``captions`` and the person ``id``. When they
@@ -54,11 +54,7 @@ class CuhkPedes(Dataset):
                 f"cuhk-pedes: split_sizes must give train, val and test sizes, got {split_sizes!r}"
             )
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         records = load_json(self.annotations)
         if not isinstance(records, list) or not records:
             raise ConfigError(f"{self.annotations}: expected a non-empty list of image records")

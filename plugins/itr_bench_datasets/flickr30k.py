@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +19,7 @@ from .parsing import (
     require_root,
     source_fingerprint,
 )
+from .read_once import SplitsReadOnce
 
 TOKEN_FILES = ("results_20130124.token", "results_20130124.token.gz", "*.token", "*.token.gz")
 KARPATHY_FILE = "dataset_flickr30k.json"
@@ -30,7 +30,7 @@ ID_LISTS = {"train": "train.txt", "val": "val.txt", "test": "test.txt"}
 SPLIT_NAMES = ("train", "val", "test")
 
 
-class Flickr30k(Dataset):
+class Flickr30k(SplitsReadOnce, Dataset):
     """Flickr30k (Young et al. 2014), 31,783 images with 5 captions each.
 
     Args:
@@ -81,11 +81,7 @@ class Flickr30k(Dataset):
                 for s, name in ID_LISTS.items()
             ]
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         captions = self._captions()
         assignment = self._assignment(captions)
         members: dict[str, list[Sample]] = {name: [] for name in SPLIT_NAMES}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +18,7 @@ from .parsing import (
     require_root,
     source_fingerprint,
 )
+from .read_once import SplitsReadOnce
 
 TOKEN_FILE = "Flickr8k.token.txt"
 IMAGE_DIR = "Flicker8k_Dataset"  # the distribution's own spelling
@@ -31,7 +31,7 @@ SPLIT_LISTS = {
 UNLISTED = "unlisted"
 
 
-class Flickr8k(Dataset):
+class Flickr8k(SplitsReadOnce, Dataset):
     """Flickr8k (Hodosh et al. 2013): official 6000/1000/1000 split, 5 captions per image.
 
     The token file captions 8091 images but the split lists name only 8000. The other 91
@@ -56,11 +56,7 @@ class Flickr8k(Dataset):
         }
         self.image_dir = require_dir(self.root / IMAGE_DIR, "Flickr8k image")
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         captions = parse_token_file(self.token_file)
         listed: dict[str, str] = {}
         splits: dict[str, Split] = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -17,6 +16,7 @@ from itr_bench.errors import ConfigError
 from .coco_official import CocoImage, read_official
 from .karpathy import read_karpathy
 from .parsing import numbered, require_file, require_root, source_fingerprint
+from .read_once import SplitsReadOnce
 
 KARPATHY_FILE = "dataset_coco.json"
 YEARS = (2014, 2017)
@@ -24,7 +24,7 @@ YEARS = (2014, 2017)
 PROTOCOL_FOLDS = {"1k": 5, "5k": 1}
 
 
-class MSCOCO(Dataset):
+class MSCOCO(SplitsReadOnce, Dataset):
     """MS-COCO captions (Lin et al. 2014), about 5 captions per image.
 
     Args:
@@ -91,11 +91,7 @@ class MSCOCO(Dataset):
             f"{self.root / 'annotations'}: no captions_train2014.json or captions_train2017.json"
         )
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         rule = self.options["split"]
         members = self._karpathy() if rule == "karpathy" else self._official(rule)
         folds = PROTOCOL_FOLDS[self.options["protocol"]]

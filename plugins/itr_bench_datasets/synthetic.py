@@ -34,6 +34,8 @@ from PIL import Image, ImageDraw
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.errors import ConfigError
 
+from .read_once import SplitsReadOnce
+
 #: Bump when the rendering or the captions change (the cache key includes it).
 VERSION = 2
 
@@ -225,7 +227,7 @@ SHAPE_POINTS: Mapping[str, tuple[tuple[float, float], ...]] = {
 }
 
 
-class Synthetic(Dataset):
+class Synthetic(SplitsReadOnce, Dataset):
     """Coloured shapes in spatial relations, generated in memory from a seed (no files).
 
     With ``renderings=K > 1`` it is the identity variant: each scene is an identity drawn K
@@ -280,9 +282,6 @@ class Synthetic(Dataset):
     def protocol(self) -> Protocol:
         return Protocol.IDENTITY if self.options["renderings"] > 1 else Protocol.IMAGE_CAPTION
 
-    def splits(self) -> Mapping[str, Split]:
-        return self._splits
-
     def scenes(self, split: str) -> list[Scene]:
         """The scenes of ``split``, one per image (per identity for the identity variant)."""
         return self._scenes[split]
@@ -302,8 +301,7 @@ class Synthetic(Dataset):
             chosen[name] = scenes
         return chosen
 
-    @cached_property
-    def _splits(self) -> dict[str, Split]:
+    def read_splits(self) -> dict[str, Split]:
         o = self.options
         splits = {}
         for name in ("train", "val", "test"):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from annotated_types import Ge, Lt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
 
@@ -38,7 +38,7 @@ class CmpcLoss(Loss):
     """
 
     inputs = Inputs.EMBEDDING
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
     reduction = "mean"
 
     def __init__(

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from annotated_types import Gt
 from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 
 from .options import same_instance
 
@@ -57,7 +57,7 @@ class CmpmLoss(Loss):
     """
 
     inputs = Inputs.EMBEDDING
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
     reduction = "mean"
 
     def __init__(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from annotated_types import Gt
-from torch import Tensor, nn
+from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 
-from .options import clamped_scale, other_pairs_of_same_instance
+from .options import learned_scale, other_pairs_of_same_instance, register_logit_scale
 
 
 class InfoNCELoss(Loss):
@@ -42,7 +41,7 @@ class InfoNCELoss(Loss):
     """
 
     inputs = Inputs.NORMALIZED
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
     reduction = "mean"
 
     def __init__(
@@ -55,18 +54,10 @@ class InfoNCELoss(Loss):
         exclude_same_instance: bool = True,
     ) -> None:
         super().__init__()
-        initial = torch.tensor(math.log(1.0 / float(temperature)))
-        if learnable:
-            self.logit_scale = nn.Parameter(initial)
-        else:
-            self.register_buffer("logit_scale", initial)
-        self.max_scale = float(max_scale)
+        register_logit_scale(self, 1.0 / float(temperature), max_scale, learnable)
         self.exclude_same_instance = bool(exclude_same_instance)
 
-    @property
-    def scale(self) -> Tensor:
-        """exp(logit_scale), never above ``max_scale``."""
-        return clamped_scale(self.logit_scale, self.max_scale)
+    scale = learned_scale
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         logits = self.scale * image @ text.T

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from annotated_types import Ge
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 from itr_bench.errors import ConfigError, ItrBenchError
 
 
@@ -49,7 +49,7 @@ class InstanceLoss(Loss):
     """
 
     inputs = Inputs.FEATURES
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
     reduction = "mean"
 
     def __init__(

@@ -3,8 +3,10 @@ declared: in each factory's signature)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def same_instance(ids_a: Tensor, ids_b: Tensor) -> Tensor:
@@ -32,3 +34,21 @@ def clamped_scale(logit_scale: Tensor, max_scale: float) -> Tensor:
     gives the same forward value (the clamped region has no gradient either way).
     """
     return logit_scale.exp().clamp(max=max_scale)
+
+
+def register_logit_scale(loss: nn.Module, initial_scale: float, max_scale: float, learnable: bool = True) -> None:
+    """Give ``loss`` a temperature learned in log space, as open_clip does: ``logit_scale`` =
+    ln(initial_scale), a parameter (a buffer when not ``learnable``: saved, never trained), and
+    ``max_scale``, the bound of its :data:`learned_scale`."""
+    initial = torch.tensor(math.log(initial_scale))
+    if learnable:
+        loss.logit_scale = nn.Parameter(initial)
+    else:
+        loss.register_buffer("logit_scale", initial)
+    loss.max_scale = float(max_scale)
+
+
+#: A loss's ``scale`` property over :func:`register_logit_scale`'s attributes: exp(logit_scale),
+#: never above ``max_scale`` (in the class body: ``scale = learned_scale``).
+learned_scale = property(lambda loss: clamped_scale(loss.logit_scale, loss.max_scale),
+                         doc="exp(logit_scale), never above ``max_scale``.")

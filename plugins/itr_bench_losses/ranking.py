@@ -13,7 +13,7 @@ import torch
 from annotated_types import Ge
 from torch import Tensor
 
-from itr_bench.api import BatchLayout, Inputs, Loss, LossContext, Negatives, Search, check_loss_inputs
+from itr_bench.api import BatchLayout, Gathering, Inputs, Loss, LossContext, Search, check_loss_inputs
 from itr_bench.errors import ItrBenchError
 
 from .options import no_pairs, other_pairs_of_same_instance
@@ -146,7 +146,7 @@ class PaperRankingLoss(_Ranking):
     (``itr_bench.engine.distributed.distributed_loss_terms`` does).
     """
 
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
     layout = BatchLayout.ANCHORS_THEN_NEGATIVES
 
     def forward(
@@ -217,7 +217,7 @@ class VseRankingLoss(_Ranking):
     global batch, which makes it equal to the single-process loss for either reduction.
     """
 
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
     max_violation = False
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:

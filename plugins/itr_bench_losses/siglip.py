@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import torch
@@ -10,9 +9,9 @@ import torch.nn.functional as F
 from annotated_types import Gt
 from torch import Tensor, nn
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 
-from .options import clamped_scale, same_instance
+from .options import learned_scale, register_logit_scale, same_instance
 
 
 class SigLipLoss(Loss):
@@ -41,7 +40,7 @@ class SigLipLoss(Loss):
     """
 
     inputs = Inputs.NORMALIZED
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
     reduction = "mean"
 
     def __init__(
@@ -54,15 +53,11 @@ class SigLipLoss(Loss):
         same_instance_positive: bool = True,
     ) -> None:
         super().__init__()
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(float(scale))))
+        register_logit_scale(self, float(scale), max_scale)
         self.logit_bias = nn.Parameter(torch.tensor(float(bias)))
-        self.max_scale = float(max_scale)
         self.same_instance_positive = bool(same_instance_positive)
 
-    @property
-    def scale(self) -> Tensor:
-        """exp(logit_scale), never above ``max_scale``."""
-        return clamped_scale(self.logit_scale, self.max_scale)
+    scale = learned_scale
 
     def compute(self, image: Tensor, text: Tensor, instance_ids: Tensor) -> dict[str, Tensor]:
         logits = self.scale * image @ text.T + self.logit_bias

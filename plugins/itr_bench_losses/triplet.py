@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from annotated_types import Ge
 from torch import Tensor
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives, Search
+from itr_bench.api import Gathering, Inputs, Loss, LossContext, Search
 
 from .options import same_instance
 
@@ -54,7 +54,7 @@ class TripletLoss(Loss):
     """
 
     inputs = Inputs.NORMALIZED
-    negatives = Negatives.GATHERED
+    gathering = Gathering.GATHERED
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from itr_bench.testing import check_dataset, check_encoder, check_loss
 
 
 def test_register_losses_gives_an_owned_loss_that_passes_the_kit(pm, register_plugin):
-    from itr_bench.api import Loss, Negatives
+    from itr_bench.api import Gathering, Loss
 
     class Alignment(Loss):
         """Mean squared distance between matching embeddings (a LOCAL loss).
@@ -25,7 +25,7 @@ def test_register_losses_gives_an_owned_loss_that_passes_the_kit(pm, register_pl
             scale: multiplies the distance.
         """
 
-        negatives = Negatives.LOCAL
+        gathering = Gathering.LOCAL
         reduction = "mean"
 
         def __init__(self, context: LossContext, scale: float = 1.0):

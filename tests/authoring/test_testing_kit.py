@@ -14,10 +14,10 @@ from itr_bench.api import (
     Dataset,
     EncoderContext,
     EncoderOutput,
+    Gathering,
     ImageEncoder,
     Inputs,
     Loss,
-    Negatives,
     Protocol,
     Sample,
     Split,
@@ -143,11 +143,11 @@ class BadInputs(Hinge):
 
 
 class LocalWithoutReduction(Hinge):
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
 
 
 class LocalWithOddReduction(Hinge):
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
     reduction = "mean_nonzero"
 
 
@@ -203,7 +203,7 @@ class FailsUnderAutocast(Hinge):
 
 
 class AcceptsOddHalves(Hinge):
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
     reduction = "mean"
 
 

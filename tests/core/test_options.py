@@ -8,7 +8,7 @@ import textwrap
 from typing import Annotated, Literal
 
 import pytest
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Le
 
 import itr_bench
 
@@ -231,3 +231,19 @@ def test_one_checker_for_every_declaration(value, kind, answer):
     from itr_bench.options import evaluate, value_problem
 
     assert value_problem(value, evaluate(kind, {})) == answer
+
+
+def test_a_table_declares_each_key_and_a_reader_words_its_limits():
+    """Record metrics: each key its own bounds, the rest finite; the record's reader says 'impossible'."""
+    from itr_bench.options import Table, value_problem
+    from itr_bench.store.record_ranges import METRICS, say_impossible
+
+    table = Table({"r1": Annotated[float, Ge(0), Le(100)]}, other=int)
+    assert value_problem({"r1": 50.0, "n": 3}, table) is None
+    assert value_problem({"r1": 150.0}, table) == (".r1", "must be in [0, 100], got 150.0")
+    assert value_problem({"n": 1.5}, table) == (".n", "expected an integer, got 1.5 (a number)")
+    assert value_problem([1], table) == ("", "expected a table, got [1] (a list)")
+    assert value_problem({"rsum": 601.0}, METRICS, say=say_impossible)[1].startswith(
+        "601.0 is impossible (it must be in [0, 600])")
+    assert value_problem({"unknown": float("inf")}, METRICS, say=say_impossible) == (
+        ".unknown", "expected a finite number, got inf")

@@ -69,3 +69,20 @@ def test_the_store_and_the_leaderboard_read_alike(tmp_path):
     _write(tmp_path, seed="zero", config=config.as_dict())
     state = inspect_folder(tmp_path, config)
     assert state.status == DAMAGED and "seed: expected an integer" in state.reason
+
+
+def test_every_checked_field_is_a_declared_record_field():
+    from itr_bench.store.record import DECLARED_FIELDS
+
+    assert set(DECLARED_FIELDS) <= FIELDS
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("wall_seconds", float("inf"), "wall_seconds: expected a finite number, got inf"),
+    ("run_index", -2, "run_index: -2 is impossible (it must be at least 0)"),
+])
+def test_limits_come_from_the_declarations(tmp_path, field, value, message):
+    path = _write(tmp_path, **{field: value})
+    with pytest.raises(ItrBenchError) as caught:
+        read_record(path)
+    assert message in str(caught.value)

@@ -4,44 +4,20 @@ dual-path encoders shrunk to a few thousand parameters."""
 import json
 
 import pytest
+from tiny_toml import DUALPATH, stage, write_run
 
 from itr_bench.cli import main
 from itr_bench.store.record import RECORD
 
-CONFIG = """
-[run]
-name = "cli-smoke"
-dataset = "synthetic"
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-allow_frozen_random = true
-negatives = "hardest"
 
-[[stages]]
-epochs = 1
-lr = {lr}
-losses = {{ instance = 1.0 }}
-lr_mult = {{ "image.trunk" = 0.0 }}
-
-[[stages]]
-epochs = 1
-lr = {lr}
-losses = {{ ranking = 2.0, instance = 1.0 }}
-term_weights = {{ instance_text = 0.1 }}
-"""
-
-
-def write_config(tmp_path, lr=0.05):
-    path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(cache=tmp_path / "cache", lr=lr))
-    return path
+def write_config(tmp_path, lr=0.05, **changes):
+    """Two stages of the shrunk dual-path encoders: the instance loss with a frozen image trunk, then
+    ranking and instance (``changes``: other run keys, None to leave one out)."""
+    fields = {"allow_frozen_random": True, "negatives": "hardest", **changes}
+    return write_run(tmp_path / "run.toml", tmp_path / "cache", name="cli-smoke", encoders=DUALPATH,
+                     stages=[stage({"instance": 1.0}, lr=lr, lr_mult={"image.trunk": 0.0}),
+                             stage({"ranking": 2.0, "instance": 1.0}, lr=lr, term_weights={"instance_text": 0.1})],
+                     **fields)
 
 
 def test_train_then_evaluate_gives_the_recorded_test_metrics(tmp_path, capsys):
@@ -114,12 +90,8 @@ def test_a_run_loads_planted_weights_offline_and_records_file_and_hash(tmp_path,
     from planted_weights import plant_timm_weights
 
     planted, _ = plant_timm_weights(hub_cache, "resnet18")
-    text = CONFIG.format(cache=tmp_path / "cache", lr=0.05).replace(
-        'image_options = { backbone = "resnet18", width = 0.0625 }',
-        'image_options = { backbone = "resnet18", width = 0.0625, trunk_width = 1.0, pretrained = true }').replace(
-        "allow_frozen_random = true\n", "")
-    assert "pretrained = true" in text and "allow_frozen_random" not in text
-    (tmp_path / "run.toml").write_text(text)
+    write_config(tmp_path, allow_frozen_random=None, image_options={
+        **DUALPATH["image_options"], "trunk_width": 1.0, "pretrained": True})
     assert main(["train", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     record = json.loads((tmp_path / "run" / RECORD).read_text())
     digest = hashlib.sha256(planted.read_bytes()).hexdigest()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from tiny_models import tiny_config
+from tiny_toml import DUALPATH, stage, write_run
 
 from itr_bench.api import EncoderContext, TextEncoder
 from itr_bench.engine.provenance import VOLATILE_FIELDS, text_augmentation, without_volatile
@@ -19,27 +20,6 @@ from itr_bench.errors import ItrBenchError
 from itr_bench.store.record import RECORD
 
 ROOT = Path(__file__).resolve().parents[2]
-DUALPATH = """
-[run]
-name = "records"
-dataset = "synthetic"
-seed = {seed}
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-negatives = "hardest"
-
-[[stages]]
-epochs = 2
-lr = 0.05
-losses = {{ ranking = 1.0, instance = 1.0 }}
-"""
 
 
 def test_record_says_what_ran_and_train_log_tells_it(tmp_path, tiny_registry):
@@ -108,8 +88,8 @@ def test_volatile_fields_are_few_and_dropped():
 
 
 def _train_in_a_fresh_process(tmp_path, name, seed, hash_seed):
-    config = tmp_path / f"{name}.toml"
-    config.write_text(DUALPATH.format(seed=seed, cache=tmp_path / "cache"))
+    config = write_run(tmp_path / f"{name}.toml", tmp_path / "cache", name="records", encoders=DUALPATH, seed=seed,
+                       negatives="hardest", stages=[stage({"ranking": 1.0, "instance": 1.0}, 2, lr=0.05)])
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed),
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
     subprocess.run([sys.executable, "-m", "itr_bench.cli", "train", str(config), "--out", str(tmp_path / name),

@@ -12,29 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_toml import DUALPATH, stage, synthetic, write_run
 
 from itr_bench.api import EncoderContext
 from itr_bench.cli import main
 from itr_bench.errors import ItrBenchError
-
-CONFIG = """
-[run]
-name = "planted"
-dataset = "synthetic"
-dataset_options = {{ train = 16, val = 8, test = 8, image_size = 16 }}
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 {image_extra} }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec_min_count = 1, word2vec = "{word2vec}" }}
-image_size = 16
-batch_size = 8
-device = "cpu"
-cache_dir = "{cache}"
-
-[[stages]]
-epochs = 1
-losses = {{ instance = 1.0 }}
-"""
 
 
 class Planted:
@@ -75,9 +57,13 @@ def one_line(capsys, code, *fragments):
     return err
 
 
-def train(tmp_path, word2vec="train", image_extra=""):
-    config = tmp_path / "run.toml"
-    config.write_text(CONFIG.format(cache=tmp_path / "cache", word2vec=word2vec, image_extra=image_extra))
+def train(tmp_path, word2vec="train", **image_options):
+    """``itr-bench train`` of the shrunk dual-path encoders whose word vectors (and ``image_options``) name files."""
+    config = write_run(tmp_path / "run.toml", tmp_path / "cache", name="planted", encoders=DUALPATH,
+                       dataset_options=synthetic(train=16, val=8, test=8), batch_size=8,
+                       image_options={**DUALPATH["image_options"], **image_options},
+                       text_options={**DUALPATH["text_options"], "word2vec": word2vec},
+                       stages=[stage({"instance": 1.0})])
     return main(["train", str(config), "--out", str(tmp_path / "run"), "--no-progress"])
 
 
@@ -106,7 +92,7 @@ def test_word2vec_pickle_under_a_word2vec_name_is_not_unpickled(tmp_path, capsys
 @pytest.mark.parametrize("plant", [plant_torch, plant_pickle])
 def test_image_checkpoint_pickle_is_refused(tmp_path, capsys, marker, plant):
     path = plant(tmp_path / "weights.pth", marker)
-    code = train(tmp_path, image_extra=f', checkpoint = "{path}"')
+    code = train(tmp_path, checkpoint=str(path))
     one_line(capsys, code, str(path), "dualpath-image")
 
 

@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from itr_bench.api import Inputs, LossContext, Negatives
+from itr_bench.api import Gathering, Inputs, LossContext
 from itr_bench.engine.distributed import (
     distributed_loss_terms,
     gather,
@@ -88,7 +88,7 @@ def engine_terms(loss, image, text, ids):
 
 def gathered_without_grad_terms(loss, image, text, ids):
     """PML's DistributedLossWrapper before its fix: others' rows as constants, own rows live."""
-    if loss.negatives is not Negatives.GATHERED or not world_info().distributed:
+    if loss.gathering is not Gathering.GATHERED or not world_info().distributed:
         return engine_terms(loss, image, text, ids)
     rank, per = world_info().rank, len(image)
     live = slice(rank * per, (rank + 1) * per)
@@ -103,14 +103,14 @@ def gathered_without_grad_terms(loss, image, text, ids):
 def gathered_and_scaled_terms(loss, image, text, ids):
     """Gather with gradients *and* multiply by the world size (the two fixes stacked)."""
     terms = engine_terms(loss, image, text, ids)
-    if loss.negatives is Negatives.GATHERED:
+    if loss.gathering is Gathering.GATHERED:
         terms = {k: v * world_info().size for k, v in terms.items()}
     return terms
 
 
 def unscaled_local_terms(loss, image, text, ids):
     """A sum-reduced LOCAL loss left as each shard's sum."""
-    if loss.negatives is Negatives.LOCAL:
+    if loss.gathering is Gathering.LOCAL:
         return loss(image, text, ids)
     return engine_terms(loss, image, text, ids)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Gathering, Inputs, Loss, LossContext
 from itr_bench.engine.distributed import (
     WorldInfo,
     distributed_loss_terms,
@@ -22,7 +22,7 @@ class _SumOfSquares(Loss):
     """A LOCAL test loss whose reduction is set per test."""
 
     inputs = Inputs.FEATURES
-    negatives = Negatives.LOCAL
+    gathering = Gathering.LOCAL
 
     def __init__(self, reduction=None):
         super().__init__()
@@ -72,5 +72,5 @@ def test_local_reduction_refuses_what_it_cannot_scale():
 def test_every_builtin_local_loss_declares_a_usable_reduction(registry):
     for info in registry.list("loss"):
         loss = info.create(LossContext(embed_dim=4, num_instances=4))
-        if Negatives(loss.negatives) is Negatives.LOCAL:
+        if Gathering(loss.gathering) is Gathering.LOCAL:
             local_reduction(loss)

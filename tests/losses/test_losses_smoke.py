@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from itr_bench.api import Inputs, Loss, LossContext, Negatives
+from itr_bench.api import Gathering, Inputs, Loss, LossContext
 from itr_bench.errors import ItrBenchError
 
 DIM, CLASSES = 16, 10
@@ -42,7 +42,7 @@ def test_declares_its_contract(all_losses, loss_name):
     info = all_losses.get("loss", loss_name)
     loss = build(all_losses, loss_name)
     assert isinstance(loss, Loss)
-    assert Inputs(loss.inputs) in Inputs and Negatives(loss.negatives) in Negatives
+    assert Inputs(loss.inputs) in Inputs and Gathering(loss.gathering) in Gathering
     assert info.description
     if info.plugin == "itr_bench_losses":  # the built-ins document what a benchmark must report
         doc = type(loss).__doc__

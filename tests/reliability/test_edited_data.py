@@ -6,30 +6,15 @@ import csv
 import os
 
 import pytest
+from tiny_toml import stage, write_suite
 
 from .lines import one_line
 
-SUITE = """
-[suite]
-name = "mine"
-datasets = ["captions"]
-seeds = [0]
 
-[defaults]
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-untrained_baseline = false
-cache_dir = "{cache}"
-root = "{root}"
-negatives = "random"
-
-[[runs]]
-name = "instance"
-stages = [{{ epochs = 1, losses = {{ instance = 1.0 }} }}]
-"""
+def write_captions_suite(path, cache, root, *, name="mine", run="instance"):
+    """A suite of one epoch of the instance loss on the user's ``captions`` file under ``root``."""
+    return write_suite(path, cache, name=name, datasets=["captions"], root=str(root), negatives="random",
+                       runs=[{"name": run, "stages": [stage({"instance": 1.0})]}])
 
 
 def write_images(root, shade=0):
@@ -52,8 +37,7 @@ def finished(cli, tmp_path):
     root = tmp_path / "data"
     write_images(root)
     write_captions(root)
-    suite = tmp_path / "mine.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "cache", root=root))
+    suite = write_captions_suite(tmp_path / "mine.toml", tmp_path / "cache", root)
     assert cli("run", suite, "--store", tmp_path / "store", "--no-progress")[0] == 0
     return root, suite
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .test_mixed_seeds import SUITE
+from .test_mixed_seeds import write_mini_suite
 
 
 def test_a_run_folder_cannot_choose_where_evaluate_writes(cli, tmp_path, monkeypatch):
-    suite = tmp_path / "mini.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "train-cache"))
+    suite = write_mini_suite(tmp_path / "mini.toml", tmp_path / "train-cache")
     assert cli("run", suite, "--store", tmp_path / "store", "--no-progress")[0] == 0
     state = tmp_path / "store" / "mini" / "synthetic" / "instance" / "seed-0" / "best" / "state.json"
     data = json.loads(state.read_text())

@@ -14,6 +14,8 @@ import pytest
 
 from itr_bench.results.leaderboard_text import csv_text, markdown_text
 
+from .test_edited_data import write_captions_suite
+
 SCRIPT = "nope.jpg|<script>alert(1)</script>| fake | 999 |"
 
 
@@ -69,29 +71,6 @@ def test_a_failure_note_is_escaped(cli, tmp_path):
     assert "<script>" not in markdown
 
 
-SUITE = """
-[suite]
-name = "s"
-datasets = ["captions"]
-seeds = [0]
-
-[defaults]
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-untrained_baseline = false
-cache_dir = "{cache}"
-root = "{root}"
-negatives = "random"
-
-[[runs]]
-name = "bad"
-stages = [{{ epochs = 1, losses = {{ instance = 1.0 }} }}]
-"""
-
-
 def test_a_hostile_image_path_in_a_caption_file_lands_escaped_in_the_failure_note(cli, tmp_path):
     root = tmp_path / "data"
     root.mkdir()
@@ -99,8 +78,7 @@ def test_a_hostile_image_path_in_a_caption_file_lands_escaped_in_the_failure_not
         writer = csv.writer(handle)
         writer.writerow(["filepath", "title"])
         writer.writerows([[SCRIPT, "=cmd|' /C calc'!A0"]] * 3)
-    suite = tmp_path / "s.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "cache", root=root))
+    suite = write_captions_suite(tmp_path / "s.toml", tmp_path / "cache", root, name="s", run="bad")
     for seed in (0, 1):  # an earlier good run, so the board exists beside the failure
         write_record(tmp_path / "store", seed)
     code, _, err = cli("run", suite, "--store", tmp_path / "store", "--no-progress")

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from tiny_toml import stage, write_suite
 
 from .lines import one_line
 
-SUITE = """
-[suite]
-name = "mini"
-datasets = ["synthetic"]
-seeds = [0]
 
-[defaults]
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-untrained_baseline = false
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-negatives = "random"
-
-[[runs]]
-name = "instance"
-stages = [{{ epochs = 1, lr = 0.1, losses = {{ instance = 1.0 }} }}]
-"""
+def write_mini_suite(path, cache, *, loss="instance", **defaults):
+    """The one-run suite of these tests: one epoch of ``loss`` on the tiny encoders, seed 0."""
+    return write_suite(path, cache, runs=[{"name": "instance", "stages": [stage({loss: 1.0}, lr=0.1)]}],
+                       negatives="random", **defaults)
 
 
 @pytest.fixture
 def mixed_store(cli, tmp_path):
-    suite = tmp_path / "mini.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "cache"))
+    suite = write_mini_suite(tmp_path / "mini.toml", tmp_path / "cache")
     store = tmp_path / "store"
     assert cli("run", suite, "--store", store, "--no-progress")[0] == 0
     code, _, err = cli("run", suite, "--store", store, "--no-progress", "--seeds", "1",

@@ -16,7 +16,7 @@ from itr_bench.errors import ConfigError, ItrBenchError
 from itr_bench.plugins import get_plugin_manager
 from itr_bench.weights import read_weights
 
-from .test_mixed_seeds import SUITE
+from .test_mixed_seeds import write_mini_suite
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -34,8 +34,7 @@ def test_a_device_this_machine_lacks_is_a_config_error(name, expected):
 
 
 def test_a_missing_device_in_a_suite_is_not_called_a_bug(cli, tmp_path):
-    suite = tmp_path / "mini.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "cache").replace('device = "cpu"', 'device = "meta"'))
+    suite = write_mini_suite(tmp_path / "mini.toml", tmp_path / "cache", device="meta")
     code, _, err = cli("run", suite, "--store", tmp_path / "store", "--no-progress")
     assert code == 2 and "failed: synthetic/instance/seed-0: device 'meta': the meta device holds no data" in err
     assert "bug" not in err
@@ -64,8 +63,7 @@ def test_a_constant_loss_is_named_and_not_called_a_bug(cli, tmp_path, monkeypatc
         return pm
 
     monkeypatch.setattr("itr_bench.cli.get_plugin_manager", plugins)
-    suite = tmp_path / "mini.toml"
-    suite.write_text(SUITE.format(cache=tmp_path / "cache").replace("instance = 1.0", "constant = 1.0"))
+    suite = write_mini_suite(tmp_path / "mini.toml", tmp_path / "cache", loss="constant")
     code, _, err = cli("run", suite, "--store", tmp_path / "store", "--no-progress")
     assert code == 2
     failed = next(line for line in err.splitlines() if line.startswith("failed: synthetic/instance/seed-0: "))

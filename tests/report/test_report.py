@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 from report_marks import assert_every_query_marked, page_marks
+from tiny_toml import DUALPATH, stage, synthetic, write_run
 
 from itr_bench.cli import main
 from itr_bench.store.per_query import PER_QUERY, read_query_results
@@ -132,31 +133,12 @@ def _jpeg():
     return buffer.getvalue()
 
 
-IDENTITY = """
-[run]
-name = "people"
-dataset = "synthetic-identity"
-dataset_options = {{ train = 16, val = 6, test = 6, image_size = 16 }}
-sampler = "identity"
-samples_per_identity = 4
-image_encoder = "dualpath-image"
-image_options = {{ backbone = "resnet18", width = 0.0625 }}
-text_encoder = "dualpath-textcnn"
-text_options = {{ width = 0.0625, blocks = [1, 1, 1, 1], word2vec = "train", word2vec_min_count = 1 }}
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-
-[[stages]]
-epochs = 1
-lr = 0.05
-losses = {{ instance = 1.0 }}
-"""
 
 
 def test_identity_runs_show_text_to_image_with_every_image_of_the_person_correct(tmp_path):
-    (tmp_path / "people.toml").write_text(IDENTITY.format(cache=tmp_path / "cache"))
+    write_run(tmp_path / "people.toml", tmp_path / "cache", name="people", dataset="synthetic-identity",
+              dataset_options=synthetic(train=16, val=6, test=6), sampler="identity", samples_per_identity=4,
+              encoders=DUALPATH, stages=[stage({"instance": 1.0}, lr=0.05)])
     assert main(["train", str(tmp_path / "people.toml"), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "out"), "--queries", "8"]) == 0
     marks = page_marks((tmp_path / "out" / "index.html").read_text())

@@ -65,7 +65,7 @@ CASES = {
     "string cost": (edit(SEED1, lambda d: d.update(wall_seconds="5s")),
                     f"{SEED1}/record.json: wall_seconds: expected a number, got '5s'"),
     "damaged objective": (edit(SEED1, lambda d: d.update(objective="instance")),
-                          f"{SEED1}/record.json: objective: expected a list of stage tables"),
+                          f"{SEED1}/record.json: objective: expected a list of tables"),
     "not utf-8": (write(SEED1, b'{"run": "\xff\xfe"}'), f"{SEED1}/record.json: damaged: not UTF-8"),
     "a JSON list": (write(SEED1, "[1, 2, 3]"), f"{SEED1}/record.json: damaged: expected a JSON object, got a JSON list"),
     "truncated": (write(SEED1, '{"suite": "s", "test": {"rsu'), f"{SEED1}/record.json: damaged: not valid JSON"),

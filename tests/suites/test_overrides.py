@@ -3,13 +3,13 @@ TOML values, applied over every layer of a suite (``each_loss`` runs included); 
 the flag and its value, never the suite file, and never suggests a forbidden key."""
 
 import pytest
+from tiny_cli import cli_runner, tiny_plugin_manager
+from tiny_models import TinyPlugin
 
-from itr_bench.cli import main
 from itr_bench.errors import ConfigError
 from itr_bench.overrides import SUITE_FORBIDDEN, Overrides, parse_value
-from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.plugins import load_registry
 from itr_bench.suites.plan import expand
-from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
         "device": "cpu", "dataset_options": {"train": 48, "val": 16, "test": 16, "image_size": 16},
@@ -146,22 +146,9 @@ def test_an_error_the_override_did_not_cause_keeps_the_suites_file_and_key(regis
 # --------------------------------------------------------------------------------------------
 
 
-def _tiny_plugins():
-    pm = get_plugin_manager()
-    pm.register(TinyPlugin(), name="tiny")
-    return pm
-
-
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    monkeypatch.setattr("itr_bench.cli.get_plugin_manager", _tiny_plugins)
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        return (code, *capsys.readouterr())
-
-    return run
+    return cli_runner(monkeypatch, capsys, lambda: tiny_plugin_manager(entrypoints=True))
 
 
 def test_quickstart_dry_run_with_a_shorter_first_stage(cli, tmp_path):

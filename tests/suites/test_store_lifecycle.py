@@ -20,46 +20,19 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
+import tiny_toml
+from tiny_cli import cli_runner
+from tiny_models import TinyImage, TinyPlugin, tiny_config
+from tiny_toml import stage, write_run
 
 import itr_bench
 from itr_bench.api import Loss
-from itr_bench.cli import main
 from itr_bench.engine.run import train_run
 from itr_bench.errors import StaleRunError
 from itr_bench.store.locking import FolderLock, lock_path
 from itr_bench.plugins import get_plugin_manager, load_registry
 from itr_bench.store.record import FAILED, RECORD
 from itr_bench.suites.plan import expand, load_suite
-from tiny_models import TinyImage, TinyPlugin, tiny_config
-
-SUITE = """
-[suite]
-name = "mini"
-datasets = ["synthetic"]
-seeds = [0]
-
-[defaults]
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-untrained_baseline = false
-dataset_options = {{ train = {train}, val = 16, test = 16, image_size = 16 }}
-loss_options = {{ ranking = {{ margin = {margin} }} }}
-negatives = "random"
-
-[[runs]]
-name = "instance"
-stages = [{{ epochs = {epochs}, losses = {{ {loss} = 1.0 }} }}]
-image_encoder = "{image}"
-
-[[runs]]
-name = "ranking"
-stages = [{{ epochs = 1, losses = {{ ranking = 1.0 }} }}]
-"""
 
 
 class FloatLoss(Loss):
@@ -104,21 +77,16 @@ def cache(tmp_path_factory):
 @pytest.fixture
 def cli(monkeypatch, capsys):
     """``cli(*args) -> (exit code, stdout, stderr)`` through the real entry point, tiny encoders registered."""
-    monkeypatch.setattr("itr_bench.cli.get_plugin_manager", _plugin_manager)
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(monkeypatch, capsys, _plugin_manager)
 
 
 def write_suite(path: Path, cache: Path, *, epochs=1, train=48, margin=0.2, loss="instance",
                 image="tiny-image") -> Path:
-    path.write_text(SUITE.format(cache=cache, epochs=epochs, train=train, margin=margin, loss=loss, image=image))
-    return path
+    """The mini suite: runs ``instance`` (``loss`` for ``epochs`` on ``image``) and ``ranking``."""
+    return tiny_toml.write_suite(
+        path, cache, dataset_options=tiny_toml.synthetic(train=train), loss_options={"ranking": {"margin": margin}},
+        negatives="random", runs=[{"name": "instance", "stages": [stage({loss: 1.0}, epochs)], "image_encoder": image},
+                                  {"name": "ranking", "stages": [stage({"ranking": 1.0})]}])
 
 
 @pytest.fixture(scope="module")
@@ -268,29 +236,11 @@ def test_same_config_resumes_and_reuses(cli, store, cache, tmp_path):
     assert (folder(store, "ranking") / RECORD).read_bytes() == ranking
 
 
-TRAIN_CONFIG = """
-[run]
-name = "one"
-dataset = "synthetic"
-dataset_options = {{ train = 48, val = 16, test = 16, image_size = 16 }}
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-untrained_baseline = false
-
-[[stages]]
-epochs = {epochs}
-lr = {lr}
-losses = {{ instance = 1.0 }}
-"""
 
 
 def write_train(path: Path, cache: Path, epochs=1, lr=0.1) -> Path:
-    path.write_text(TRAIN_CONFIG.format(cache=cache, epochs=epochs, lr=lr))
-    return path
+    return write_run(path, cache, stages=[stage({"instance": 1.0}, epochs, lr=lr)],
+                     dataset_options=tiny_toml.synthetic(train=48), untrained_baseline=False)
 
 
 def test_train_into_a_folder_of_another_config_is_refused_or_retrained(cli, cache, tmp_path):

@@ -5,55 +5,14 @@ identity (a finished run stays finished), and a suite's runs are grouped under t
 import re
 
 import pytest
-from tiny_models import TinyPlugin
+from tiny_cli import cli_runner, tiny_plugin_manager
+from tiny_toml import stage, write_run, write_suite
 from tracker_support import mlflow_client, tensorboard_scalars, tracker_ids
 
 import itr_bench
-from itr_bench.cli import main
-from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.plugins import load_registry
 from itr_bench.suites.plan import expand, load_suite
 from itr_bench.trackers import check_trackers, parse_report_to
-
-SUITE = """
-[suite]
-name = "mini"
-datasets = ["synthetic"]
-seeds = [0]
-{report_to}
-
-[defaults]
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-untrained_baseline = false
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-
-[[runs]]
-name = "ranking"
-stages = [{{ epochs = 1, losses = {{ ranking = 1.0 }} }}]
-loss_options = {{ ranking = {{ form = "vsepp-sum" }} }}
-"""
-
-
-RUN = """
-[run]
-name = "one"
-dataset = "synthetic"
-dataset_options = {{ train = 32, val = 16, test = 16, image_size = 16 }}
-image_encoder = "tiny-image"
-text_encoder = "tiny-text"
-image_size = 16
-batch_size = 16
-device = "cpu"
-cache_dir = "{cache}"
-
-[[stages]]
-epochs = 1
-losses = {{ instance = 1.0 }}
-"""
 
 
 class MissingPackageTracker:
@@ -66,29 +25,19 @@ class MissingPackageTracker:
 
 
 def plugin_manager():
-    pm = get_plugin_manager(load_entrypoints=False)
-    pm.register(TinyPlugin(), name="tiny")
-    pm.register(MissingPackageTracker(), name="missing")
-    return pm
+    return tiny_plugin_manager((MissingPackageTracker(), "missing"))
 
 
 @pytest.fixture
 def cli(monkeypatch, capsys):
-    monkeypatch.setattr("itr_bench.cli.get_plugin_manager", plugin_manager)
-
-    def run(*args):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(monkeypatch, capsys, plugin_manager)
 
 
-def write_suite(tmp_path, report_to=""):
-    path = tmp_path / "mini.toml"
-    path.write_text(SUITE.format(cache=tmp_path / "cache", report_to=report_to))
-    return path
+def write_mini_suite(tmp_path, report_to=None):
+    """One run of the paired ranking loss; ``report_to``: the suite's trackers."""
+    return write_suite(tmp_path / "mini.toml", tmp_path / "cache", suite={"report_to": report_to},
+                       runs=[{"name": "ranking", "stages": [stage({"ranking": 1.0})],
+                              "loss_options": {"ranking": {"form": "vsepp-sum"}}}])
 
 
 def test_parse_report_to():
@@ -109,7 +58,7 @@ def test_register_trackers_files_every_builtin_tracker_with_its_extra(registry):
                                         r"package: pip install 'itr-bench-nothing\[extra\]'")),
 ])
 def test_a_bad_choice_is_one_line_exit_2_before_training(tmp_path, cli, args, message):
-    suite = write_suite(tmp_path)
+    suite = write_mini_suite(tmp_path)
     code, _, err = cli("run", suite, "--store", tmp_path / "store", "--no-progress", *args)
     assert code == 2 and err.count("\n") == 1, err
     assert re.search(message, err), err
@@ -117,8 +66,7 @@ def test_a_bad_choice_is_one_line_exit_2_before_training(tmp_path, cli, args, me
 
 
 def test_train_refuses_a_missing_package_before_training(tmp_path, cli):
-    config = tmp_path / "one.toml"
-    config.write_text(RUN.format(cache=tmp_path / "cache"))
+    config = write_run(tmp_path / "one.toml", tmp_path / "cache", stages=[stage({"instance": 1.0})])
     code, _, err = cli("train", config, "--out", tmp_path / "run", "--report-to", "needs-missing")
     assert code == 2 and "pip install 'itr-bench-nothing[extra]'" in err and err.count("\n") == 1, err
     assert not (tmp_path / "run").exists()
@@ -126,7 +74,7 @@ def test_train_refuses_a_missing_package_before_training(tmp_path, cli):
 
 def test_a_suite_key_chooses_trackers_and_the_flag_replaces_it(tmp_path):
     registry = load_registry(plugin_manager())
-    data, where = load_suite(str(write_suite(tmp_path, 'report_to = ["tensorboard"]')), registry)
+    data, where = load_suite(str(write_mini_suite(tmp_path, ["tensorboard"])), registry)
     assert [run.report_to for run in expand(data, registry, where, tmp_path / "s")] == [("tensorboard",)]
     assert expand(data, registry, where, tmp_path / "s", report_to=[])[0].report_to == ()
     data["suite"]["report_to"] = "tensorbord"
@@ -139,7 +87,7 @@ def test_a_suite_key_chooses_trackers_and_the_flag_replaces_it(tmp_path):
 def test_adding_trackers_to_a_finished_suite_changes_nothing(tmp_path, cli):
     pytest.importorskip("tensorboard")
     pytest.importorskip("mlflow")
-    suite = write_suite(tmp_path)
+    suite = write_mini_suite(tmp_path)
     store = tmp_path / "store"
     assert cli("run", suite, "--store", store, "--no-progress")[0] == 0
     code, out, err = cli("run", suite, "--store", store, "--no-progress", "--dry-run", "--report-to", "tensorboard")
@@ -153,7 +101,7 @@ def test_adding_trackers_to_a_finished_suite_changes_nothing(tmp_path, cli):
 def test_a_suite_groups_its_runs_in_the_trackers(tmp_path, cli):
     pytest.importorskip("tensorboard")
     pytest.importorskip("mlflow")
-    suite = write_suite(tmp_path, 'report_to = ["tensorboard", "mlflow"]')
+    suite = write_mini_suite(tmp_path, ["tensorboard", "mlflow"])
     store = tmp_path / "store"
     code, _, err = cli("run", suite, "--store", store, "--no-progress", "--seeds", "0,1")
     assert code == 0, err
