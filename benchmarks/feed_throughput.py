@@ -45,13 +45,13 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from itr_bench.store.atomic import write_json
-from itr_bench.feed.device import decode_all, jpeg_tensors
-from itr_bench.feed.placement import FeedPlan
 from itr_bench.data.prepare import prepare
 from itr_bench.data.subset import HeadSubset
+from itr_bench.feed.device import decode_all, jpeg_tensors
 from itr_bench.feed.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.placement import FeedPlan
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.store.atomic import write_json
 
 
 def machine(device: torch.device) -> dict[str, Any]:

@@ -32,13 +32,13 @@ import torch
 import torch.nn.functional as F
 
 from itr_bench.api import EncoderContext, LossContext
-from itr_bench.store.atomic import write_json
 from itr_bench.commands import parse_option
 from itr_bench.data.prepare import prepare
-from itr_bench.feed.feeding import CaptionTokens, TrainFeed
 from itr_bench.engine.model import RetrievalModel
+from itr_bench.feed.feeding import CaptionTokens, TrainFeed
 from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.store.atomic import write_json
 
 
 def timed(step, steps: int, warmup: int, device: torch.device) -> float:

@@ -39,10 +39,10 @@ import torch
 from itr_bench.api import LossContext
 from itr_bench.engine.balance import embedding_grad_norms
 from itr_bench.engine.checkpoint import load_checkpoint
-from itr_bench.feed.feeding import TrainFeed
 from itr_bench.engine.objective import objective
 from itr_bench.engine.run import build, seed_everything, train_run
 from itr_bench.engine.train import LAST
+from itr_bench.feed.feeding import TrainFeed
 from itr_bench.plugins import get_plugin_manager, load_registry
 from itr_bench.suites.plan import expand, load_suite
 

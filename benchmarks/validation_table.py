@@ -21,10 +21,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from itr_bench.store.atomic import write_text
 from itr_bench.errors import ItrBenchError
-from itr_bench.store.record import RECORD, read_record, validation_only
 from itr_bench.results.stats import t_half_width
+from itr_bench.store.atomic import write_text
+from itr_bench.store.record import RECORD, read_record, validation_only
 
 METRICS = ("rsum", "i2t_r1", "t2i_r1")
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from itr_bench.feed.device import jpeg_tensors
 from itr_bench.data.prepare import prepare
-from itr_bench.feed.streaming import ImageLoader, Request, StreamingImages
 from itr_bench.data.subset import HeadSubset
+from itr_bench.feed.device import jpeg_tensors
+from itr_bench.feed.streaming import ImageLoader, Request, StreamingImages
 from itr_bench.plugins import get_plugin_manager, load_registry
 
 

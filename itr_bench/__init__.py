@@ -5,7 +5,8 @@ use, so listing plugins stays fast) and the contracts in :mod:`itr_bench.api`. T
 plugin may import are listed in :data:`itr_bench.layers.PUBLIC`; every other module is internal.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from .hookspecs import hookimpl
 from .lazy_import import lazy

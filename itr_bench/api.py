@@ -12,7 +12,8 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple, Protocol as TypingProtocol, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, runtime_checkable
+from typing import Protocol as TypingProtocol
 
 import torch
 from torch import Tensor, nn

@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ItrBenchError, PluginError, describe_os_error
 from .commands import App
+from .errors import ItrBenchError, PluginError, describe_os_error
 from .plugins import PluginManager, call_each, get_plugin_manager
 
 DEBUG_ENV = "ITR_BENCH_DEBUG"
@@ -92,8 +92,19 @@ class _OwnedGroup:
 
 
 def _builtin_commands() -> list[click.Command]:
-    from .commands import (evaluate, fetch_weights, leaderboard, listing, new_plugin, plugins, prepare, report, run,
-                           train, tune)
+    from .commands import (
+        evaluate,
+        fetch_weights,
+        leaderboard,
+        listing,
+        new_plugin,
+        plugins,
+        prepare,
+        report,
+        run,
+        train,
+        tune,
+    )
 
     return [plugins.command, listing.command, prepare.command, fetch_weights.command, train.command, evaluate.command,
             run.command, tune.command, leaderboard.command, report.command, new_plugin.command]

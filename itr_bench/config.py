@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Le, Lt
 
 from .errors import ConfigError, ItrBenchError, did_you_mean
-from .metrics.declarations import DECLARED, DEFAULT_SELECT
 from .loss_contract import check_plan
+from .metrics.declarations import DECLARED, DEFAULT_SELECT
 from .names import check_name
 from .options import value_problem
 

@@ -105,8 +105,8 @@ def check_loss(
     import torch
 
     from .api import Gathering, Inputs, Loss, LossContext
-    from .loss_contract import declared_gathering
     from .engine.distributed import LOCAL_REDUCTIONS
+    from .loss_contract import declared_gathering
 
     if batch_layout not in BATCH_LAYOUTS:
         raise ValueError(f"batch_layout={batch_layout!r} is not one of {BATCH_LAYOUTS}")

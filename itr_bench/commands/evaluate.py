@@ -49,8 +49,9 @@ def command(app: App, checkpoint: Path, dataset: str | None, root: Path | None, 
     from ..data.prepare import prepare
     from ..engine.checkpoint import load_checkpoint
     from ..engine.evaluate import EvalSettings, evaluate_with_collapse
+    from ..engine.run import build as build_run
+    from ..engine.run import resolve_device
     from ..feed.feeding import CaptionTokens
-    from ..engine.run import build as build_run, resolve_device
     from ..store.per_query import PER_QUERY
     from ..store.record import BEST
     from .train import format_metrics

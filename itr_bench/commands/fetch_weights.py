@@ -38,8 +38,8 @@ def command(app: App, suite: str, datasets: str | None, dry_run: bool, overrides
     from ..config import RunConfig, build, read_run_mapping, read_toml
     from ..errors import ConfigError
     from ..overrides import SUITE_FORBIDDEN, TRAIN_FORBIDDEN, Overrides, apply, blamed_on
-    from ..suites.plan import expand, load_suite
     from ..pretrained import declared, sha256
+    from ..suites.plan import expand, load_suite
 
     path = Path(suite)
     if suite.endswith(".toml") and "run" in read_toml(path):

@@ -10,7 +10,8 @@ from typing import Any
 import click
 
 from ..registry import KIND_ALIASES
-from . import App, dataset_options_flag, echo_table as _echo_table
+from . import App, dataset_options_flag
+from . import echo_table as _echo_table
 
 
 @click.command("list", short_help="List registered components with their plugin and description.")

@@ -7,7 +7,8 @@ import json
 import click
 
 from ..plugins import plugin_infos
-from . import App, echo_table as _echo_table
+from . import App
+from . import echo_table as _echo_table
 
 
 @click.command("plugins", short_help="List installed plugins, their versions and their hooks.")

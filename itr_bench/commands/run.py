@@ -45,12 +45,12 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run quickstart --report-to tensorboard,wandb
     """
     from ..data.identity import planned_data_fingerprints
-    from ..trackers import parse_report_to
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store.state import CHANGED, DAMAGED, DONE, Policy, refuse
     from ..suites.executors import execute_local, execute_ray, outcome_line
     from ..suites.plan import check_datasets, expand, load_suite
+    from ..trackers import parse_report_to
 
     data, where = load_suite(suite, app.registry)
     suite_datasets = datasets.split(",") if datasets else list(data.get("suite", {}).get("datasets", []))

@@ -38,12 +38,12 @@ def command(app: App, config_path: Path, out_dir: Path | None, seed: int | None,
     from ..config import RunConfig, build, check_components, read_run_mapping
     from ..data.identity import planned_data_fingerprint
     from ..engine.run import train_run
-    from ..trackers import check_trackers, parse_report_to
-    from ..store.locking import FolderLock
     from ..metrics.declarations import DEFAULT_SELECT
     from ..overrides import TRAIN_FORBIDDEN, Override, Overrides, apply, blamed_on
+    from ..store.locking import FolderLock
     from ..store.record import RECORD, read_record
     from ..store.state import DONE, Policy, settle, train_settled
+    from ..trackers import check_trackers, parse_report_to
 
     changes = list(Overrides.parse(overrides, forbidden=TRAIN_FORBIDDEN).every)
     if seed is not None:

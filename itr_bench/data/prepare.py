@@ -30,9 +30,9 @@ from datasets.arrow_writer import ArrowWriter
 from tqdm.auto import tqdm
 
 from ..api import Dataset, Protocol, Split, TextSpec
-from ..store.atomic import remove_temporaries
 from ..config import IMAGE_SIZE
 from ..errors import ConfigError, ItrBenchError
+from ..store.atomic import remove_temporaries
 from ..store.files import ensure_inside, read_json_file
 from ..store.locking import CACHE_WAIT, FolderLock
 from .checks import check_folds

@@ -37,8 +37,8 @@ import torch.distributed as dist
 from torch import Tensor
 
 from ..api import Gathering, Loss
-from ..loss_contract import gathering_of
 from ..errors import ItrBenchError
+from ..loss_contract import gathering_of
 
 #: ``loss.reduction`` values the LOCAL rule understands.
 LOCAL_REDUCTIONS = ("mean", "sum")

@@ -21,13 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..api import Protocol, as_encoder_output
-from ..metrics.collapse import collapse_measures
-from ..feed.placement import DEVICE_MEMORY_FRACTION
 from ..data.prepare import PreparedSplit
+from ..feed.feeding import CaptionTokens, test_images
+from ..feed.placement import DEVICE_MEMORY_FRACTION
+from ..metrics.collapse import collapse_measures
 from ..metrics.declarations import DECLARED, MetricSet, Ranks
 from ..metrics.ranks import folded_image_caption_metrics, identity_queries, image_caption_queries
 from ..store.per_query import QueryResults, query_results, split_digest, write_query_results
-from ..feed.feeding import CaptionTokens, test_images
 from .model import RetrievalModel
 
 #: Evaluation embeds without gradients, so its batches never need to be smaller than this.

@@ -24,33 +24,34 @@ import torch
 
 from .. import __version__
 from ..api import EncoderContext, Inputs, Loss, LossContext
-from ..metrics.collapse import RULE as COLLAPSE_RULE, is_degenerate
 from ..config import RunConfig, check_components, check_registered
 from ..data.cache_location import cache_dir
 from ..data.prepare import PreparedDataset, prepare
 from ..data.subset import HeadSubset
 from ..errors import ConfigError
+from ..feed.feeding import CaptionTokens, TrainFeed, test_view
+from ..feed.negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
 from ..loss_contract import check_declared_layout, check_paired
+from ..metrics.collapse import RULE as COLLAPSE_RULE
+from ..metrics.collapse import is_degenerate
 from ..metrics.declarations import DECLARED
-from ..store.per_query import PER_QUERY
+from ..pretrained import check_pretrained, component_lr_mult, weight_record
 from ..registry import Registry
 from ..run_identity import config_hash
-from ..store.record import LAST, RECORD, UNTRAINED, new_record
 from ..store.atomic import write_json
 from ..store.files import number_table, read_json_file
-from ..pretrained import check_pretrained, component_lr_mult, weight_record
+from ..store.per_query import PER_QUERY
+from ..store.record import LAST, RECORD, UNTRAINED, new_record
+from ..trackers import check_trackers
 from .checkpoint import load_checkpoint
+from .device_check import check_device
 from .distributed import WorldInfo, world_info
 from .evaluate import EvalSettings, evaluate, evaluate_with_collapse
-from ..feed.feeding import CaptionTokens, TrainFeed, test_view
-from .device_check import check_device
 from .fingerprint import digest, module_digest
 from .model import RetrievalModel
 from .optim import plan_groups
-from ..feed.negatives import EvalEmbedder, NegativeChoice, NegativeMining, needs_negatives
 from .provenance import component_plugins, environment, text_augmentation
 from .runlog import RunLog
-from ..trackers import check_trackers
 from .tracking import NoTracking, RunTracking, status_of, tracked_run
 from .train import BEST, Trainer, TrainSettings, TrainState, peak_memory_bytes
 

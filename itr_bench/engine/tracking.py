@@ -29,10 +29,10 @@ from typing import Any
 import torch
 
 from ..api import FAILED, FINISHED, KILLED, Loss, TrackedRun, Tracker
-from ..store.atomic import write_json
 from ..errors import ItrBenchError
-from ..store.files import read_json_file
 from ..registry import Registry
+from ..store.atomic import write_json
+from ..store.files import read_json_file
 from ..trackers import TRACKERS_FILE
 
 

@@ -23,21 +23,20 @@ from tqdm.auto import tqdm
 
 from ..api import Loss
 from ..config import StageConfig
-from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
 from ..data.prepare import PreparedSplit
+from ..errors import ConfigError, DamagedRunError, ItrBenchError, StaleRunError, did_you_mean
+from ..feed.feeding import CaptionTokens, TrainFeed
+from ..feed.negatives import NegativeMining
 from ..metrics.declarations import DECLARED, DEFAULT_SELECT, Metric, MetricSet
-from ..store.record import BEST, LAST
 from ..run_identity import config_changes
+from ..store.record import BEST, LAST
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import mean_across_processes, world_info
 from .evaluate import EvalSettings, evaluate_with_collapse
-from ..feed.feeding import CaptionTokens, TrainFeed
 from .model import RetrievalModel
-from ..feed.negatives import NegativeMining
 from .objective import NonFiniteLoss
 from .optim import apply_freezing, build_optimizer, check_prefixes, plan_groups, set_stage_lr
 from .tracking import NoTracking
-
 
 
 @dataclass

@@ -33,14 +33,14 @@ import torch
 from torch import Tensor
 
 from ..api import TrainingPairs
-from .device import DeviceImages, random_crops
-from .placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
 from ..data.prepare import PreparedSplit
+from ..errors import ItrBenchError
+from .device import DeviceImages, random_crops
+from .negatives import BatchPool, NegativeMining
+from .placement import DEVICE_MEMORY_FRACTION, FeedPlan, plan_feed
 from .samplers import EpochCaptionSampler, IdentityBatchSampler
 from .streaming import Request, StreamingImages
 from .transforms import view
-from ..errors import ItrBenchError
-from .negatives import BatchPool, NegativeMining
 
 #: Offset of the mining stream's seed from the feed's (any fixed number far from real seeds).
 MINING_STREAM = 1 << 40

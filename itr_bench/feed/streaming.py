@@ -33,8 +33,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
-from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
 from ..data.prepare import PreparedSplit
+from .device import SQUARE_FITS, crop_batch, decode_all, jpeg_tensors, normaliser, squares, view_batch
 from .slots import BatchSlots, InSlot
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 

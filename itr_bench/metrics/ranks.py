@@ -28,7 +28,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .declarations import DECLARED, IDENTITY, IMAGE_CAPTION, MetricSet, Ranks, mean_rank, median_rank, recall_at
+from .declarations import (
+    DECLARED,
+    IDENTITY,
+    IMAGE_CAPTION,
+    MetricSet,
+    Ranks,
+    mean_rank,
+    median_rank,
+    recall_at,
+)
 
 __all__ = ["TopRanked", "folded_image_caption_metrics", "identity_metrics", "identity_ranks", "image_caption_metrics",
            "image_caption_ranks", "mean_rank", "median_rank", "recall_at", "top_ranked"]

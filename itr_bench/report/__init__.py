@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..store.atomic import write_bytes, write_text
 from ..errors import ItrBenchError
 from ..registry import Registry
+from ..store.atomic import write_bytes, write_text
 from . import figures
 from .page import SHOWN, TRUTHS, PageInput, render
 from .queries import Query, directions, disagreement_counts, disagreements, sample

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store.atomic import write_bytes
 from ..errors import ItrBenchError
-from ..store.per_query import split_digest
 from ..registry import Registry
+from ..store.atomic import write_bytes
+from ..store.per_query import split_digest
 from .runs import ReportRun
 
 #: Longest side of a thumbnail, in pixels.

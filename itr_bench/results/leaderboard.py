@@ -24,19 +24,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store.atomic import remove_temporaries, write_bytes, write_text
 from ..budget import leaderboard_columns
 from ..errors import ItrBenchError
-from ..store.files import ensure_inside, number_table, read_json_file
-from .leaderboard_text import csv_safe, markdown_text
-from ..store.locking import LEADERBOARD_WAIT, FolderLock
 from ..metrics.declarations import DECLARED, MetricSet
 from ..names import check_name
+from ..store.atomic import remove_temporaries, write_bytes, write_text
+from ..store.files import ensure_inside, number_table, read_json_file
+from ..store.locking import LEADERBOARD_WAIT, FolderLock
 from ..store.record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
-from .seed_configs import label_by_config
-from .stats import (ALPHA, BASELINE, CORRECTION, EQUIVALENT, FEW_SEEDS, RELIABLE_N, correct, paired_difference,
-                    t_quantile)
 from ..store.state import result_files
+from .leaderboard_text import csv_safe, markdown_text
+from .seed_configs import label_by_config
+from .stats import (
+    ALPHA,
+    BASELINE,
+    CORRECTION,
+    EQUIVALENT,
+    FEW_SEEDS,
+    RELIABLE_N,
+    correct,
+    paired_difference,
+    t_quantile,
+)
 
 __all__ = ["aggregate", "load_records", "seeds_table", "t_quantile", "write_leaderboards"]
 

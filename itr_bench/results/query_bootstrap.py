@@ -121,8 +121,8 @@ def leaderboard_intervals(records: Any, metrics: Sequence[str], resamples: int =
     import pandas as pd
 
     from ..errors import ItrBenchError
-    from .leaderboard import KEYS, choose_baseline
     from ..store.per_query import read_query_results
+    from .leaderboard import KEYS, choose_baseline
 
     def results_of(rows: Any) -> dict[int, QueryResults]:
         found = {}

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_bytes
 from ..errors import ItrBenchError
+from .atomic import write_bytes
 
 #: The per-query results' file in a run folder.
 PER_QUERY = "per_query.npz"

@@ -17,9 +17,9 @@ from typing import Any, Required, TypedDict
 
 from ..budget import as_record, recorded
 from ..errors import ItrBenchError
-from .files import read_json_file
 from ..names import check_name
 from ..options import value_problem
+from .files import read_json_file
 from .record_ranges import METRICS, NonNegativeInteger, NonNegativeNumber, say_impossible
 
 # --------------------------------------------------------------------------------------------

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .atomic import remove_temporaries
 from ..config import RunConfig
 from ..errors import DamagedRunError, ItrBenchError, StaleRunError
-from .files import read_json_file
 from ..run_identity import Change, comparable, config_changes  # noqa: F401  (the store's API)
+from .atomic import remove_temporaries
+from .files import read_json_file
 from .record import BEST, CHECKPOINT_STATE, CHECKPOINT_TENSORS, FAILED, LAST, RECORD, UNTRAINED, read_record
 
 DONE, TODO, CHANGED, DAMAGED = "done", "todo", "changed", "damaged"

@@ -29,16 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig, build, check_components, check_registered, read_toml
-from ..trackers import check_trackers, parse_report_to
 from ..errors import ConfigError, ItrBenchError, did_you_mean
-from ..store.files import ensure_inside
 from ..names import check_name
 from ..overrides import Overrides, blamed_on, merge_tables
 from ..overrides import apply as apply_overrides
-from ..registry import Registry
 from ..pretrained import check_pretrained
+from ..registry import Registry
+from ..store.files import ensure_inside
 from ..store.record import RECORD
 from ..store.state import FolderState, inspect_folder
+from ..trackers import check_trackers, parse_report_to
 
 SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
 #: ``tune``: the search ``itr-bench tune`` runs (checked by :mod:`itr_bench.tuning.space`; ``run`` ignores it)

@@ -20,10 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..metrics.declarations import DECLARED
+from ..results.leaderboard import aggregate, load_records, markdown, write_leaderboards
 from ..store.atomic import write_bytes, write_text
 from ..store.files import ensure_inside, read_json_file
-from ..results.leaderboard import aggregate, load_records, markdown, write_leaderboards
-from ..metrics.declarations import DECLARED
 from .final import tuned_suite
 
 COLUMNS = ("dataset", "run", "metric", "trials", "complete", "pruned", "diverged", "best_trial", "best_value",

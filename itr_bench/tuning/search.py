@@ -24,9 +24,9 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import ConfigError, ItrBenchError
-from ..store.locking import FolderLock
 from ..metrics.declarations import DECLARED
 from ..registry import Registry
+from ..store.locking import FolderLock
 from ..store.record import BEST, LAST, RECORD, read_record
 from ..store.state import DONE, Policy, settle, train_settled
 from .space import Dimension, TuneSpec, apply_params, fingerprint, run_space

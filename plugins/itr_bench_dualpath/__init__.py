@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from itr_bench_backbones.timm_weights import declare_timm_weights
+
 import itr_bench
 from itr_bench import lazy
-from itr_bench_backbones.timm_weights import declare_timm_weights
 
 from .text_rates import LR_MULTIPLIERS
 from .trunk_rates import PAPER_TRUNK_LR_MULT

@@ -6,9 +6,9 @@ Real figures on Flickr8k come from ``benchmarks/feed_throughput.py``; these run 
 import pytest
 import torch
 
+from itr_bench.data.prepare import prepare
 from itr_bench.feed.cached import CachedSplit
 from itr_bench.feed.device import DeviceImages
-from itr_bench.data.prepare import prepare
 from itr_bench.feed.transforms import build_transform
 
 

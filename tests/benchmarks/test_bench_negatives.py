@@ -24,10 +24,11 @@ import time
 import pytest
 import torch
 
-from itr_bench.config import RunConfig, build as build_config
+from itr_bench.config import RunConfig
+from itr_bench.config import build as build_config
+from itr_bench.engine.run import build
 from itr_bench.feed.feeding import TrainFeed
 from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
-from itr_bench.engine.run import build
 from itr_bench.plugins import get_plugin_manager, load_registry
 
 #: A mined step may cost at most this many random-negative steps.

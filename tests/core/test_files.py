@@ -3,8 +3,8 @@
 import pytest
 
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.store.files import ensure_inside, number_table, read_json_file
 from itr_bench.names import check_name, is_safe_name
+from itr_bench.store.files import ensure_inside, number_table, read_json_file
 from itr_bench.store.record import RECORD
 
 DAMAGED = {

@@ -16,10 +16,18 @@ from itr_bench.config import RunConfig, build
 from itr_bench.engine.run import check_selectable
 from itr_bench.engine.train import improves
 from itr_bench.errors import ConfigError
-from itr_bench.results.leaderboard import aggregate, load_records, markdown, seeds_table
 from itr_bench.metrics.declarations import (
-    DECLARED, IDENTITY, IMAGE_CAPTION, IMAGE_TO_TEXT, TEXT_TO_IMAGE, Metric, MetricSet, recall_at)
+    DECLARED,
+    IDENTITY,
+    IMAGE_CAPTION,
+    IMAGE_TO_TEXT,
+    TEXT_TO_IMAGE,
+    Metric,
+    MetricSet,
+    recall_at,
+)
 from itr_bench.metrics.ranks import identity_metrics, image_caption_metrics
+from itr_bench.results.leaderboard import aggregate, load_records, markdown, seeds_table
 from itr_bench.store.record import RECORD
 
 #: A metric the built-ins do not have, declared in one place.

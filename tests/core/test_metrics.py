@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from itr_bench.metrics.ranks import (
-    identity_ranks,
-    image_caption_ranks,
     folded_image_caption_metrics,
     identity_metrics,
+    identity_ranks,
     image_caption_metrics,
+    image_caption_ranks,
     median_rank,
 )
 

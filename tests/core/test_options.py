@@ -11,7 +11,6 @@ import pytest
 from annotated_types import Ge, Gt, Le
 
 import itr_bench
-
 from itr_bench.cli import main
 from itr_bench.errors import ConfigError, ItrBenchError
 from itr_bench.options import REQUIRED

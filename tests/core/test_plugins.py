@@ -7,8 +7,8 @@ import pytest
 import itr_bench
 from itr_bench.errors import DuplicateComponentError, PluginError
 from itr_bench.plugins import (
-    LOAD_PLUGINS_ENV,
     DEFAULT_PLUGINS,
+    LOAD_PLUGINS_ENV,
     get_plugin_manager,
     load_registry,
     plugin_infos,

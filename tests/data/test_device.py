@@ -2,8 +2,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from itr_bench.feed.device import CPU_CHUNK_BYTES, DeviceImages, crop_batch, normaliser, random_crops, view_batch
 from itr_bench.data.prepare import prepare
+from itr_bench.feed.device import (
+    CPU_CHUNK_BYTES,
+    DeviceImages,
+    crop_batch,
+    normaliser,
+    random_crops,
+    view_batch,
+)
 
 
 def test_from_prepared_split_and_views(registry, tmp_path):

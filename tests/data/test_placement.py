@@ -9,10 +9,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from itr_bench.feed import placement
-from itr_bench.feed.placement import DEVICE_MEMORY_FRACTION, default_workers, free_memory, plan_feed, resident_bytes
 from itr_bench.data.prepare import prepare
+from itr_bench.feed import placement
 from itr_bench.feed.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.placement import (
+    DEVICE_MEMORY_FRACTION,
+    default_workers,
+    free_memory,
+    plan_feed,
+    resident_bytes,
+)
 
 GB = 10**9
 CUDA, CPU = torch.device("cuda"), torch.device("cpu")

@@ -5,10 +5,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from itr_bench.api import Dataset, Protocol, Sample, Split
-from itr_bench.feed.cached import CachedSplit, decode
 from itr_bench.data.prepare import load_prepared, prepare
-from itr_bench.feed.samplers import EpochCaptionSampler
 from itr_bench.data.stats import dataset_stats
+from itr_bench.feed.cached import CachedSplit, decode
+from itr_bench.feed.samplers import EpochCaptionSampler
 from itr_bench.feed.transforms import build_transform
 
 

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from itr_bench.feed.samplers import EpochCaptionSampler, IdentityBatchSampler
 from itr_bench.errors import ItrBenchError
+from itr_bench.feed.samplers import EpochCaptionSampler, IdentityBatchSampler
 
 
 def test_epoch_visits_each_image_once_with_one_random_caption():

@@ -13,14 +13,13 @@ import pytest
 import torch
 from itr_bench_losses import RandomNegatives
 
-from itr_bench.feed import placement
-from itr_bench.feed.device import DeviceImages, random_crops
-from itr_bench.feed.placement import FeedPlan
 from itr_bench.data.prepare import prepare
-from itr_bench.feed.streaming import Encoded, Request, StreamingImages
-from itr_bench.feed import feeding
+from itr_bench.feed import feeding, placement
+from itr_bench.feed.device import DeviceImages, random_crops
 from itr_bench.feed.feeding import CaptionTokens, TrainFeed
 from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
+from itr_bench.feed.placement import FeedPlan
+from itr_bench.feed.streaming import Encoded, Request, StreamingImages
 
 SIZE = 32
 CPU = torch.device("cpu")

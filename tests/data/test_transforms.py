@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from itr_bench.feed.transforms import VIEWS, build_transform
 from itr_bench.errors import ItrBenchError
+from itr_bench.feed.transforms import VIEWS, build_transform
 
 
 def image(h=60, w=90):

@@ -16,11 +16,10 @@ from PIL import Image
 
 from itr_bench.api import Dataset, Protocol, Sample, Split, TextSpec
 from itr_bench.config import RunConfig
-from itr_bench.feed import placement
 from itr_bench.data.prepare import prepare
-from itr_bench.feed.transforms import TEST_VIEWS, TRAIN_VIEWS
-from itr_bench.feed import feeding
+from itr_bench.feed import feeding, placement
 from itr_bench.feed.feeding import CaptionTokens, TrainFeed
+from itr_bench.feed.transforms import TEST_VIEWS, TRAIN_VIEWS
 
 SIZE = 24
 BANDS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))

@@ -15,8 +15,8 @@ from planted_weights import plant_timm_weights
 from itr_bench.api import EncoderContext
 from itr_bench.cli import main
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.suites.plan import expand, load_suite
 from itr_bench.pretrained import weight_record
+from itr_bench.suites.plan import expand, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
 RESNET50_HUB = "timm/resnet50.a1_in1k"

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from itr_bench.api import EncoderContext
-from itr_bench.feed.cached import CachedSplit
 from itr_bench.data.prepare import prepare
 from itr_bench.data.subset import HeadSubset
-from itr_bench.feed.transforms import build_transform
 from itr_bench.engine.evaluate import embed_split
-from itr_bench.feed.feeding import CaptionTokens
 from itr_bench.engine.model import RetrievalModel
+from itr_bench.feed.cached import CachedSplit
+from itr_bench.feed.feeding import CaptionTokens
+from itr_bench.feed.transforms import build_transform
 
 SIZE = 32
 

@@ -12,10 +12,10 @@ from itr_bench_losses.negatives import other_instance_images
 from tiny_models import tiny_config
 
 from itr_bench.api import as_encoder_output
-from itr_bench.feed.feeding import TrainFeed
-from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
 from itr_bench.engine.run import build, train_run
 from itr_bench.errors import ConfigError
+from itr_bench.feed.feeding import TrainFeed
+from itr_bench.feed.negatives import EvalEmbedder, NegativeMining
 from itr_bench.results.leaderboard import _objective
 
 PAPER = {"ranking": {"form": "paper"}}

@@ -7,8 +7,8 @@ from itr_bench_dualpath.tta import random_shift
 from tiny_models import tiny_config
 
 from itr_bench.data.text import PAD_ID
-from itr_bench.feed.feeding import TrainFeed
 from itr_bench.engine.run import build
+from itr_bench.feed.feeding import TrainFeed
 
 TEXT_OPTIONS = {"width": 0.125, "blocks": [1, 1, 1, 1], "word2vec": None}
 

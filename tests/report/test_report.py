@@ -8,10 +8,10 @@ from report_marks import assert_every_query_marked, page_marks
 from tiny_toml import DUALPATH, stage, synthetic, write_run
 
 from itr_bench.cli import main
-from itr_bench.store.per_query import PER_QUERY, read_query_results
 from itr_bench.plugins import get_plugin_manager, load_registry
 from itr_bench.report import write_report
 from itr_bench.report.split import ScoredSplit
+from itr_bench.store.per_query import PER_QUERY, read_query_results
 
 from .conftest import train
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from itr_bench.errors import ItrBenchError
-from itr_bench.results.leaderboard import aggregate, load_records, markdown
 from itr_bench.metrics.declarations import DECLARED
+from itr_bench.results.leaderboard import aggregate, load_records, markdown
 
 RECORDS = Path(__file__).resolve().parents[2] / "leaderboards" / "records" / "quickstart" / "synthetic"
 

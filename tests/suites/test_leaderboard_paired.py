@@ -9,9 +9,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from itr_bench.results.leaderboard import aggregate, chart, load_records, markdown, whiskers, write_leaderboards
-from itr_bench.store.record import RECORD
+from itr_bench.results.leaderboard import (
+    aggregate,
+    chart,
+    load_records,
+    markdown,
+    whiskers,
+    write_leaderboards,
+)
 from itr_bench.results.stats import paired_difference
+from itr_bench.store.record import RECORD
 
 BASE = [10.0, 14.0, 12.0, 11.0, 13.5]
 BETTER = [13.0, 16.5, 15.2, 14.1, 16.0]          # consistently above the baseline, seed by seed

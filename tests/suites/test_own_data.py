@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from itr_bench_datasets.synthetic import all_scenes, caption, render
+from tiny_models import TinyPlugin
 
 import itr_bench
 from itr_bench.api import Dataset, Protocol, Sample, Split
 from itr_bench.cli import main
 from itr_bench.data.prepare import prepare
 from itr_bench.errors import ConfigError, ItrBenchError
-from itr_bench.results.leaderboard import aggregate, load_records, write_leaderboards
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.results.leaderboard import aggregate, load_records, write_leaderboards
 from itr_bench.store.record import RECORD
 from itr_bench.suites.executors import execute_local
 from itr_bench.suites.plan import check_datasets, expand
-from itr_bench_datasets.synthetic import all_scenes, caption, render
-from tiny_models import TinyPlugin
 
 
 def shapes_csv(folder, images=200, captions_per_image=2, size=32):

@@ -8,8 +8,8 @@ import torch
 ray = pytest.importorskip("ray")
 
 from itr_bench.plugins import get_plugin_manager, load_registry  # noqa: E402
-from itr_bench.store.state import Policy  # noqa: E402
 from itr_bench.store.record import RECORD  # noqa: E402
+from itr_bench.store.state import Policy  # noqa: E402
 from itr_bench.suites.executors import execute_local, execute_ray  # noqa: E402
 from itr_bench.suites.plan import expand  # noqa: E402
 

@@ -29,8 +29,8 @@ import itr_bench
 from itr_bench.api import Loss
 from itr_bench.engine.run import train_run
 from itr_bench.errors import StaleRunError
-from itr_bench.store.locking import FolderLock, lock_path
 from itr_bench.plugins import get_plugin_manager, load_registry
+from itr_bench.store.locking import FolderLock, lock_path
 from itr_bench.store.record import FAILED, RECORD
 from itr_bench.suites.plan import expand, load_suite
 

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import pytest
+from tiny_models import TinyPlugin
 
 import itr_bench
 from itr_bench.api import Loss
@@ -17,7 +18,6 @@ from itr_bench.plugins import load_registry
 from itr_bench.store.record import FAILED, RECORD
 from itr_bench.suites.executors import execute_local
 from itr_bench.suites.plan import expand
-from tiny_models import TinyPlugin
 
 TINY = {"image_encoder": "tiny-image", "text_encoder": "tiny-text", "image_size": 16, "batch_size": 16,
         "device": "cpu", "dataset_options": {"train": 48, "val": 16, "test": 16, "image_size": 16},
