@@ -29,7 +29,7 @@ from ..errors import ItrBenchError
 from ..metrics.declarations import DECLARED, MetricSet
 from ..names import check_name
 from ..store.atomic import remove_temporaries, write_bytes, write_text
-from ..store.files import ensure_inside, number_table, read_json_file
+from ..store.files import ensure_inside, read_json_file
 from ..store.locking import LEADERBOARD_WAIT, FolderLock
 from ..store.record import FAILED, RECORD, RunRecord, check_field, read_record, require, validation_only
 from ..store.state import result_files
@@ -104,10 +104,11 @@ def record_row(record: RunRecord, path: Path) -> dict:
     row["source_dataset"] = config.get("dataset") if isinstance(config, dict) else None
     row["suite"] = "-" if record.get("suite") is None else record["suite"]
     row.update({key: record[key] for key in ("dataset", "run", "seed")})
-    row.update(number_table(record["test"], path, "test", finite=True))
+    # read_record checked both tables with the one checker (record_ranges: finite, within bounds)
+    row.update({str(m): float(v) for m, v in record["test"].items()})
     untrained = record.get("untrained")
     if untrained is not None:
-        row.update({f"untrained_{m}": v for m, v in number_table(untrained, path, "untrained", finite=True).items()})
+        row.update({f"untrained_{m}": float(v) for m, v in untrained.items()})
     row.update({key: record.get(key) for key in (*COST, "config_hash", "run_index", "baseline")})
     try:
         row["objective"] = _objective(record.get("objective") or [], record.get("features_view") or {})
