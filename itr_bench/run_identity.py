@@ -28,7 +28,7 @@ NAME_KEYS = frozenset({"name"})
 #: Keys that say where things are, not what ran: the run's name, the prepared-data cache (keyed by
 #: the dataset's content, so any location gives the same data) and how images reach the model
 #: (streaming workers, the device-memory share: batches are the same tensors whatever they are,
-#: ``tests/data/test_streaming.py``).
+#: ``tests/feed/test_streaming.py``).
 PLACEMENT_KEYS = NAME_KEYS | {"cache_dir", "workers", "feed_memory_fraction"}
 
 _ABSENT = object()

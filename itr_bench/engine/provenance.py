@@ -28,7 +28,7 @@ LIBRARIES = ("torch", "numpy", "timm", "transformers", "datasets")
 #: Record fields that may differ between two identical runs on one machine: timings, memory
 #: peaks (a process-wide maximum) and the timestamp. ``history.*.x`` is field x of every epoch.
 #: ``feed`` (which path fed the images, its limit and reason) follows the free memory measured
-#: as the run starts; the batches are the same tensors on either path (``tests/data/test_streaming.py``).
+#: as the run starts; the batches are the same tensors on either path (``tests/feed/test_streaming.py``).
 VOLATILE_FIELDS = ("train_seconds", "wall_seconds", "train_pairs_per_second", "peak_memory_bytes",
                    "environment.timestamp_utc", "history.*.seconds", "history.*.pairs_per_second",
                    "feed")

@@ -20,7 +20,7 @@ What a worker does depends on the device:
   compressed bytes.
 
 The square, crop and normalisation are the functions the device-resident bank uses, so both
-paths give identical batches for the same draws (``tests/data/test_streaming.py``).
+paths give identical batches for the same draws (``tests/feed/test_streaming.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Suites: named runs x datasets x seeds, expanded into run configs and run in a resumable store.
+"""Suites: named runs x datasets x seeds, expanded into run configs (running them:
+:mod:`itr_bench.suites.executors`).
 
 A suite file (TOML, or a mapping a plugin registers) has three parts::
 
