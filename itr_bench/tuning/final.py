@@ -44,7 +44,8 @@ def summarise(search: RunSearch, storage_url: str) -> dict[str, Any] | None:
             "trials": state.finished, "complete": state.complete, "pruned": state.pruned,
             "diverged": state.diverged, "best_trial": best.number, "best_params": dict(best.params),
             "best_value": best.value, "median_value": statistics.median(t.value for t in complete),
-            "trial_seed": search.spec.seed, "shared_only": search.shared_only,
+            "trial_seed": search.spec.seed, "trial_seeds": list(search.spec.seeds),
+            "shared_only": search.shared_only,
             "searched": [d.as_dict() for d in search.dimensions]}
 
 

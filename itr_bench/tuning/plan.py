@@ -74,7 +74,7 @@ class TunePlan:
         epochs = {s.config.total_epochs for s in self.searches}
         finished = self._finished_counts()
         lines.append(f"tune {self.suite}: {len(self.searches)} runs x {spec.trials} trials x "
-                     f"{'/'.join(map(str, sorted(epochs)))} epochs (trial seed {spec.seed}, TPE sampler seed "
+                     f"{'/'.join(map(str, sorted(epochs)))} epochs ({_seeds(spec.seeds)}, TPE sampler seed "
                      f"{spec.sampler_seed}, pruner {spec.pruner}) -> {self.storage_url}")
         for search in self.searches:
             keys = ", ".join(f"{d.key} {d.search}" for d in search.dimensions)
@@ -89,14 +89,18 @@ class TunePlan:
             lines.append("no trial in the store yet: run one (--trials 1) to time a trial")
         else:
             seconds, count = pilot
-            lines.append(f"one trial took {seconds:.0f} s (median of {count} trial records in the store): "
-                         f"about {total * seconds / 60:.0f} min of trials in one process")
+            per_trial = seconds * len(spec.seeds)
+            seeds = "" if len(spec.seeds) == 1 else f", x {len(spec.seeds)} seeds"
+            lines.append(f"one trial took {per_trial:.0f} s (median of {count} trial records in the store{seeds}): "
+                         f"about {total * per_trial / 60:.0f} min of trials in one process")
         return lines
 
     def pilot_seconds(self) -> tuple[float, int] | None:
-        """The median wall time of the trial records already in the store, and how many there are."""
+        """The median wall time of one seed's trial record in the store, and how many there are."""
         times = []
-        for path in sorted((self.store / self.suite).glob(f"*/*/{TUNE_FOLDER}/trial-*/{RECORD}")):
+        trials = (self.store / self.suite).glob(f"*/*/{TUNE_FOLDER}/trial-*/{RECORD}")
+        seeds = (self.store / self.suite).glob(f"*/*/{TUNE_FOLDER}/trial-*/seed-*/{RECORD}")
+        for path in sorted([*trials, *seeds]):
             try:
                 times.append(float(read_record(path)["wall_seconds"]))
             except (ItrBenchError, KeyError, TypeError, ValueError):  # a damaged record times nothing
@@ -187,3 +191,9 @@ class TunePlan:
             if written:
                 self.say(f"tuned leaderboard: {', '.join(str(p) for p in written)}")
         return errors
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    if len(seeds) == 1:
+        return f"trial seed {seeds[0]}"
+    return f"trial seeds {', '.join(map(str, seeds))}, objective their mean"

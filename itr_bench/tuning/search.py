@@ -4,7 +4,9 @@ A trial is an ordinary config-keyed run folder, ``<store>/<suite>/<dataset>/<run
 (its number in the study), trained at the trial seed with ``score_test = false``: its record has
 its validation history and its parameters, and no test metric at all. The objective is the best
 validation ``select_metric`` over the trial's evaluations; with a pruner each evaluation is
-reported as an intermediate value. Checkpoints are removed when a trial ends (a trial is never
+reported as an intermediate value. With several trial seeds (``tune.seed`` a list) a trial is one
+such run per seed, ``trial-0007/seed-100/``, ``trial-0007/seed-101/``..., and its objective the
+mean of theirs: a setting is chosen for what it does on every seed, not on one lucky one. Checkpoints are removed when a trial ends (a trial is never
 tested or resumed after it ends); its record stays.
 
 The sampler is seeded per trial from ``tune.sampler_seed`` and the trial's number, so a study
@@ -14,8 +16,10 @@ resumed by another process draws what an uninterrupted one would have drawn from
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import socket
+import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +40,7 @@ from .study import (
     HOST,
     OUTCOME,
     counts,
+    finished_record,
     open_storage,
     open_study,
     settle_dead,
@@ -94,6 +99,20 @@ class RunSearch:
     def trial_folder(self, number: int) -> Path:
         return self.folder / f"trial-{number:04d}"
 
+    def seed_folders(self, number: int) -> list[tuple[int, Path]]:
+        """Each trial seed and the run folder it trains in (the trial folder itself for one seed)."""
+        folder = self.trial_folder(number)
+        if len(self.spec.seeds) == 1:
+            return [(self.spec.seed, folder)]
+        return [(seed, folder / f"seed-{seed}") for seed in self.spec.seeds]
+
+    def finished_value(self, trial) -> float | None:
+        """The objective of a trial whose every seed's record is written under its params; else None."""
+        records = [finished_record(folder, trial) for _, folder in self.seed_folders(trial.number)]
+        if any(record is None for record in records):
+            return None
+        return statistics.fmean(self.value_of(record) for record in records)
+
     def value_of(self, record: Mapping[str, Any]) -> float:
         value = (record.get("val") or {}).get(self.metric)
         if value is None:
@@ -134,7 +153,7 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
     ran = 0
     while True:
         with study_lock(search.lock):
-            for number in settle_dead(storage, study, search.trial_folder, search.value_of):
+            for number in settle_dead(storage, study, search.trial_folder, search.finished_value):
                 say(f"{search.label}: trial {number} was left running by a dead process: settled")
             state = counts(study)
             if state.finished >= search.spec.trials:
@@ -178,7 +197,8 @@ def run_search(search: RunSearch, storage_url: str, registry: Registry, *, progr
 
 
 def train_trial(search: RunSearch, trial, registry: Registry, progress: bool, say: Callable[[str], None]) -> float:
-    """Train one trial into its folder (owned by the caller) and return its objective."""
+    """Train one trial into its folder (owned by the caller), once per trial seed, and return its
+    objective (the mean over the seeds)."""
     import optuna
 
     from ..engine.run import train_run
@@ -186,7 +206,6 @@ def train_trial(search: RunSearch, trial, registry: Registry, progress: bool, sa
     params = dict(trial.params)
     label = f"{search.label}/trial-{trial.number:04d}"
     config = apply_params(search.config, params, label)
-    folder = search.trial_folder(trial.number)
     context = {"suite": search.suite, "run_index": search.index, "baseline": search.baseline,
                "trial": {"study": search.study, "number": trial.number, "params": params,
                          "metric": search.metric}}
@@ -200,16 +219,23 @@ def train_trial(search: RunSearch, trial, registry: Registry, progress: bool, sa
         if prune:
             raise optuna.TrialPruned(f"{label}: pruned at epoch {entry['global_epoch'] + 1}")
 
-    try:
-        if settle(folder, config, label, Policy(), say).status == DONE:
-            record = read_record(folder / RECORD)
-        else:
-            record = train_settled(folder, label, Policy(), say, lambda: train_run(
-                config, registry, folder, where=label, progress=progress, context=context, on_epoch=report))
-    finally:
-        for name in (LAST, BEST):  # a trial is never tested nor resumed once it ends
-            shutil.rmtree(folder / name, ignore_errors=True)
-    return search.value_of(record)
+    several = len(search.spec.seeds) > 1
+    values = []
+    for seed, folder in search.seed_folders(trial.number):
+        where = f"{label}/seed-{seed}" if several else label
+        seeded = dataclasses.replace(config, seed=seed) if several else config
+        try:
+            if settle(folder, seeded, where, Policy(), say).status == DONE:
+                record = read_record(folder / RECORD)
+            else:
+                record = train_settled(folder, where, Policy(), say, functools.partial(
+                    train_run, seeded, registry, folder, where=where, progress=progress, context=context,
+                    on_epoch=report))
+        finally:
+            for name in (LAST, BEST):  # a trial is never tested nor resumed once it ends
+                shutil.rmtree(folder / name, ignore_errors=True)
+        values.append(search.value_of(record))
+    return statistics.fmean(values)
 
 
 def sampler(spec: TuneSpec, number: int):

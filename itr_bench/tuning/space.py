@@ -5,6 +5,8 @@
     [tune]
     trials = 12                 # every run of the suite gets exactly this many finished trials
     seed = 100                  # the seed trials train with; never one of the suite's seeds
+                                # (a list, e.g. [100, 101]: each trial trains on every one and
+                                # scores their mean validation, so one lucky seed does not choose)
     sampler_seed = 0            # TPE's seed
     pruner = "none"             # or "median": every run alike, on each validation evaluation
     [tune.space]                # dotted run-config keys shared by every run
@@ -23,6 +25,7 @@ raised before anything trains.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -77,7 +80,8 @@ class TuneSpec:
     """The ``[tune]`` table, checked."""
 
     trials: int
-    seed: int
+    #: the seeds every trial trains with (its objective: their mean); never one of the final seeds
+    seeds: tuple[int, ...]
     sampler_seed: int
     pruner: str
     #: TPE's random start-up trials (None: Optuna's default, 10)
@@ -87,13 +91,17 @@ class TuneSpec:
     runs: Mapping[str, tuple[Dimension, ...]]
     where: str
 
+    @property
+    def seed(self) -> int:
+        """The first trial seed: the one a run is planned (and its study named) with."""
+        return self.seeds[0]
+
     def with_trials(self, trials: int | None) -> TuneSpec:
         if trials is None:
             return self
         if trials < 1:
             raise ConfigError(f"--trials {trials}: must be at least 1")
-        return TuneSpec(trials, self.seed, self.sampler_seed, self.pruner, self.startup_trials, self.space,
-                        self.runs, self.where)
+        return dataclasses.replace(self, trials=trials)
 
 
 def read_tune(data: Mapping[str, Any], where: str) -> TuneSpec:
@@ -103,15 +111,18 @@ def read_tune(data: Mapping[str, Any], where: str) -> TuneSpec:
         raise ConfigError(f"{where}: tune: the suite has no [tune] table (what to search: see docs/tuning.md)")
     _check_keys(table, TUNE_KEYS, where, "tune")
     trials = _integer(table.get("trials", 10), where, "tune.trials", 1)
-    seed = _integer(table.get("seed"), where, "tune.seed", 0) if "seed" in table else None
-    if seed is None:
+    if "seed" not in table:
         raise ConfigError(f"{where}: tune.seed: required: the seed trials train with (not one of suite.seeds)")
+    seeds = _trial_seeds(table["seed"], where)
     sampler_seed = _integer(table.get("sampler_seed", 0), where, "tune.sampler_seed", 0)
     startup = table.get("startup_trials")
     startup = None if startup is None else _integer(startup, where, "tune.startup_trials", 1)
     pruner = table.get("pruner", "none")
     if pruner not in PRUNERS:
         raise ConfigError(f"{where}: tune.pruner: {pruner!r} is not one of {', '.join(map(repr, PRUNERS))}")
+    if pruner != "none" and len(seeds) > 1:
+        raise ConfigError(f"{where}: tune.pruner: {pruner!r} prunes on one seed's evaluations; a trial on several "
+                          "seeds (tune.seed a list) is scored on their mean at the end: use pruner = \"none\"")
     space = _dimensions(table.get("space", {}), where, "tune.space")
     runs_table = table.get("runs", {})
     _check_table(runs_table, where, "tune.runs")
@@ -119,7 +130,19 @@ def read_tune(data: Mapping[str, Any], where: str) -> TuneSpec:
     for name, entry in runs_table.items():
         _check_keys(entry, ("space",), where, f"tune.runs.{name}")
         runs[name] = _dimensions(entry.get("space", {}), where, f"tune.runs.{name}.space")
-    return TuneSpec(trials, seed, sampler_seed, pruner, startup, space, runs, where)
+    return TuneSpec(trials, seeds, sampler_seed, pruner, startup, space, runs, where)
+
+
+def _trial_seeds(value: Any, where: str) -> tuple[int, ...]:
+    """``tune.seed``: one seed, or a non-empty list of distinct seeds."""
+    if not isinstance(value, list):
+        return (_integer(value, where, "tune.seed", 0),)
+    if not value:
+        raise ConfigError(f"{where}: tune.seed: an empty list: name at least one seed")
+    seeds = tuple(_integer(v, where, "tune.seed", 0) for v in value)
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: tune.seed: {list(seeds)} repeats a seed: a trial would train the same run twice")
+    return seeds
 
 
 def check_runs(spec: TuneSpec, run_names: Sequence[str]) -> None:
@@ -133,9 +156,10 @@ def check_runs(spec: TuneSpec, run_names: Sequence[str]) -> None:
 def check_seed(spec: TuneSpec, final_seeds: Sequence[int]) -> None:
     """Trials must not train on a seed the tuned runs are scored with: their selection would
     then have seen the very initialisations and batch orders it is judged on."""
-    if spec.seed in final_seeds:
-        raise ConfigError(f"{spec.where}: tune.seed: {spec.seed} is one of the seeds the tuned runs are scored "
-                          f"with ({', '.join(map(str, final_seeds))}); trials must train on another seed")
+    for seed in spec.seeds:
+        if seed in final_seeds:
+            raise ConfigError(f"{spec.where}: tune.seed: {seed} is one of the seeds the tuned runs are scored "
+                              f"with ({', '.join(map(str, final_seeds))}); trials must train on another seed")
 
 
 def run_space(spec: TuneSpec, run: str, config: RunConfig, registry: Registry) -> tuple[Dimension, ...]:
@@ -187,11 +211,13 @@ def apply_params(config: RunConfig, params: Mapping[str, Any], where: str) -> Ru
 
 
 def fingerprint(config: RunConfig, dimensions: Sequence[Dimension], spec: TuneSpec, select_metric: str) -> str:
-    """What makes a study this study: the run's base config, its space, the trial seed, sampler and
-    pruner (not the trial count, which may grow). A study under another fingerprint is refused."""
+    """What makes a study this study: the run's base config, its space, the trial seed(s), sampler and
+    pruner (not the trial count, which may grow). A study under another fingerprint is refused.
+    One trial seed is stored as the number it always was, so studies made before lists keep theirs."""
     from ..run_identity import comparable, short_hash
 
-    data = {"config": comparable(config), "space": [d.as_dict() for d in dimensions], "seed": spec.seed,
+    seed = spec.seed if len(spec.seeds) == 1 else list(spec.seeds)
+    data = {"config": comparable(config), "space": [d.as_dict() for d in dimensions], "seed": seed,
             "sampler_seed": spec.sampler_seed, "pruner": spec.pruner, "startup_trials": spec.startup_trials,
             "select_metric": select_metric}
     return short_hash(data, 16)

@@ -112,10 +112,11 @@ def counts(study) -> Counts:
                   state.count(TrialState.RUNNING), state.count(TrialState.WAITING), failed)
 
 
-def settle_dead(storage, study, folder_of, value_of) -> list[int]:
+def settle_dead(storage, study, folder_of, finished_value) -> list[int]:
     """Under the study lock: each RUNNING trial of this host whose folder nobody owns belonged to a
-    dead process. With a record under its config it is told COMPLETE (``value_of(record)``); else it
-    becomes FAIL (outcome ``killed``) and its parameters are queued again. Returns their numbers."""
+    dead process. With every record it needs written (``finished_value(trial)``: its value, else
+    None) it is told COMPLETE; else it becomes FAIL (outcome ``killed``) and its parameters are
+    queued again. Returns their numbers."""
     from optuna.trial import TrialState
 
     settled = []
@@ -127,9 +128,9 @@ def settle_dead(storage, study, folder_of, value_of) -> list[int]:
         if host is not None and _owned(folder):
             continue  # alive
         # no host: its process died between creating it and naming itself, both under the study lock
-        record = _finished_record(folder, trial)
-        if record is not None:
-            study.tell(trial.number, value_of(record))
+        value = finished_value(trial)
+        if value is not None:
+            study.tell(trial.number, value)
         else:
             trial_id = storage.get_trial_id_from_study_id_trial_number(
                 storage.get_study_id_from_name(study.study_name), trial.number)
@@ -149,7 +150,7 @@ def _owned(folder: Path) -> bool:
         return True
 
 
-def _finished_record(folder: Path, trial) -> dict[str, Any] | None:
+def finished_record(folder: Path, trial) -> dict[str, Any] | None:
     """The record the dead trial wrote before its process died, if its params are this trial's."""
     from ..errors import ItrBenchError
     from ..store.record import read_record

@@ -34,7 +34,7 @@ stages = [{{ epochs = {epochs}, losses = {{ {second} = 1.0 }} }}]
 
 [tune]
 trials = {trials}
-seed = 100
+seed = {seed}
 {tune}
 [tune.space]
 "stages.0.lr" = {{ low = 0.01, high = 0.2, log = true }}
@@ -60,8 +60,9 @@ sys.exit(cli.main(sys.argv[1:]))
 
 
 def write_suite(path: Path, cache: Path, *, trials: int = 2, second: str = "triplet", tune: str = "",
-                space: str = "", epochs: int = 1) -> Path:
-    path.write_text(SUITE.format(cache=cache, trials=trials, second=second, tune=tune, space=space, epochs=epochs))
+                space: str = "", epochs: int = 1, seed: str = "100") -> Path:
+    path.write_text(SUITE.format(cache=cache, trials=trials, second=second, tune=tune, space=space, epochs=epochs,
+                                 seed=seed))
     return path
 
 

@@ -27,6 +27,12 @@ CASES = {
     "storage that cannot be opened": ({}, ("--storage", "nosuchdb://x/y"),
                                       ["--storage nosuchdb://x/y: cannot open the study storage"]),
     "pruner": ({"tune": 'pruner = "hyperband"'}, (), ["tune.pruner: 'hyperband' is not one of 'none', 'median'"]),
+    "a second trial seed among the final seeds": ({"seed": "[100, 1]"}, (), ["tune.seed: 1 is one of the seeds"]),
+    "a repeated trial seed": ({"seed": "[100, 100]"}, (), ["tune.seed: [100, 100] repeats a seed"]),
+    "no trial seed": ({"seed": "[]"}, (), ["tune.seed: an empty list"]),
+    "a trial seed that is not a number": ({"seed": '[100, "x"]'}, (), ["tune.seed: expected an integer >= 0"]),
+    "pruning a trial on several seeds": ({"seed": "[100, 101]", "tune": 'pruner = "median"'}, (),
+                                         ["tune.pruner: 'median' prunes on one seed's evaluations"]),
 }
 
 

@@ -108,6 +108,32 @@ def test_rerun_after_the_end_trains_nothing_and_dry_run_times_a_trial(tuned, cli
     assert "one trial took" in out
 
 
+def test_a_trial_on_several_seeds_trains_each_and_scores_their_mean(cli, cache, tmp_path):
+    """tune.seed = [100, 101]: each trial is one validation-only run per seed, its value their mean;
+    a rerun trains nothing, and the tuned records name both seeds."""
+    suite = write_suite(tmp_path / "mini.toml", cache, trials=2, seed="[100, 101]")
+    store = tmp_path / "runs"
+    code, _, err = cli("tune", suite, "--store", store, "--no-progress")
+    assert code == 0, err
+    for name, study in studies(store).items():
+        run = name.split("/")[-1]
+        assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+        for trial in study.trials:
+            folder = store / "mini" / "synthetic" / run / "tune" / f"trial-{trial.number:04d}"
+            assert not (folder / "record.json").exists()
+            records = [json.loads((folder / f"seed-{seed}" / "record.json").read_text()) for seed in (100, 101)]
+            assert [r["seed"] for r in records] == [100, 101]
+            assert all("test" not in r and r["trial"]["params"] == trial.params for r in records)
+            values = [max(e["val"]["rsum"] for e in r["history"] if "val" in e) for r in records]
+            assert trial.value == pytest.approx(sum(values) / 2)
+    tuned = [json.loads(p.read_text()) for p in store.glob("mini-tuned/synthetic/*/seed-*/record.json")]
+    assert len(tuned) == 4 and all(r["tuning"]["trial_seeds"] == [100, 101] for r in tuned)
+    before = {p: p.stat().st_mtime_ns for p in store.rglob("record.json")}
+    code, out, _ = cli("tune", suite, "--store", store, "--dry-run")
+    assert code == 0 and "trial seeds 100, 101, objective their mean" in out and "x 2 seeds" in out
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("record.json")} == before
+
+
 # ============================================================================================
 # A third-party loss: its declared space is searched; a loss that declares none is said to be
 # ============================================================================================
