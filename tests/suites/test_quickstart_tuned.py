@@ -50,9 +50,11 @@ def test_each_quickstart_arm_is_its_studys_best_trial(registry, tmp_path, best_p
 
 def test_the_studys_trials_never_saw_test(registry):
     tuned, _ = load_suite(str(TUNE_CONFIG), registry)
-    records = sorted(STORE.glob("quickstart/synthetic/*/tune/trial-*/record.json"))
-    assert len(records) == len(tuned["runs"]) * tuned["tune"]["trials"]
+    seeds = tuned["tune"]["seed"] if isinstance(tuned["tune"]["seed"], list) else [tuned["tune"]["seed"]]
+    records = sorted([*STORE.glob("quickstart/synthetic/*/tune/trial-*/record.json"),
+                      *STORE.glob("quickstart/synthetic/*/tune/trial-*/seed-*/record.json")])
+    assert len(records) == len(tuned["runs"]) * tuned["tune"]["trials"] * len(seeds)
     for path in records:
         record = json.loads(path.read_text())
         assert "test" not in record and "untrained" not in record, path
-        assert record["config"]["score_test"] is False, path
+        assert record["config"]["score_test"] is False and record["seed"] in seeds, path
