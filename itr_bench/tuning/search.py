@@ -6,8 +6,9 @@ its validation history and its parameters, and no test metric at all. The object
 validation ``select_metric`` over the trial's evaluations; with a pruner each evaluation is
 reported as an intermediate value. With several trial seeds (``tune.seed`` a list) a trial is one
 such run per seed, ``trial-0007/seed-100/``, ``trial-0007/seed-101/``..., and its objective the
-mean of theirs: a setting is chosen for what it does on every seed, not on one lucky one. Checkpoints are removed when a trial ends (a trial is never
-tested or resumed after it ends); its record stays.
+mean of theirs: a setting is chosen for what it does on every seed, not on one lucky one.
+Checkpoints are removed when a trial ends (a trial is never tested or resumed after it ends);
+its record stays.
 
 The sampler is seeded per trial from ``tune.sampler_seed`` and the trial's number, so a study
 resumed by another process draws what an uninterrupted one would have drawn from the same history.
