@@ -273,11 +273,9 @@ def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
         tree, constants = _parse(origin, os.stat(origin).st_mtime_ns, module)
     except (OSError, SyntaxError, ValueError):
         return None
-    node: Any = tree
-    for part in qualname.split("."):
-        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
-        if node is None:
-            return None
+    node = _definition(tree, qualname)
+    if node is None:
+        return None
     docs = [ast.get_docstring(node) or ""]
     function = node
     if isinstance(node, ast.ClassDef):
@@ -307,6 +305,16 @@ def read_source(reference: str, skip: int) -> tuple[Options, str] | None:
 _DEFS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+def _definition(tree: ast.Module, qualname: str) -> Any:
+    """The class or function ``qualname`` (dotted, e.g. ``Outer.Inner``) defined in ``tree``; None if absent."""
+    node: Any = tree
+    for part in qualname.split("."):
+        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
+        if node is None:
+            return None
+    return node
+
+
 def read_class_body(reference: str) -> tuple[list[str], dict[str, ast.expr | None]] | None:
     """The base names and the class-level assignments (name -> value expression, None for a
     ``def`` of that name) of class ``"module:Class"``, read from its source without importing it;
@@ -320,11 +328,9 @@ def read_class_body(reference: str) -> tuple[list[str], dict[str, ast.expr | Non
         tree, _ = _parse(origin, os.stat(origin).st_mtime_ns, module)
     except (ImportError, ValueError, OSError, SyntaxError):
         return None
-    node: Any = tree
-    for part in qualname.split("."):
-        node = next((n for n in getattr(node, "body", []) if isinstance(n, _DEFS) and n.name == part), None)
-        if node is None:
-            return None
+    node = _definition(tree, qualname)
+    if node is None:
+        return None
     if not isinstance(node, ast.ClassDef):
         return None
     values: dict[str, ast.expr | None] = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from itr_bench.suites.plan import expand, load_suite
-from itr_bench.tuning.space import apply_params
+from itr_bench.tuning.space import apply_params, read_tune
 
 ROOT = Path(__file__).resolve().parents[2]
 TUNE_CONFIG = ROOT / "leaderboards" / "configs" / "quickstart-tuned.toml"
@@ -49,8 +49,8 @@ def test_each_quickstart_arm_is_its_studys_best_trial(registry, tmp_path, best_p
 
 
 def test_the_studys_trials_never_saw_test(registry):
-    tuned, _ = load_suite(str(TUNE_CONFIG), registry)
-    seeds = tuned["tune"]["seed"] if isinstance(tuned["tune"]["seed"], list) else [tuned["tune"]["seed"]]
+    tuned, where = load_suite(str(TUNE_CONFIG), registry)
+    seeds = read_tune(tuned, where).seeds
     records = sorted([*STORE.glob("quickstart/synthetic/*/tune/trial-*/record.json"),
                       *STORE.glob("quickstart/synthetic/*/tune/trial-*/seed-*/record.json")])
     assert len(records) == len(tuned["runs"]) * tuned["tune"]["trials"] * len(seeds)
