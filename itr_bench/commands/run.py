@@ -18,6 +18,9 @@ from . import App, set_run_option, training_options
 @click.option("--store", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Run store: one folder per run with its record.json.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Local executor: runs trained at once, each in a worker process on its share of the "
+                   "CPU threads (default: the suite's jobs, else 1).")
 @click.option("--ray-address", default=None, help="Ray cluster address (default: start a local Ray).")
 @click.option("--leaderboard-dir", type=click.Path(path_type=Path), default=None,
               help="Where the CSV/Markdown/PNG go (default: <store>/<suite>/leaderboard).")
@@ -27,7 +30,7 @@ from . import App, set_run_option, training_options
 @training_options(set_run_option())
 @click.pass_obj
 def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, seeds: str | None,
-            run_overrides: tuple[str, ...], store: Path, executor: str, ray_address: str | None,
+            run_overrides: tuple[str, ...], store: Path, executor: str, jobs: int | None, ray_address: str | None,
             leaderboard_dir: Path | None, dry_run: bool, overrides: tuple[str, ...], report_to: str | None,
             rerun_changed: bool, restart_damaged: bool, no_progress: bool) -> None:
     """Run SUITE (a registered suite or a TOML file): finished runs are skipped, unfinished resumed.
@@ -43,13 +46,14 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
       itr-bench run my-suite.toml --seeds 0,1 --store runs
       itr-bench run quickstart --seeds 0 --set stages.0.epochs=1 --set-run ranking-only.stages.0.lr=0.05
       itr-bench run quickstart --report-to tensorboard,wandb
+      itr-bench run my-suite.toml --jobs 2
     """
     from ..data.identity import planned_data_fingerprints
     from ..errors import ItrBenchError, describe_os_error
     from ..overrides import SUITE_FORBIDDEN, Overrides
     from ..store.state import CHANGED, DAMAGED, DONE, Policy, refuse
-    from ..suites.executors import execute_local, execute_ray, outcome_line
-    from ..suites.plan import check_datasets, expand, load_suite
+    from ..suites.executors import execute_local, execute_parallel, execute_ray, outcome_line
+    from ..suites.plan import check_datasets, expand, load_suite, suite_jobs
     from ..trackers import parse_report_to
 
     data, where = load_suite(suite, app.registry)
@@ -65,6 +69,7 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     name = runs[0].suite
+    jobs = jobs if jobs is not None else suite_jobs(data.get("suite", {}), where)
     data_ids = planned_data_fingerprints(((run.config, run.label) for run in runs), app.registry)
     states = [run.state(data) for run, data in zip(runs, data_ids)]
     counts = {status: sum(state.status == status for state in states) for status in (DONE, CHANGED, DAMAGED)}
@@ -101,8 +106,13 @@ def command(app: App, suite: str, roots: tuple[str, ...], datasets: str | None, 
         for outcome in outcomes:
             click.echo(outcome_line(outcome), err=True)
     else:  # one line per run as it ends, with or without progress bars
-        outcomes = execute_local(runs, app.registry, progress=not no_progress, policy=policy,
-                                 on_outcome=lambda outcome: click.echo(outcome_line(outcome), err=True))
+        def say(outcome) -> None:
+            click.echo(outcome_line(outcome), err=True)
+
+        if jobs > 1:
+            outcomes = execute_parallel(runs, jobs, progress=not no_progress, policy=policy, on_outcome=say)
+        else:
+            outcomes = execute_local(runs, app.registry, progress=not no_progress, policy=policy, on_outcome=say)
     leaderboard_failed = False
     if (store / name).is_dir():  # not when nothing could be written (a read-only store)
         try:

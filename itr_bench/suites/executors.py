@@ -1,4 +1,5 @@
-"""Executors: each planned run trained into its folder, here one after another or as Ray tasks.
+"""Executors: each planned run trained into its folder, here one after another, in a few
+worker processes at once, or as Ray tasks.
 
 A process owns a run folder while it trains it (:mod:`itr_bench.store.locking`), so several
 processes on one store share its runs. A run that fails, for any reason, writes ``failed.json``
@@ -7,6 +8,7 @@ with the reason and the suite goes on; the next invocation tries it again.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 from collections.abc import Callable
@@ -117,6 +119,82 @@ def execute_local(runs: list[PlannedRun], registry: Registry, progress: bool = T
         if on_outcome:
             on_outcome(outcome)
     return outcomes
+
+
+def execute_parallel(runs: list[PlannedRun], jobs: int, progress: bool = True,
+                     on_outcome: Callable[[Outcome], None] | None = None, policy: Policy = Policy(),
+                     threads: int | None = None) -> list[Outcome]:
+    """Train ``jobs`` runs at once, each in its own worker process on ``threads`` torch threads
+    (default: this process's threads shared out, at least one each); outcomes come in the
+    order the runs end.
+
+    A small CPU model's operations are too small for intra-op threads to split well, so two
+    one-thread processes train more pairs per second than one two-thread process (the
+    quickstart's runs: ~1.3x on a 2-core machine). A run's numbers depend on its
+    thread count (the record names it), not on which worker trained it. Workers are started
+    fresh (``spawn``), never forked from a process whose thread pools are running. A worker
+    that dies (killed, out of memory) fails the runs it held with that reason; the others go on.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    import torch
+    from tqdm.auto import tqdm
+
+    per_job = threads or max(1, torch.get_num_threads() // jobs)
+    # a finished run is skipped here, so no worker starts for a suite that is done
+    done = [run.state().status == DONE for run in runs]
+    todo = [run for run, finished in zip(runs, done) if not finished]
+    outcomes = [Outcome(run, "skipped") for run, finished in zip(runs, done) if finished]
+    for outcome in outcomes:
+        if on_outcome:
+            on_outcome(outcome)
+    if not todo:
+        return outcomes
+    bar = tqdm(total=len(todo), desc=f"suite ({min(jobs, len(todo))} at once)", unit="run", disable=not progress)
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(per_job,))
+    try:
+        pending = {pool.submit(_worker_task, run, policy): run for run in todo}
+        for future in as_completed(pending):
+            run = pending[future]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                outcome = Outcome(run, "failed", "its worker process died (killed, or out of memory); "
+                                                 "rerun the suite to retry it", "error")
+            outcomes.append(outcome)
+            bar.update()
+            bar.set_postfix_str(run.label)
+            if on_outcome:
+                on_outcome(outcome)
+    finally:  # on Ctrl-C: queued runs are dropped; a run cut short resumes on the next invocation
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return outcomes
+
+
+def _start_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+@functools.cache
+def _worker_registry() -> Registry:
+    """The plugins, loaded once per worker process."""
+    from ..plugins import get_plugin_manager, load_registry
+
+    return load_registry(get_plugin_manager())
+
+
+def _worker_task(run: PlannedRun, policy: Policy) -> Outcome:
+    return execute_one(run, _worker_registry(), progress=False, policy=policy, say=_say_plain)
+
+
+def _say_plain(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def execute_ray(runs: list[PlannedRun], address: str | None = None, cpus_per_run: float = 1.0,

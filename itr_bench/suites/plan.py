@@ -3,7 +3,7 @@
 
 A suite file (TOML, or a mapping a plugin registers) has three parts::
 
-    [suite]                      # name, datasets, seeds (optional: description, baseline)
+    [suite]                      # name, datasets, seeds (optional: description, baseline, jobs)
     [defaults]                   # any run-config key, shared by every run
     [datasets.flickr8k]          # optional per-dataset keys (root, dataset_options, image_size...)
     [[runs]]                     # name + run-config keys; or name + each_loss = true
@@ -41,7 +41,7 @@ from ..store.record import RECORD
 from ..store.state import FolderState, inspect_folder
 from ..trackers import check_trackers, parse_report_to
 
-SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to"}
+SUITE_KEYS = {"name", "datasets", "seeds", "description", "baseline", "report_to", "jobs"}
 #: ``tune``: the search ``itr-bench tune`` runs (checked by :mod:`itr_bench.tuning.space`; ``run`` ignores it)
 TOP_KEYS = {"suite", "defaults", "datasets", "runs", "tune"}
 
@@ -135,6 +135,7 @@ def expand(
     seed_list = list(seeds if seeds is not None else suite.get("seeds", [0]))
     if not seed_list or not all(isinstance(s, int) and not isinstance(s, bool) for s in seed_list):
         raise ConfigError(f"{where}: suite.seeds: a list of integers")
+    suite_jobs(suite, where)
     trackers = tuple(check_trackers(report_to if report_to is not None else
                                     parse_report_to(suite.get("report_to"), f"{where}: suite.report_to"),
                                     registry, "--report-to" if report_to is not None else f"{where}: suite.report_to"))
@@ -176,6 +177,17 @@ def expand(
                 folder = ensure_inside(store, store / name / dataset / run_name / f"seed-{seed}")
                 planned.append(PlannedRun(name, run_name, dataset, seed, config, folder, index, baseline, trackers))
     return planned
+
+
+def suite_jobs(suite: Mapping[str, Any], where: str) -> int:
+    """``suite.jobs``: how many runs the local executor trains at once (default 1), each on its
+    share of the CPU threads (:func:`itr_bench.suites.executors.execute_parallel`). Meant for
+    suites of small CPU runs, whose operations are too small for more threads to split well; a
+    suite of large runs keeps 1 (each process holds its own model and data)."""
+    jobs = suite.get("jobs", 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ConfigError(f"{where}: suite.jobs: a whole number of runs at once, at least 1, got {jobs!r}")
+    return jobs
 
 
 #: The baseline of a suite whose first entry is ``each_loss`` and that names none: the built-in

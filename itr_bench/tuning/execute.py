@@ -32,13 +32,17 @@ def search_local(searches: Sequence[RunSearch], storage_url: str, registry: Regi
                  progress: bool = True, say: Callable[[str], None] = print) -> list[SearchResult]:
     """``jobs`` == 1: in this process. More: ``jobs`` forked worker processes (they inherit the
     registry, third-party plugins included, which a spawned process could not: it does not
-    pickle), then the studies are read back for the results. Fork from a fresh process, as the
-    command does: a process that has started gRPC or tracker threads (a test session that ran the
-    trackers' tests) can crash its forked children."""
+    pickle), each on its share of this process's torch threads (at least one), as ``itr-bench run
+    --jobs`` gives its workers; then the studies are read back for the results. Fork from a fresh
+    process, as the command does: a process that has started gRPC or tracker threads (a test
+    session that ran the trackers' tests) can crash its forked children."""
     if jobs <= 1:
         return search_all(searches, storage_url, registry, progress=progress, say=say)
+    import torch
+
+    threads = max(1, torch.get_num_threads() // jobs)
     context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_worker, args=(searches, storage_url, registry), daemon=False)
+    workers = [context.Process(target=_worker, args=(searches, storage_url, registry, threads), daemon=False)
                for _ in range(jobs)]
     for worker in workers:
         worker.start()
@@ -48,7 +52,10 @@ def search_local(searches: Sequence[RunSearch], storage_url: str, registry: Regi
     return [SearchResult(s, 0, f"a worker process exited with code {failed[0]}" if failed else "") for s in searches]
 
 
-def _worker(searches: Sequence[RunSearch], storage_url: str, registry: Registry) -> None:
+def _worker(searches: Sequence[RunSearch], storage_url: str, registry: Registry, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
     results = search_all(searches, storage_url, registry, progress=False, say=_say_err)
     sys.exit(1 if any(r.error for r in results) else 0)
 

@@ -46,8 +46,8 @@ def running(store: Path, sure: bool = False) -> bool:
             time.sleep(0.1)
 
 
-def tune(script: Path, suite: Path, store: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def tune(script: Path, suite: Path, store: Path, *extra: str, threads: int = 1) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     return subprocess.Popen([sys.executable, str(script), "tune", str(suite), "--store", str(store), "--no-progress",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
@@ -109,7 +109,10 @@ def test_jobs_share_one_storage_without_overshooting(script, cache, tmp_path):
     # in a fresh process, as a user runs it: --jobs forks its workers, and a fork of the test
     # process (which has loaded the trackers' gRPC and W&B threads by then) can crash the child
     suite = write_suite(tmp_path / "mini.toml", cache, trials=TRIALS)
-    process = tune(script, suite, tmp_path / "runs", "--search-only", "--jobs", "2")
+    process = tune(script, suite, tmp_path / "runs", "--search-only", "--jobs", "2", threads=2)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err.decode()
     assert_exactly_n_complete(tmp_path / "runs")
+    # the two workers share the process's two threads, one each, as `itr-bench run --jobs 2` does
+    trials = sorted((tmp_path / "runs").glob("mini/synthetic/*/tune/trial-*/record.json"))
+    assert trials and {json.loads(p.read_text())["environment"]["threads"] for p in trials} == {1}
