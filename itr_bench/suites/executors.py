@@ -9,7 +9,9 @@ with the reason and the suite goes on; the next invocation tries it again.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -134,6 +136,8 @@ def execute_parallel(runs: list[PlannedRun], jobs: int, progress: bool = True,
     thread count (the record names it), not on which worker trained it. Workers are started
     fresh (``spawn``), never forked from a process whose thread pools are running. A worker
     that dies (killed, out of memory) fails the runs it held with that reason; the others go on.
+    Ctrl-C is this process's to handle: it stops every worker's run as Ctrl-C stops a run in
+    one process (the run logs it and resumes on the next invocation) and no queued run starts.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -169,16 +173,45 @@ def execute_parallel(runs: list[PlannedRun], jobs: int, progress: bool = True,
             bar.set_postfix_str(run.label)
             if on_outcome:
                 on_outcome(outcome)
-    finally:  # on Ctrl-C: queued runs are dropped; a run cut short resumes on the next invocation
+    except KeyboardInterrupt:
+        workers = multiprocessing.active_children()  # this executor's workers
+        for worker in workers:
+            worker.terminate()  # SIGTERM, which a worker turns into Ctrl-C (_stop_worker)
+        for worker in workers:
+            worker.join(timeout=30)
+        raise
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     return outcomes
 
 
+class _Worker:
+    """A worker process's own state: whether a run is in hand (what SIGTERM must stop)."""
+
+    busy = False
+
+
 def _start_worker(threads: int) -> None:
+    import threading
+
     import torch
+    from tqdm import tqdm
 
     torch.set_num_threads(threads)
+    # a worker shows no bars; tqdm's default lock is a named semaphore, which a worker ended by
+    # os._exit would leave for the resource tracker to warn about
+    tqdm.set_lock(threading.RLock())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    """Stop the run in hand the way Ctrl-C stops one (it logs the interruption and releases its
+    folder, then :func:`_worker_task` ends the process); an idle worker just ends."""
+    if _Worker.busy:
+        raise KeyboardInterrupt
+    os._exit(128 + signum)
 
 
 @functools.cache
@@ -190,7 +223,13 @@ def _worker_registry() -> Registry:
 
 
 def _worker_task(run: PlannedRun, policy: Policy) -> Outcome:
-    return execute_one(run, _worker_registry(), progress=False, policy=policy, say=_say_plain)
+    _Worker.busy = True
+    try:
+        return execute_one(run, _worker_registry(), progress=False, policy=policy, say=_say_plain)
+    except KeyboardInterrupt:  # stopped by _stop_worker: end here rather than take a queued run
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _Worker.busy = False
 
 
 def _say_plain(message: str) -> None:

@@ -80,3 +80,39 @@ def test_jobs_option_below_one_is_refused(cli, tmp_path):
     code, _, err = cli("run", str(suite), "--store", str(tmp_path / "store"), "--jobs", "0")
     assert code == 2 and "--jobs" in err and "Traceback" not in err
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_at_once_and_the_suite_resumes(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) ends the command within seconds with
+    exit 130: the workers' runs stop and log it, no queued run starts, nothing is left behind
+    for the resource tracker to warn about; the next invocation finishes every run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite = tiny_toml.write_suite(tmp_path / "mini.toml", tmp_path / "cache", seeds=(0, 1, 2, 3), suite={"jobs": 2},
+                                  encoders=tiny_toml.DUALPATH, dataset_options=tiny_toml.synthetic(train=64),
+                                  runs=[{"name": "instance", "stages": [stage({"instance": 1.0}, epochs=20)]}])
+    command = [sys.executable, "-m", "itr_bench.cli", "run", str(suite), "--store", str(tmp_path / "store"),
+               "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "store").rglob("train.log")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    stopped = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    err = err.decode()
+    assert process.returncode == 130 and "interrupted" in err, err
+    assert time.monotonic() - stopped < 20, err
+    assert "leaked" not in err and "Traceback" not in err, err
+    assert len(list((tmp_path / "store").rglob("record.json"))) < 4  # the queued runs never started
+    logs = [p.read_text() for p in (tmp_path / "store").rglob("train.log")]
+    assert any("interrupted" in log for log in logs), logs
+
+    finished = subprocess.run(command, capture_output=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr.decode()
+    assert len(list((tmp_path / "store").rglob("record.json"))) == 4
