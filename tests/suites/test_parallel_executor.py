@@ -98,7 +98,10 @@ def test_ctrl_c_stops_every_worker_at_once_and_the_suite_resumes(tmp_path):
                                   runs=[{"name": "instance", "stages": [stage({"instance": 1.0}, epochs=20)]}])
     command = [sys.executable, "-m", "itr_bench.cli", "run", str(suite), "--store", str(tmp_path / "store"),
                "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # a terminal's command takes Ctrl-C; one started in the background of a script inherits
+    # SIGINT ignored, so the child gets the default back, as in a terminal
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((tmp_path / "store").rglob("train.log")) and time.monotonic() < deadline:
         time.sleep(0.2)
