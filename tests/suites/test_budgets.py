@@ -32,7 +32,7 @@ def test_the_dry_run_lists_each_runs_steps(registry, tmp_path, capsys):
 
     assert main(["run", "quickstart", "--seeds", "0", "--dry-run", "--store", str(tmp_path / "store")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    budgets = ("144 steps (36 + 108), 4,608 pairs", "144 steps, 4,608 pairs")
+    budgets = ("144 steps (18 + 126), 4,608 pairs", "144 steps, 4,608 pairs")
     assert len(lines) == 4 and all(line.endswith(budgets) for line in lines), lines
 
 
