@@ -50,7 +50,7 @@ SUITES = Path(__file__).parent / "suites"
 @itr_bench.hookimpl
 def register_suites(register):
     register("quickstart", lambda: SUITES / "quickstart.toml",
-             description="The README's main job: the paper's ablation on synthetic data, each arm tuned on validation, 12 seeds, CPU-sized")
+             description="The README's main job: the paper's ablation on synthetic data, each arm tuned on validation, 16 seeds, CPU-sized")
     register("paper-ablation", lambda: SUITES / "paper-ablation.toml",
              description="The paper's ablation with its model on Flickr8k, Flickr30k, MSCOCO, CUHK-PEDES")
     register("loss-shootout", lambda: SUITES / "loss-shootout.toml",
