@@ -201,14 +201,15 @@ def train_run(config: RunConfig, registry: Registry, out_dir: Path | str, *, whe
     log = RunLog(out_dir, enabled=int(os.environ.get("RANK", "0")) == 0)  # before the process group exists
     resuming = (out_dir / LAST).exists()
     log.write(f"{'resuming' if resuming else 'starting'} {where}: seed {config.seed}, config {config_hash(config)}")
-    tracking = RunTracking.create(check_trackers(report_to, registry), registry,
-                                  tracked_run(out_dir, config, context, git_commit()))
-    try:
+    tracking: NoTracking | None = None
+    try:  # from the first line on, whatever stops the run (Ctrl-C while trackers start too) is logged
+        tracking = RunTracking.create(check_trackers(report_to, registry), registry,
+                                      tracked_run(out_dir, config, context, git_commit()))
         record = _train(config, registry, out_dir, log, where=where, progress=progress, context=context,
                         tracking=tracking, on_epoch=on_epoch)
     except BaseException as exc:
         log.failed(exc)
-        for line in tracking.finish(status_of(exc)):
+        for line in tracking.finish(status_of(exc)) if tracking is not None else ():
             log.write(line)
         raise
     for line in tracking.finish(status_of(None), record, config):

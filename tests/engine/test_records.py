@@ -56,6 +56,23 @@ def test_a_failure_leaves_its_reason_in_train_log(tmp_path, tiny_registry):
     assert last.endswith(f"failed: {type(caught.value).__name__}: {caught.value}")
 
 
+def test_ctrl_c_while_trackers_start_is_logged_too(tmp_path, tiny_registry, monkeypatch):
+    """A run stopped between its first log line and its training (pinning the commit, starting
+    trackers: a parallel suite's Ctrl-C can land there) says so in train.log, like one stopped
+    mid-epoch."""
+    import itr_bench.engine.run as run_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "tracked_run", interrupted)
+    config = tiny_config(tmp_path / "cache", stages=[{"epochs": 1, "losses": {"instance": 1.0}}])
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, tiny_registry, tmp_path / "run", progress=False)
+    lines = (tmp_path / "run" / LOG).read_text().splitlines()
+    assert "starting" in lines[0] and lines[-1].endswith("failed: interrupted"), lines
+
+
 class _Shifting(TextEncoder):
     def augment_ids(self, ids, generator=None):
         return ids.roll(1, dims=1)
