@@ -143,10 +143,9 @@ def execute_parallel(runs: list[PlannedRun], jobs: int, progress: bool = True,
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    import torch
     from tqdm.auto import tqdm
 
-    per_job = threads or max(1, torch.get_num_threads() // jobs)
+    per_job = threads or threads_per_job(jobs)
     # a finished run is skipped here, so no worker starts for a suite that is done
     done = [run.state().status == DONE for run in runs]
     todo = [run for run, finished in zip(runs, done) if not finished]
@@ -184,6 +183,14 @@ def execute_parallel(runs: list[PlannedRun], jobs: int, progress: bool = True,
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     return outcomes
+
+
+def threads_per_job(jobs: int) -> int:
+    """This process's torch threads shared out among ``jobs`` worker processes, at least one each
+    (``itr-bench run --jobs`` and ``itr-bench tune --jobs`` alike)."""
+    import torch
+
+    return max(1, torch.get_num_threads() // jobs)
 
 
 class _Worker:

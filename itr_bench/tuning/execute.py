@@ -38,9 +38,9 @@ def search_local(searches: Sequence[RunSearch], storage_url: str, registry: Regi
     session that ran the trackers' tests) can crash its forked children."""
     if jobs <= 1:
         return search_all(searches, storage_url, registry, progress=progress, say=say)
-    import torch
+    from ..suites.executors import threads_per_job
 
-    threads = max(1, torch.get_num_threads() // jobs)
+    threads = threads_per_job(jobs)
     context = multiprocessing.get_context("fork")
     workers = [context.Process(target=_worker, args=(searches, storage_url, registry, threads), daemon=False)
                for _ in range(jobs)]
