@@ -115,8 +115,12 @@ def counts(study) -> Counts:
 def settle_dead(storage, study, folder_of, finished_value) -> list[int]:
     """Under the study lock: each RUNNING trial of this host whose folder nobody owns belonged to a
     dead process. With every record it needs written (``finished_value(trial)``: its value, else
-    None) it is told COMPLETE; else it becomes FAIL (outcome ``killed``) and its parameters are
-    queued again. Returns their numbers."""
+    None) it is told COMPLETE; else it becomes FAIL (outcome ``killed``) and, when it had started
+    training, its parameters are queued again. Returns their numbers.
+
+    A trial that never named its host died inside ``ask`` or just after: its draw may be partial
+    (Optuna stores each parameter as it is drawn), and queueing a partial draw would retry it under
+    parameters it never had. It trained nothing, so it is failed and a fresh draw takes its place."""
     from optuna.trial import TrialState
 
     settled = []
@@ -136,7 +140,7 @@ def settle_dead(storage, study, folder_of, finished_value) -> list[int]:
                 storage.get_study_id_from_name(study.study_name), trial.number)
             storage.set_trial_user_attr(trial_id, OUTCOME, KILLED)
             study.tell(trial.number, state=TrialState.FAIL)
-            if trial.params:  # killed before its parameters were drawn: nothing to retry
+            if host is not None:  # named after its draw was complete, as it started training
                 study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
         settled.append(trial.number)
     return settled
