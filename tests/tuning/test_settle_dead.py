@@ -42,7 +42,7 @@ def test_a_trial_killed_while_training_is_retried_under_its_parameters(study, tm
 def test_a_trial_killed_inside_its_draw_is_not_retried_with_part_of_it(study, tmp_path):
     storage, study = study
     # what ask leaves when the process dies between storing its first parameter and its second
-    trial_id = storage.create_new_trial(study._study_id)
+    trial_id = storage.create_new_trial(storage.get_study_id_from_name(study.study_name))
     storage.set_trial_param(trial_id, "lr", SPACE["lr"].to_internal_repr(0.05), SPACE["lr"])
     [number] = settle(storage, study, tmp_path)
     [killed] = study.get_trials(deepcopy=False)
