@@ -12,6 +12,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
+from itr_bench.store.locking import FolderLock
 from itr_bench.tuning.study import HOST, OUTCOME, RETRY_OF, settle_dead
 
 SPACE = {"lr": FloatDistribution(0.01, 0.2, log=True), "temperature": FloatDistribution(0.005, 0.5, log=True)}
@@ -66,8 +67,6 @@ def test_another_hosts_trial_and_a_live_one_are_left_alone(study, tmp_path):
     elsewhere.set_user_attr(HOST, socket.gethostname() + "-other")
     alive = study.ask(SPACE)
     alive.set_user_attr(HOST, socket.gethostname())
-    from itr_bench.store.locking import FolderLock
-
     with FolderLock(tmp_path / f"trial-{alive.number:04d}"):
         assert settle(storage, study, tmp_path) == []
     assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.RUNNING] * 2
